@@ -1,0 +1,1 @@
+//! Durable state of a bigcommerce-app (sea-orm).

@@ -1,0 +1,1 @@
+//! `#[webhook_handler]` (see the bigcommerce-app crate).
