@@ -1,1 +1,27 @@
-//! bigcommerce-app
+//! # bigcommerce-app
+//!
+//! A framework for multi-tenant BigCommerce apps. This crate holds the typed webhook events,
+//! generated at build time from the scope catalogue (`scopes.json`), and the callback
+//! [`Envelope`] parser.
+//!
+//! ```
+//! use bigcommerce_app::{Envelope, Event};
+//!
+//! let body = br#"{"scope":"store/order/created","store_id":"1025646","producer":"stores/abc123",
+//!     "hash":"5d3f4c","created_at":1561479335,"data":{"type":"order","id":250}}"#;
+//! let envelope = Envelope::from_slice(body)?;
+//! assert_eq!(envelope.producer.as_str(), "abc123");
+//! match envelope.event {
+//!     Event::OrderCreated(order) => assert_eq!(order.id, 250),
+//!     other => panic!("unexpected {other:?}"),
+//! }
+//! # Ok::<(), bigcommerce_app::ParseError>(())
+//! ```
+
+pub mod envelope;
+pub mod events;
+pub mod ids;
+
+pub use envelope::{Envelope, ParseError};
+pub use events::{Event, Scope, ScopeInfo, ScopeKind};
+pub use ids::{ChannelId, StoreHash};

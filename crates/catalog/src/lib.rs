@@ -1,1 +1,305 @@
-//! catalogue
+//! The BigCommerce webhook scope catalogue.
+//!
+//! `scopes.json` at the root of the `bigcommerce-app` repository is the single source of truth for
+//! every webhook scope. This crate loads and validates it, resolves the scopes BigCommerce actually
+//! delivers (`store/channel/1/order/created`) back to catalogue entries, and parses and matches the
+//! handler patterns of `#[webhook_handler("...")]`. The framework's build script and the macro both
+//! use it, so they can never disagree about what a scope is called or what it carries.
+
+mod model;
+mod names;
+mod pattern;
+mod validate;
+
+#[cfg(feature = "codegen")]
+pub mod codegen;
+
+use std::collections::HashMap;
+use std::path::Path;
+
+pub use model::{RawCatalog, RawField, RawPayload, RawScope};
+pub use names::{pascal_case, snake_case};
+pub use pattern::{is_channel_scope, ChannelSelector, Pattern, PatternError};
+
+/// The placeholder for the channel id in a channel-templated scope.
+pub const CHANNEL_PLACEHOLDER: &str = "{channel_id}";
+/// The prefix shared by every channel-templated scope.
+pub const CHANNEL_PREFIX: &str = "store/channel/";
+
+/// A problem with `scopes.json`, naming the entry at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("scopes.json is not valid: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("scopes.json entry `{entry}`: {problem}")]
+    Entry { entry: String, problem: String },
+}
+
+impl CatalogError {
+    pub(crate) fn entry(entry: impl Into<String>, problem: impl Into<String>) -> Self {
+        CatalogError::Entry {
+            entry: entry.into(),
+            problem: problem.into(),
+        }
+    }
+}
+
+/// How a scope relates to channels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ScopeKind {
+    /// `store/order/created`: one per store.
+    Store,
+    /// `store/channel/{channel_id}/order/created`: delivered with a concrete channel id.
+    ChannelTemplated,
+    /// `store/channel/*/inventory/...`: the `*` is literal and the event covers all channels.
+    AllChannels,
+}
+
+/// The type of a payload field.
+///
+/// Written in `scopes.json` as `id`, `integer`, `number`, `string`, `boolean`, `any`, the name of
+/// another payload, `[T]` for an array, with a trailing `?` for an optional field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FieldType {
+    /// A non-negative identifier; BigCommerce sends some as numbers and some as numeric strings.
+    Id,
+    /// A signed integer (e.g. an inventory delta), number or numeric string.
+    Integer,
+    /// A floating point number.
+    Number,
+    /// A string; a number is accepted and kept as its decimal text.
+    String,
+    Boolean,
+    /// Any JSON value, kept as is.
+    Any,
+    /// A nested object described by another payload entry.
+    Object(String),
+    Array(Box<FieldType>),
+    Optional(Box<FieldType>),
+}
+
+impl FieldType {
+    /// Parses a type expression; `None` if it is not well formed (names are checked later).
+    pub fn parse(expr: &str) -> Option<FieldType> {
+        let expr = expr.trim();
+        if let Some(inner) = expr.strip_suffix('?') {
+            let inner = FieldType::parse(inner)?;
+            return match inner {
+                FieldType::Optional(_) => None,
+                other => Some(FieldType::Optional(Box::new(other))),
+            };
+        }
+        if let Some(inner) = expr.strip_prefix('[').and_then(|e| e.strip_suffix(']')) {
+            let inner = FieldType::parse(inner)?;
+            return match inner {
+                FieldType::Optional(_) => None,
+                other => Some(FieldType::Array(Box::new(other))),
+            };
+        }
+        Some(match expr {
+            "id" => FieldType::Id,
+            "integer" => FieldType::Integer,
+            "number" => FieldType::Number,
+            "string" => FieldType::String,
+            "boolean" => FieldType::Boolean,
+            "any" => FieldType::Any,
+            name if names::is_type_name(name) => FieldType::Object(name.to_owned()),
+            _ => return None,
+        })
+    }
+
+    /// The field may be absent or null.
+    pub fn is_optional(&self) -> bool {
+        matches!(self, FieldType::Optional(_))
+    }
+
+    /// The object payloads this type refers to, directly or inside arrays/options.
+    pub fn object_name(&self) -> Option<&str> {
+        match self {
+            FieldType::Object(name) => Some(name),
+            FieldType::Array(inner) | FieldType::Optional(inner) => inner.object_name(),
+            _ => None,
+        }
+    }
+}
+
+/// A field of an object payload, validated.
+#[derive(Debug, Clone)]
+pub struct Field {
+    pub json: String,
+    pub rust: String,
+    pub ty: FieldType,
+    pub doc: Option<String>,
+}
+
+/// The shape of a payload.
+#[derive(Debug, Clone)]
+pub enum PayloadShape {
+    Object(Vec<Field>),
+    /// `data` is a JSON array of the named object payload.
+    ArrayOf(String),
+}
+
+/// A named payload shape, validated.
+#[derive(Debug, Clone)]
+pub struct Payload {
+    pub name: String,
+    pub doc: String,
+    pub shape: PayloadShape,
+}
+
+/// One catalogue scope, validated.
+#[derive(Debug, Clone)]
+pub struct ScopeEntry {
+    /// Canonical spelling, with `{channel_id}` for channel scopes and `/*` for wildcards.
+    pub scope: String,
+    pub group: String,
+    pub description: String,
+    pub kind: ScopeKind,
+    pub wildcard: bool,
+    /// Payload name (concrete scopes only).
+    pub payload: Option<String>,
+    pub aliases: Vec<String>,
+    /// The Rust name of the `Event` / `Scope` variant.
+    pub variant: String,
+}
+
+impl ScopeEntry {
+    /// The scope as a handler pattern would spell it: `{channel_id}` becomes `<id>`.
+    pub fn pattern_form(&self) -> String {
+        self.scope.replace(CHANNEL_PLACEHOLDER, "<id>")
+    }
+
+    /// The prefix a wildcard covers (`store/order/` for `store/order/*`).
+    pub fn wildcard_prefix(&self) -> Option<&str> {
+        if self.wildcard {
+            self.scope.strip_suffix('*')
+        } else {
+            None
+        }
+    }
+}
+
+/// The validated catalogue.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    pub payloads: Vec<Payload>,
+    pub scopes: Vec<ScopeEntry>,
+    /// Canonical spelling and every alias -> index into `scopes`.
+    by_name: HashMap<String, usize>,
+}
+
+impl Catalog {
+    /// Reads and validates a `scopes.json` file.
+    pub fn load(path: impl AsRef<Path>) -> Result<Catalog, CatalogError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|source| CatalogError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Catalog::from_json(&text)
+    }
+
+    /// Parses and validates the text of a `scopes.json` file.
+    pub fn from_json(text: &str) -> Result<Catalog, CatalogError> {
+        let raw: RawCatalog = serde_json::from_str(text)?;
+        validate::validate(raw)
+    }
+
+    /// Looks up a catalogue entry by canonical spelling or alias (template form).
+    pub fn get(&self, scope: &str) -> Option<&ScopeEntry> {
+        self.by_name.get(scope).map(|&i| &self.scopes[i])
+    }
+
+    /// Index of a catalogue entry by canonical spelling or alias.
+    pub fn index_of(&self, scope: &str) -> Option<usize> {
+        self.by_name.get(scope).copied()
+    }
+
+    /// A payload shape by name.
+    pub fn payload(&self, name: &str) -> Option<&Payload> {
+        self.payloads.iter().find(|p| p.name == name)
+    }
+
+    /// Concrete (non-wildcard) scopes.
+    pub fn concrete(&self) -> impl Iterator<Item = &ScopeEntry> {
+        self.scopes.iter().filter(|s| !s.wildcard)
+    }
+
+    /// Wildcard scopes.
+    pub fn wildcards(&self) -> impl Iterator<Item = &ScopeEntry> {
+        self.scopes.iter().filter(|s| s.wildcard)
+    }
+
+    /// The concrete scopes a catalogue wildcard covers: same kind, scope starting with its prefix.
+    pub fn members(&self, wildcard: &ScopeEntry) -> Vec<&ScopeEntry> {
+        match wildcard.wildcard_prefix() {
+            Some(prefix) => self
+                .concrete()
+                .filter(|s| s.kind == wildcard.kind && s.scope.starts_with(prefix))
+                .collect(),
+            None => Vec::new(),
+        }
+    }
+
+    /// Resolves a scope as BigCommerce delivers it (`store/channel/2/cart/created`) to its entry
+    /// and channel id. Aliases are accepted. Wildcards are never delivered, so they do not resolve.
+    pub fn resolve_delivered(&self, scope: &str) -> Option<(&ScopeEntry, Option<u64>)> {
+        if let Some((channel, rest)) = split_channel(scope) {
+            let template = format!("{CHANNEL_PREFIX}{CHANNEL_PLACEHOLDER}/{rest}");
+            return self
+                .get(&template)
+                .filter(|e| !e.wildcard && e.kind == ScopeKind::ChannelTemplated)
+                .map(|e| (e, Some(channel)));
+        }
+        self.get(scope)
+            .filter(|e| !e.wildcard && e.kind != ScopeKind::ChannelTemplated)
+            .map(|e| (e, None))
+    }
+
+    /// Scopes whose spelling is closest to `input` (edit distance), best first, for
+    /// "did you mean" messages. Compared in pattern form (`<id>` for the channel).
+    pub fn suggestions(&self, input: &str, max: usize) -> Vec<String> {
+        let mut scored: Vec<(usize, String)> = self
+            .scopes
+            .iter()
+            .map(|s| {
+                let form = s.pattern_form();
+                (names::edit_distance(input, &form), form)
+            })
+            .collect();
+        scored.sort();
+        let limit = (input.len() / 3).max(3);
+        scored
+            .into_iter()
+            .filter(|(d, _)| *d <= limit)
+            .take(max)
+            .map(|(_, s)| s)
+            .collect()
+    }
+}
+
+/// Splits `store/channel/<digits>/<rest>` into the channel id and the rest.
+pub fn split_channel(scope: &str) -> Option<(u64, &str)> {
+    let after = scope.strip_prefix(CHANNEL_PREFIX)?;
+    let (id, rest) = after.split_once('/')?;
+    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) || rest.is_empty() {
+        return None;
+    }
+    Some((id.parse().ok()?, rest))
+}
+
+/// The catalogue shipped with this crate's repository (`scopes.json` at the workspace root),
+/// embedded at compile time so the macro and the CLI need no file at run time.
+pub fn bundled() -> Result<Catalog, CatalogError> {
+    Catalog::from_json(BUNDLED_JSON)
+}
+
+/// The text of the bundled `scopes.json`.
+pub const BUNDLED_JSON: &str = include_str!("../../../scopes.json");

@@ -1,0 +1,172 @@
+//! The callback envelope: what BigCommerce POSTs to the app for every event.
+//!
+//! ```json
+//! {"scope": "store/order/created", "store_id": "1025646", "producer": "stores/abc123",
+//!  "hash": "dd70c0976e06b67aaf671e73f49dcb79230ebf9d", "created_at": 1561479335,
+//!  "data": {"type": "order", "id": 250}}
+//! ```
+
+use std::borrow::Cow;
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::events::{Event, Lenient, LenientSeed, Scope};
+use crate::ids::{ChannelId, StoreHash};
+
+/// A parsed callback.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Envelope {
+    /// The numeric store id, as text (BigCommerce has sent both a string and a number).
+    pub store_id: String,
+    /// The store that produced the event: the tenant.
+    pub producer: StoreHash,
+    /// When the event happened, Unix seconds.
+    pub created_at: i64,
+    /// The scope exactly as delivered (with the concrete channel id).
+    pub scope: String,
+    /// BigCommerce's hash of the payload; the same for a re-delivered event, hence the
+    /// de-duplication key together with store and scope.
+    pub hash: String,
+    /// The typed event.
+    pub event: Event,
+}
+
+/// Why a body is not a callback. [`ParseError::is_syntax`] tells malformed JSON (HTTP 400) from
+/// valid JSON that is not a callback (HTTP 422).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    #[error("body is not valid JSON: {message} (line {line}, column {column})")]
+    Syntax {
+        message: String,
+        line: usize,
+        column: usize,
+    },
+    #[error("invalid callback at `{path}`: {message}")]
+    Invalid { path: String, message: String },
+}
+
+impl ParseError {
+    /// The body is not JSON at all (as opposed to JSON of the wrong shape).
+    pub fn is_syntax(&self) -> bool {
+        matches!(self, ParseError::Syntax { .. })
+    }
+
+    /// The JSON path of the problem (`data.status.new_status_id`), `.` for the whole body.
+    pub fn path(&self) -> &str {
+        match self {
+            ParseError::Syntax { .. } => ".",
+            ParseError::Invalid { path, .. } => path,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct RawEnvelope<'a> {
+    #[serde(borrow)]
+    scope: Cow<'a, str>,
+    #[serde(deserialize_with = "lenient")]
+    store_id: String,
+    #[serde(borrow)]
+    producer: Cow<'a, str>,
+    #[serde(borrow)]
+    hash: Cow<'a, str>,
+    #[serde(deserialize_with = "lenient")]
+    created_at: i64,
+    #[serde(borrow)]
+    data: &'a RawValue,
+}
+
+fn lenient<'de, D: serde::Deserializer<'de>, T: Lenient>(d: D) -> Result<T, D::Error> {
+    serde::de::DeserializeSeed::deserialize(LenientSeed::<T>::new(), d)
+}
+
+impl Envelope {
+    /// Parses a callback body.
+    pub fn from_slice(body: &[u8]) -> Result<Envelope, ParseError> {
+        let raw: RawEnvelope<'_> = match serde_json::from_slice(body) {
+            Ok(raw) => raw,
+            Err(e) => return Err(envelope_error(body, e)),
+        };
+        let producer =
+            StoreHash::from_producer(&raw.producer).map_err(|e| ParseError::Invalid {
+                path: "producer".into(),
+                message: e.to_string(),
+            })?;
+        let event = parse_data(&raw.scope, raw.data)?;
+        Ok(Envelope {
+            store_id: raw.store_id,
+            producer,
+            created_at: raw.created_at,
+            scope: raw.scope.into_owned(),
+            hash: raw.hash.into_owned(),
+            event,
+        })
+    }
+
+    /// Parses a callback body given as text.
+    pub fn from_str(body: &str) -> Result<Envelope, ParseError> {
+        Envelope::from_slice(body.as_bytes())
+    }
+
+    /// The catalogue scope, or `None` for an unknown scope.
+    pub fn catalogue_scope(&self) -> Option<Scope> {
+        self.event.scope()
+    }
+
+    /// The channel of a channel event.
+    pub fn channel_id(&self) -> Option<ChannelId> {
+        self.event.channel_id()
+    }
+}
+
+fn parse_data(scope: &str, data: &RawValue) -> Result<Event, ParseError> {
+    let mut de = serde_json::Deserializer::from_str(data.get());
+    match Event::from_delivered(scope, &mut de) {
+        Ok(event) => Ok(event),
+        Err(first) => {
+            // Slow path, only on failure: parse again tracking the path to name the field.
+            let mut de = serde_json::Deserializer::from_str(data.get());
+            let mut track = serde_path_to_error::Track::new();
+            let tracked = serde_path_to_error::Deserializer::new(&mut de, &mut track);
+            let message = match Event::from_delivered(scope, tracked) {
+                Err(e) => strip_position(&e.to_string()),
+                Ok(_) => strip_position(&first.to_string()),
+            };
+            let inner = track.path().to_string();
+            let path = if inner == "." {
+                "data".to_owned()
+            } else {
+                format!("data.{inner}")
+            };
+            Err(ParseError::Invalid { path, message })
+        }
+    }
+}
+
+fn envelope_error(body: &[u8], error: serde_json::Error) -> ParseError {
+    if error.is_syntax() || error.is_eof() || error.is_io() {
+        return ParseError::Syntax {
+            message: strip_position(&error.to_string()),
+            line: error.line(),
+            column: error.column(),
+        };
+    }
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let path = match serde_path_to_error::deserialize::<_, RawEnvelope<'_>>(&mut de) {
+        Err(e) => e.path().to_string(),
+        Ok(_) => ".".to_owned(),
+    };
+    ParseError::Invalid {
+        path,
+        message: strip_position(&error.to_string()),
+    }
+}
+
+/// serde_json appends " at line L column C"; the path says more, so drop it.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_owned(),
+        None => message.to_owned(),
+    }
+}

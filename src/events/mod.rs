@@ -1,0 +1,116 @@
+//! Typed webhook events, generated from `scopes.json` at build time.
+//!
+//! - [`Event`]: one variant per concrete scope, channel variants carry their [`ChannelId`], and
+//!   [`Event::Unknown`] keeps anything this version does not know.
+//! - [`Scope`]: every catalogue scope with its description ([`Scope::info`]).
+//! - Group enums such as [`OrderEvent`] (`store/order/*`): what a wildcard handler receives.
+//! - Payload structs such as [`ResourceRef`], shared by scopes with the same shape, and one type
+//!   alias per scope ([`OrderCreated`]) so a handler can name its payload after its scope.
+//!
+//! Payloads are forgiving: ids are accepted as numbers or numeric strings, optional fields may be
+//! missing or null, and unknown fields are kept in `extra`.
+
+mod lenient;
+
+use std::fmt;
+use std::str::FromStr;
+
+pub use crate::ids::ChannelId;
+pub use lenient::{FieldKey, Lenient, LenientSeed};
+
+/// A JSON object, used for the fields a payload does not describe.
+pub type JsonMap = serde_json::Map<String, serde_json::Value>;
+
+/// How a scope relates to channels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ScopeKind {
+    /// A store-level scope (`store/order/created`).
+    Store,
+    /// A channel scope delivered with a concrete channel id (`store/channel/1/order/created`).
+    ChannelTemplated,
+    /// An all-channel scope whose `*` is literal (`store/channel/*/inventory/...`).
+    AllChannels,
+}
+
+/// What the catalogue says about a scope.
+#[derive(Debug)]
+pub struct ScopeInfo {
+    /// Catalogue spelling.
+    pub scope: &'static str,
+    /// Resource group (`order`, `cart`, ...).
+    pub group: &'static str,
+    /// One-line description.
+    pub description: &'static str,
+    /// The `Event`/`Scope` variant name.
+    pub variant: &'static str,
+    pub kind: ScopeKind,
+    pub wildcard: bool,
+    /// Payload struct name (concrete scopes).
+    pub payload: Option<&'static str>,
+    /// Other spellings seen in BigCommerce's docs.
+    pub aliases: &'static [&'static str],
+}
+
+/// `store/channel/<digits>/<rest>` -> (channel, rest).
+fn split_channel_scope(scope: &str) -> Option<(ChannelId, &str)> {
+    let after = scope.strip_prefix("store/channel/")?;
+    let (id, rest) = after.split_once('/')?;
+    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) || rest.is_empty() {
+        return None;
+    }
+    id.parse().ok().map(|id| (ChannelId(id), rest))
+}
+
+/// A string that is not a catalogue scope.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a scope of the catalogue")]
+pub struct UnknownScope(pub String);
+
+impl FromStr for Scope {
+    type Err = UnknownScope;
+    /// Accepts the catalogue spelling or an alias (`store/priceList/updated/`).
+    fn from_str(s: &str) -> Result<Scope, UnknownScope> {
+        Scope::from_catalogue(s).ok_or_else(|| UnknownScope(s.to_owned()))
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Scope {
+    /// The scope with the channel id filled in, as BigCommerce delivers it.
+    pub fn delivered(self, channel: Option<ChannelId>) -> String {
+        match (self.info().kind, channel) {
+            (ScopeKind::ChannelTemplated, Some(id)) => {
+                self.as_str().replace("{channel_id}", &id.to_string())
+            }
+            _ => self.as_str().to_owned(),
+        }
+    }
+}
+
+impl Event {
+    /// The variant name (`OrderCreated`, or `Unknown`).
+    pub fn variant_name(&self) -> &'static str {
+        self.scope().map_or("Unknown", |s| s.info().variant)
+    }
+
+    /// The payload as a JSON value.
+    pub fn data_json(&self) -> serde_json::Value {
+        // Serializing our own payload types into a `Value` cannot fail: keys are strings and
+        // numbers are finite integers or floats that came from JSON.
+        self.serialize_data(serde_json::value::Serializer)
+            .unwrap_or(serde_json::Value::Null)
+    }
+}
+
+#[allow(clippy::large_enum_variant, clippy::needless_lifetimes)]
+mod generated {
+    use super::*;
+    include!(concat!(env!("OUT_DIR"), "/events.rs"));
+}
+
+pub use generated::*;
