@@ -104,11 +104,6 @@ impl Envelope {
         })
     }
 
-    /// Parses a callback body given as text.
-    pub fn from_str(body: &str) -> Result<Envelope, ParseError> {
-        Envelope::from_slice(body.as_bytes())
-    }
-
     /// The catalogue scope, or `None` for an unknown scope.
     pub fn catalogue_scope(&self) -> Option<Scope> {
         self.event.scope()
@@ -117,6 +112,14 @@ impl Envelope {
     /// The channel of a channel event.
     pub fn channel_id(&self) -> Option<ChannelId> {
         self.event.channel_id()
+    }
+}
+
+impl std::str::FromStr for Envelope {
+    type Err = ParseError;
+    /// Parses a callback body given as text.
+    fn from_str(body: &str) -> Result<Envelope, ParseError> {
+        Envelope::from_slice(body.as_bytes())
     }
 }
 

@@ -25,3 +25,8 @@ pub mod ids;
 pub use envelope::{Envelope, ParseError};
 pub use events::{Event, Scope, ScopeInfo, ScopeKind};
 pub use ids::{ChannelId, StoreHash};
+
+/// The README's examples compile and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

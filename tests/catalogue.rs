@@ -85,8 +85,9 @@ fn every_concrete_scope_has_a_fixture_that_round_trips() {
             missing.push(path.display().to_string());
             continue;
         };
-        let envelope =
-            Envelope::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let envelope = text
+            .parse::<Envelope>()
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let raw: Value = serde_json::from_str(&text).expect("fixture is JSON");
         assert_eq!(envelope.event.scope(), Some(scope), "{}", path.display());
         assert_eq!(envelope.event.variant_name(), scope.info().variant);

@@ -21,10 +21,7 @@ fn generated_source_matches_the_snapshot() {
             .lines()
             .zip(GENERATED.lines())
             .position(|(a, b)| a != b)
-            .map_or_else(
-                || expected.lines().count().min(GENERATED.lines().count()),
-                |i| i,
-            )
+            .unwrap_or_else(|| expected.lines().count().min(GENERATED.lines().count()))
             + 1;
         panic!(
             "generated events differ from tests/snapshots/events.rs.snap from line {line}:\n  snapshot:  {:?}\n  generated: {:?}\n\

@@ -369,6 +369,20 @@ fn scope_enum(catalog: &Catalog) -> TokenStream {
             .collect::<Vec<_>>()
     });
     let (channel_arms, store_arms) = delivered_arms(catalog);
+    // A catalogue without channel scopes has nothing to look up after the channel id.
+    let channel_lookup = if channel_arms.is_empty() {
+        TokenStream::new()
+    } else {
+        quote! {
+            if let Some((channel, rest)) = split_channel_scope(s) {
+                let scope = match rest {
+                    #(#channel_arms)*
+                    _ => return None,
+                };
+                return Some((scope, Some(channel)));
+            }
+        }
+    };
     let member_arms = catalog.wildcards().map(|w| {
         let v = ident(&w.variant);
         let members = catalog.members(w).into_iter().map(|m| {
@@ -413,13 +427,7 @@ fn scope_enum(catalog: &Catalog) -> TokenStream {
             /// Resolves a scope as BigCommerce delivers it (`store/channel/2/cart/created`) to the
             /// catalogue scope and its channel id. Wildcards are never delivered.
             pub fn parse_delivered(s: &str) -> Option<(Scope, Option<ChannelId>)> {
-                if let Some((channel, rest)) = split_channel_scope(s) {
-                    let scope = match rest {
-                        #(#channel_arms)*
-                        _ => return None,
-                    };
-                    return Some((scope, Some(channel)));
-                }
+                #channel_lookup
                 let scope = match s {
                     #(#store_arms)*
                     _ => return None,
