@@ -1,1 +1,42 @@
-//! Durable state of a bigcommerce-app (sea-orm).
+//! Durable state of a bigcommerce-app: tenants (with their OAuth token and webhook secrets
+//! encrypted at rest), users, webhook subscriptions and the webhook inbox, on SQLite (the
+//! embedded default) or PostgreSQL (production, several instances), through sea-orm.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), bigcommerce_app_store::StoreError> {
+//! use bigcommerce_app_store::{Store, StoreConfig};
+//! let cfg = StoreConfig::from_env()?; // DATABASE_URL, BCAPP_ENCRYPTION_KEY, ...
+//! let store = Store::connect(&cfg).await?; // runs pending migrations
+//! for tenant in store.installed_tenants().await? {
+//!     println!("{} generation {}", tenant.store_hash, tenant.generation);
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! * Configuration and environment variables: [`config`].
+//! * Encryption at rest, key ids and rotation: [`crypto`].
+//! * Tables: [`entities`]; schema: [`migrations`].
+//! * Errors: [`StoreError`]; [`StoreError::is_unavailable`] is what maps to HTTP 503.
+
+mod clock;
+pub mod config;
+pub mod crypto;
+pub mod entities;
+mod error;
+pub mod migrations;
+mod repo;
+mod secret;
+
+pub use clock::{Clock, ManualClock};
+pub use config::{redact_url, Backend, StoreConfig};
+pub use crypto::KeyRing;
+pub use entities::inbox::InboxStatus;
+pub use entities::tenants::TenantStatus;
+pub use error::{Result, StoreError};
+pub use migrations::Migrator;
+pub use repo::{
+    migrate, migrate_connection, InboxCounts, InboxEvent, InsertOutcome, Install, NewInboxEvent,
+    ReconcileOutcome, Store, Subscription, SubscriptionUpsert, Tenant, User,
+    DEFAULT_INBOX_RETENTION,
+};
+pub use secret::SecretString;

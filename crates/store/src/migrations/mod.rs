@@ -1,0 +1,15 @@
+//! Schema migrations (sea-orm-migration). Run by [`crate::Store::connect`] and [`crate::migrate`].
+
+use sea_orm_migration::prelude::*;
+
+mod m20250601_000001_initial;
+
+/// All migrations of the store, in order.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20250601_000001_initial::Migration)]
+    }
+}

@@ -1,0 +1,492 @@
+//! The webhook inbox: de-duplicated insert, claim/complete/fail, dead letters, purge.
+
+use std::fmt;
+use std::time::Duration;
+
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    TransactionTrait, Value,
+};
+use time::OffsetDateTime;
+
+use super::{duration_ms, from_millis, opt_from_millis, to_millis, Store};
+use crate::entities::inbox::{self, InboxStatus};
+use crate::error::{Result, StoreError};
+
+/// Default retention of done rows: 7 days, well past BigCommerce's 48-hour retry window, so a
+/// late redelivery of an event is still recognised as a duplicate.
+pub const DEFAULT_INBOX_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// Rows deleted per statement by the purge, so a large purge does not hold SQLite's write
+/// lock (and block webhook inserts) for long.
+const PURGE_BATCH: i64 = 5_000;
+
+/// A verified callback to store.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewInboxEvent {
+    /// Store (from `producer`).
+    pub store_hash: String,
+    /// Scope of the callback.
+    pub scope: String,
+    /// The payload's `hash` field.
+    pub payload_hash: String,
+    /// The raw body.
+    pub body: Vec<u8>,
+}
+
+impl fmt::Debug for NewInboxEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewInboxEvent")
+            .field("store_hash", &self.store_hash)
+            .field("scope", &self.scope)
+            .field("payload_hash", &self.payload_hash)
+            .field("body_len", &self.body.len())
+            .finish()
+    }
+}
+
+/// Result of inserting one event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InsertOutcome {
+    /// Stored as a new row with this id.
+    Inserted(i64),
+    /// The same (store, scope, hash) is already stored; nothing was written.
+    Duplicate,
+}
+
+impl InsertOutcome {
+    /// Whether the event was already stored.
+    pub fn is_duplicate(self) -> bool {
+        self == InsertOutcome::Duplicate
+    }
+}
+
+/// A stored inbox row.
+#[derive(Clone, PartialEq, Eq)]
+pub struct InboxEvent {
+    /// Row id (arrival order).
+    pub id: i64,
+    /// Store.
+    pub store_hash: String,
+    /// Scope.
+    pub scope: String,
+    /// The payload's `hash`.
+    pub payload_hash: String,
+    /// The raw body.
+    pub body: Vec<u8>,
+    /// When it was stored.
+    pub received_at: OffsetDateTime,
+    /// Processing state.
+    pub status: InboxStatus,
+    /// Failed attempts so far.
+    pub attempts: u32,
+    /// Not claimable before this time.
+    pub next_attempt_at: OffsetDateTime,
+    /// Worker holding the claim.
+    pub claim_owner: Option<String>,
+    /// When the claim lapses.
+    pub claim_expires_at: Option<OffsetDateTime>,
+    /// Error of the last failed attempt.
+    pub last_error: Option<String>,
+    /// When it became done or dead.
+    pub finished_at: Option<OffsetDateTime>,
+}
+
+impl fmt::Debug for InboxEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InboxEvent")
+            .field("id", &self.id)
+            .field("store_hash", &self.store_hash)
+            .field("scope", &self.scope)
+            .field("payload_hash", &self.payload_hash)
+            .field("body_len", &self.body.len())
+            .field("received_at", &self.received_at)
+            .field("status", &self.status)
+            .field("attempts", &self.attempts)
+            .field("next_attempt_at", &self.next_attempt_at)
+            .field("claim_owner", &self.claim_owner)
+            .field("claim_expires_at", &self.claim_expires_at)
+            .field("last_error", &self.last_error)
+            .field("finished_at", &self.finished_at)
+            .finish()
+    }
+}
+
+impl TryFrom<inbox::Model> for InboxEvent {
+    type Error = StoreError;
+
+    fn try_from(m: inbox::Model) -> Result<Self> {
+        Ok(InboxEvent {
+            received_at: from_millis(m.received_at)?,
+            next_attempt_at: from_millis(m.next_attempt_at)?,
+            claim_expires_at: opt_from_millis(m.claim_expires_at)?,
+            finished_at: opt_from_millis(m.finished_at)?,
+            attempts: u32::try_from(m.attempts).map_err(|_| {
+                StoreError::Corrupt(format!("inbox row {} has attempts {}", m.id, m.attempts))
+            })?,
+            id: m.id,
+            store_hash: m.store_hash,
+            scope: m.scope,
+            payload_hash: m.payload_hash,
+            body: m.body,
+            status: m.status,
+            claim_owner: m.claim_owner,
+            last_error: m.last_error,
+        })
+    }
+}
+
+/// Number of inbox rows per state.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct InboxCounts {
+    /// Waiting (including rows waiting for a retry time).
+    pub pending: u64,
+    /// Being processed.
+    pub claimed: u64,
+    /// Processed, kept for de-duplication.
+    pub done: u64,
+    /// Dead letters.
+    pub dead: u64,
+}
+
+const INSERT_SQL: &str = "INSERT INTO inbox (store_hash, scope, payload_hash, body, received_at, \
+     status, attempts, next_attempt_at) VALUES (?, ?, ?, ?, ?, 'pending', 0, ?) \
+     ON CONFLICT (store_hash, scope, payload_hash) DO NOTHING RETURNING id";
+
+impl Store {
+    /// Stores a verified callback unless the same (store, scope, hash) is already stored.
+    ///
+    /// Uses `INSERT ... ON CONFLICT DO NOTHING`, so concurrent inserts of the same event
+    /// yield exactly one `Inserted`. Once this returns `Ok`, the event is durable.
+    pub async fn inbox_insert(&self, event: &NewInboxEvent) -> Result<InsertOutcome> {
+        let now = self.now_ms();
+        insert_one(&self.db, self.stmt_insert(event, now)).await
+    }
+
+    /// Stores many callbacks in one transaction (group commit: one disk sync for the batch)
+    /// and returns one outcome per input, in input order. A repeated event within the batch is
+    /// a `Duplicate` of its first occurrence. Either all rows are stored or, on error, none.
+    /// Row ids within one batch follow key order, not input order (they share `received_at`).
+    pub async fn inbox_insert_many(&self, events: &[NewInboxEvent]) -> Result<Vec<InsertOutcome>> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = self.now_ms();
+        // Insert in key order: two concurrent batches holding the same keys then wait on each
+        // other in the same order instead of deadlocking (PostgreSQL). A stable sort keeps the
+        // first occurrence of a key within the batch as the one inserted.
+        let mut order: Vec<usize> = (0..events.len()).collect();
+        order.sort_by(|&a, &b| {
+            let (a, b) = (&events[a], &events[b]);
+            (&a.store_hash, &a.scope, &a.payload_hash).cmp(&(
+                &b.store_hash,
+                &b.scope,
+                &b.payload_hash,
+            ))
+        });
+        let mut outcomes = vec![InsertOutcome::Duplicate; events.len()];
+        let txn = self.db.begin().await?;
+        for i in order {
+            outcomes[i] = insert_one(&txn, self.stmt_insert(&events[i], now)).await?;
+        }
+        txn.commit().await?;
+        Ok(outcomes)
+    }
+
+    fn stmt_insert(&self, event: &NewInboxEvent, now: i64) -> sea_orm::Statement {
+        self.stmt(
+            INSERT_SQL,
+            vec![
+                event.store_hash.clone().into(),
+                event.scope.clone().into(),
+                event.payload_hash.clone().into(),
+                event.body.clone().into(),
+                now.into(),
+                now.into(),
+            ],
+        )
+    }
+
+    /// Claims up to `limit` due rows for `owner` until now + `lease`, oldest first: pending
+    /// rows whose `next_attempt_at` has come, and rows whose previous claim expired (a crashed
+    /// worker's rows come back).
+    ///
+    /// PostgreSQL: one `UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING`,
+    /// which runs as a single transaction: concurrent claimers skip each other's locked rows,
+    /// so no row is handed to two workers. SQLite: the same statement without the lock clause;
+    /// SQLite has one writer at a time, so claims are serialised.
+    pub async fn inbox_claim(
+        &self,
+        owner: &str,
+        limit: u32,
+        lease: Duration,
+    ) -> Result<Vec<InboxEvent>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let now = self.now_ms();
+        let expires = now.saturating_add(duration_ms(lease));
+        let lock = match self.db.get_database_backend() {
+            DbBackend::Postgres => " FOR UPDATE SKIP LOCKED",
+            _ => "",
+        };
+        let sql = format!(
+            "UPDATE inbox SET status = 'claimed', claim_owner = ?, claim_expires_at = ? \
+             WHERE id IN (SELECT id FROM inbox \
+               WHERE (status = 'pending' AND next_attempt_at <= ?) \
+                  OR (status = 'claimed' AND claim_expires_at <= ?) \
+               ORDER BY id LIMIT ?{lock}) \
+             RETURNING *"
+        );
+        let rows = inbox::Entity::find()
+            .from_raw_sql(self.stmt(
+                &sql,
+                vec![
+                    owner.into(),
+                    expires.into(),
+                    now.into(),
+                    now.into(),
+                    i64::from(limit).into(),
+                ],
+            ))
+            .all(&self.db)
+            .await?;
+        let mut events = rows
+            .into_iter()
+            .map(InboxEvent::try_from)
+            .collect::<Result<Vec<_>>>()?;
+        // RETURNING does not promise an order.
+        events.sort_by_key(|e| e.id);
+        Ok(events)
+    }
+
+    /// Marks a claimed row done. Returns `false` if `owner` no longer holds the claim (it
+    /// expired and another worker took the row).
+    pub async fn inbox_complete(&self, id: i64, owner: &str) -> Result<bool> {
+        let now = self.now_ms();
+        self.exec_claimed(
+            "UPDATE inbox SET status = 'done', finished_at = ?, claim_owner = NULL, \
+             claim_expires_at = NULL WHERE id = ? AND status = 'claimed' AND claim_owner = ?",
+            vec![now.into(), id.into(), owner.into()],
+        )
+        .await
+    }
+
+    /// Records a failed attempt: `attempts + 1`, `last_error`, and the row is not claimable
+    /// again before `next_attempt_at`. Returns `false` if `owner` no longer holds the claim.
+    pub async fn inbox_fail(
+        &self,
+        id: i64,
+        owner: &str,
+        error: &str,
+        next_attempt_at: OffsetDateTime,
+    ) -> Result<bool> {
+        self.exec_claimed(
+            "UPDATE inbox SET status = 'pending', attempts = attempts + 1, last_error = ?, \
+             next_attempt_at = ?, claim_owner = NULL, claim_expires_at = NULL \
+             WHERE id = ? AND status = 'claimed' AND claim_owner = ?",
+            vec![
+                error.into(),
+                to_millis(next_attempt_at).into(),
+                id.into(),
+                owner.into(),
+            ],
+        )
+        .await
+    }
+
+    /// Moves a claimed row to the dead letters after its last failed attempt (`attempts + 1`,
+    /// `last_error`). Returns `false` if `owner` no longer holds the claim.
+    pub async fn inbox_dead_letter(&self, id: i64, owner: &str, error: &str) -> Result<bool> {
+        let now = self.now_ms();
+        let applied = self
+            .exec_claimed(
+                "UPDATE inbox SET status = 'dead', attempts = attempts + 1, last_error = ?, \
+                 finished_at = ?, claim_owner = NULL, claim_expires_at = NULL \
+                 WHERE id = ? AND status = 'claimed' AND claim_owner = ?",
+                vec![error.into(), now.into(), id.into(), owner.into()],
+            )
+            .await?;
+        if applied {
+            tracing::warn!(inbox_id = id, error, "inbox row dead-lettered");
+        }
+        Ok(applied)
+    }
+
+    async fn exec_claimed(&self, sql: &str, values: Vec<Value>) -> Result<bool> {
+        let res = self.db.execute(self.stmt(sql, values)).await?;
+        Ok(res.rows_affected() == 1)
+    }
+
+    /// One inbox row.
+    pub async fn inbox_get(&self, id: i64) -> Result<Option<InboxEvent>> {
+        inbox::Entity::find_by_id(id)
+            .one(&self.db)
+            .await?
+            .map(InboxEvent::try_from)
+            .transpose()
+    }
+
+    /// Dead letters, oldest first, optionally of one store, at most `limit`.
+    pub async fn inbox_dead_letters(
+        &self,
+        store_hash: Option<&str>,
+        limit: u64,
+    ) -> Result<Vec<InboxEvent>> {
+        let mut q = inbox::Entity::find().filter(inbox::Column::Status.eq(InboxStatus::Dead));
+        if let Some(hash) = store_hash {
+            q = q.filter(inbox::Column::StoreHash.eq(hash));
+        }
+        q.order_by_asc(inbox::Column::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(InboxEvent::try_from)
+            .collect()
+    }
+
+    /// Puts a dead letter back in the queue, due now, with its attempts reset (the last error
+    /// is kept for reference). Returns whether the row was a dead letter.
+    pub async fn inbox_replay(&self, id: i64) -> Result<bool> {
+        let now = self.now_ms();
+        let res = self
+            .db
+            .execute(self.stmt(
+                "UPDATE inbox SET status = 'pending', attempts = 0, next_attempt_at = ?, \
+                 finished_at = NULL WHERE id = ? AND status = 'dead'",
+                vec![now.into(), id.into()],
+            ))
+            .await?;
+        Ok(res.rows_affected() == 1)
+    }
+
+    /// Replays every dead letter, optionally of one store. Returns how many.
+    pub async fn inbox_replay_all(&self, store_hash: Option<&str>) -> Result<u64> {
+        let now = self.now_ms();
+        let (filter, mut values) = store_filter(store_hash);
+        values.insert(0, now.into());
+        let res = self
+            .db
+            .execute(self.stmt(
+                &format!(
+                    "UPDATE inbox SET status = 'pending', attempts = 0, next_attempt_at = ?, \
+                     finished_at = NULL WHERE status = 'dead'{filter}"
+                ),
+                values,
+            ))
+            .await?;
+        Ok(res.rows_affected())
+    }
+
+    /// Gives back every claim held by `owner` (graceful shutdown): the rows are due again
+    /// at once, attempts unchanged. Returns how many.
+    pub async fn inbox_release(&self, owner: &str) -> Result<u64> {
+        let res = self
+            .db
+            .execute(self.stmt(
+                "UPDATE inbox SET status = 'pending', claim_owner = NULL, claim_expires_at = NULL \
+                 WHERE status = 'claimed' AND claim_owner = ?",
+                vec![owner.into()],
+            ))
+            .await?;
+        Ok(res.rows_affected())
+    }
+
+    /// Deletes done rows received more than `retention` ago (see [`DEFAULT_INBOX_RETENTION`]),
+    /// in batches. Returns how many.
+    pub async fn inbox_purge_done(&self, retention: Duration) -> Result<u64> {
+        let cutoff = self.now_ms().saturating_sub(duration_ms(retention));
+        let mut total = 0;
+        loop {
+            let res = self
+                .db
+                .execute(self.stmt(
+                    "DELETE FROM inbox WHERE id IN (SELECT id FROM inbox \
+                     WHERE status = 'done' AND received_at < ? LIMIT ?)",
+                    vec![cutoff.into(), PURGE_BATCH.into()],
+                ))
+                .await?;
+            total += res.rows_affected();
+            if res.rows_affected() < PURGE_BATCH.unsigned_abs() {
+                break;
+            }
+        }
+        if total > 0 {
+            tracing::debug!(purged = total, "done inbox rows purged");
+        }
+        Ok(total)
+    }
+
+    /// Deletes one dead letter for good. Returns whether it was one.
+    pub async fn inbox_delete_dead(&self, id: i64) -> Result<bool> {
+        let res = inbox::Entity::delete_many()
+            .filter(inbox::Column::Id.eq(id))
+            .filter(inbox::Column::Status.eq(InboxStatus::Dead))
+            .exec(&self.db)
+            .await?;
+        Ok(res.rows_affected == 1)
+    }
+
+    /// Deletes every dead letter, optionally of one store. Returns how many.
+    pub async fn inbox_purge_dead(&self, store_hash: Option<&str>) -> Result<u64> {
+        let mut q =
+            inbox::Entity::delete_many().filter(inbox::Column::Status.eq(InboxStatus::Dead));
+        if let Some(hash) = store_hash {
+            q = q.filter(inbox::Column::StoreHash.eq(hash));
+        }
+        Ok(q.exec(&self.db).await?.rows_affected)
+    }
+
+    /// Rows waiting to be processed (pending or claimed): the queue depth metric.
+    pub async fn inbox_depth(&self) -> Result<u64> {
+        let counts = self.inbox_counts().await?;
+        Ok(counts.pending + counts.claimed)
+    }
+
+    /// Rows per state.
+    pub async fn inbox_counts(&self) -> Result<InboxCounts> {
+        let rows = self
+            .db
+            .query_all(self.stmt(
+                "SELECT status, COUNT(*) AS n FROM inbox GROUP BY status",
+                Vec::new(),
+            ))
+            .await?;
+        let mut counts = InboxCounts::default();
+        for row in rows {
+            let status: String = row.try_get("", "status")?;
+            let n: i64 = row.try_get("", "n")?;
+            let n = n.unsigned_abs();
+            match status.as_str() {
+                "pending" => counts.pending = n,
+                "claimed" => counts.claimed = n,
+                "done" => counts.done = n,
+                "dead" => counts.dead = n,
+                other => {
+                    return Err(StoreError::Corrupt(format!(
+                        "unknown inbox status `{other}`"
+                    )))
+                }
+            }
+        }
+        Ok(counts)
+    }
+}
+
+async fn insert_one<C: ConnectionTrait>(
+    conn: &C,
+    stmt: sea_orm::Statement,
+) -> Result<InsertOutcome> {
+    match conn.query_one(stmt).await? {
+        Some(row) => Ok(InsertOutcome::Inserted(row.try_get("", "id")?)),
+        None => Ok(InsertOutcome::Duplicate),
+    }
+}
+
+fn store_filter(store_hash: Option<&str>) -> (&'static str, Vec<Value>) {
+    match store_hash {
+        Some(hash) => (" AND store_hash = ?", vec![hash.into()]),
+        None => ("", Vec::new()),
+    }
+}
