@@ -18,13 +18,28 @@
 //! # Ok::<(), bigcommerce_app::ParseError>(())
 //! ```
 
+pub mod app;
 pub mod envelope;
 pub mod events;
+pub mod handler;
 pub mod ids;
 
+pub use app::{
+    App, AppBuilder, BuildError, DispatchError, Dispatched, HandlerOutcome, Outcome, StaticTenants,
+    Subscription, TenantLookup,
+};
+pub use bigcommerce_app_macros::webhook_handler;
 pub use envelope::{Envelope, ParseError};
 pub use events::{Event, Scope, ScopeInfo, ScopeKind};
+pub use handler::{Call, FromCall, HandlerError, Meta, Route, State, Tenant, WebhookHandler};
 pub use ids::{ChannelId, StoreHash};
+
+/// Used by the code `#[webhook_handler]` generates; not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::handler::{HandlerFuture, Registration};
+    pub use inventory;
+}
 
 /// The README's examples compile and run as doctests.
 #[cfg(doctest)]

@@ -107,6 +107,42 @@ impl Event {
     }
 }
 
+/// `Self` can carry an event of the scope marked by `S` (a type of [`scope_marker`]).
+///
+/// `#[webhook_handler]` asserts this for every scope its pattern matches, so a handler whose
+/// argument cannot receive one of them does not compile. Implemented for each payload struct
+/// (for the scopes that use it), each group enum (for its members) and [`Event`] (everything).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot hold every event this handler's pattern matches (`{S}`)",
+    label = "this argument cannot receive `{S}` events",
+    note = "take the payload of the exact scope, the group enum of the wildcard, or `Event`"
+)]
+pub trait HoldsScope<S> {}
+
+/// Marks the `"*"` pattern (every event, including unknown scopes): only [`Event`] holds it.
+pub struct AnyScope;
+
+impl<S> HoldsScope<S> for Event {}
+
+/// Takes the typed value a handler asked for out of an [`Event`]; gives the event back if it
+/// is of another scope.
+pub trait FromEvent: Sized {
+    fn from_event(event: Event) -> Result<Self, Event>;
+}
+
+impl FromEvent for Event {
+    fn from_event(event: Event) -> Result<Self, Event> {
+        Ok(event)
+    }
+}
+
+impl Scope {
+    /// Position in [`Scope::ALL`]; used by the router's lookup table.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
 #[allow(clippy::large_enum_variant, clippy::needless_lifetimes)]
 mod generated {
     use super::*;

@@ -62,12 +62,14 @@ fn generate_tokens(catalog: &Catalog) -> Result<TokenStream, CodegenError> {
     let groups = group_enums(catalog, &mut names)?;
     let scope = scope_enum(catalog);
     let event = event_enum(catalog);
+    let handler_support = handler_support(catalog);
     Ok(quote! {
         #(#payloads)*
         #aliases
         #scope
         #event
         #groups
+        #handler_support
     })
 }
 
@@ -690,4 +692,103 @@ fn group_enums(
         });
     }
     Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------------
+// What `#[webhook_handler]` needs: a marker type per concrete scope, `HoldsScope` impls saying
+// which argument types can carry which scope (checked at compile time, on the argument's span),
+// and `FromEvent` conversions that hand each handler its typed argument.
+
+fn handler_support(catalog: &Catalog) -> TokenStream {
+    let markers = catalog.scopes.iter().map(|s| {
+        let v = ident(&s.variant);
+        let doc = docs(&format!("Marker for `{}`.", s.scope));
+        quote! { #doc pub struct #v; }
+    });
+    let mut holds = Vec::new();
+    for s in catalog.concrete() {
+        let v = ident(&s.variant);
+        let payload = ident(s.payload.as_deref().unwrap_or_default());
+        holds.push(quote! { impl HoldsScope<scope_marker::#v> for #payload {} });
+    }
+    for w in catalog.wildcards() {
+        let group = ident(&group_enum_name(w));
+        let members = catalog.members(w);
+        for m in &members {
+            let v = ident(&m.variant);
+            holds.push(quote! { impl HoldsScope<scope_marker::#v> for #group {} });
+        }
+        // A wildcard pattern is checked with one marker, so a wrong type gives one error.
+        // Its group enum holds it, so does any wider group enum, and so does the payload
+        // struct when every member shares it.
+        for outer in catalog.wildcards() {
+            let outer_members = catalog.members(outer);
+            if members
+                .iter()
+                .all(|m| outer_members.iter().any(|o| o.scope == m.scope))
+            {
+                let outer_group = ident(&group_enum_name(outer));
+                let v = ident(&w.variant);
+                holds.push(quote! { impl HoldsScope<scope_marker::#v> for #outer_group {} });
+            }
+        }
+        let first = members.first().and_then(|m| m.payload.as_deref());
+        if let Some(payload) =
+            first.filter(|p| members.iter().all(|m| m.payload.as_deref() == Some(p)))
+        {
+            let v = ident(&w.variant);
+            let payload = ident(payload);
+            holds.push(quote! { impl HoldsScope<scope_marker::#v> for #payload {} });
+        }
+    }
+    let from_event = catalog.payloads.iter().filter_map(|p| {
+        let users: Vec<&ScopeEntry> = catalog
+            .concrete()
+            .filter(|s| s.payload.as_deref() == Some(p.name.as_str()))
+            .collect();
+        if users.is_empty() {
+            return None;
+        }
+        let name = ident(&p.name);
+        let boxed = is_boxed(catalog, &p.name);
+        let arms = users.iter().map(|s| {
+            let v = ident(&s.variant);
+            let value = if boxed { quote!(*data) } else { quote!(data) };
+            if s.kind == ScopeKind::ChannelTemplated {
+                quote! { Event::#v { data, .. } => Ok(#value), }
+            } else {
+                quote! { Event::#v(data) => Ok(#value), }
+            }
+        });
+        Some(quote! {
+            impl FromEvent for #name {
+                fn from_event(event: Event) -> Result<Self, Event> {
+                    match event {
+                        #(#arms)*
+                        other => Err(other),
+                    }
+                }
+            }
+        })
+    });
+    let group_from_event = catalog.wildcards().map(|w| {
+        let group = ident(&group_enum_name(w));
+        quote! {
+            impl FromEvent for #group {
+                fn from_event(event: Event) -> Result<Self, Event> {
+                    Self::try_from(event)
+                }
+            }
+        }
+    });
+    quote! {
+        /// One marker type per catalogue scope, used by `#[webhook_handler]` to check at compile
+        /// time that a handler's event argument can hold every scope its pattern matches.
+        pub mod scope_marker {
+            #(#markers)*
+        }
+        #(#holds)*
+        #(#from_event)*
+        #(#group_from_event)*
+    }
 }

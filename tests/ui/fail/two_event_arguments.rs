@@ -1,0 +1,9 @@
+use bigcommerce_app::events::OrderCreated;
+use bigcommerce_app::{webhook_handler, Event, HandlerError};
+
+#[webhook_handler("store/order/created")]
+async fn on_order(_order: OrderCreated, _event: Event) -> Result<(), HandlerError> {
+    Ok(())
+}
+
+fn main() {}
