@@ -41,7 +41,11 @@ pub mod __private {
     pub use inventory;
 }
 
-/// The README's examples compile and run as doctests.
+/// The README's and guides' examples compile and run as doctests.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
+
+#[cfg(doctest)]
+#[doc = include_str!("../docs/handlers.md")]
+pub struct HandlersGuideDoctests;
