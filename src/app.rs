@@ -110,6 +110,8 @@ pub struct HandlerOutcome {
     /// `module::path::function`.
     pub handler: &'static str,
     pub outcome: Outcome,
+    /// How long the handler ran.
+    pub elapsed: std::time::Duration,
 }
 
 /// What dispatching one event did: one entry per handler that matched, in registration order.
@@ -393,6 +395,7 @@ impl App {
                 self.inner.state.clone(),
                 route.name,
             );
+            let started = std::time::Instant::now();
             let outcome = match CatchUnwind((route.call)(call)).await {
                 Ok(Ok(())) => Outcome::Succeeded,
                 Ok(Err(error)) => Outcome::Failed(error),
@@ -401,6 +404,7 @@ impl App {
             outcomes.push(HandlerOutcome {
                 handler: route.name,
                 outcome,
+                elapsed: started.elapsed(),
             });
         }
         Ok(Dispatched { outcomes })

@@ -81,7 +81,46 @@ fn lenient<'de, D: serde::Deserializer<'de>, T: Lenient>(d: D) -> Result<T, D::E
     serde::de::DeserializeSeed::deserialize(LenientSeed::<T>::new(), d)
 }
 
+/// The envelope fields of a callback, read without typing its `data`: what the receiver needs
+/// to authenticate and store it. A payload that does not fit its scope's type is still a
+/// callback; it is stored and fails (visibly, replayably) in the worker, not at the door.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallbackHeader {
+    pub producer: StoreHash,
+    pub scope: String,
+    pub hash: String,
+    pub store_id: String,
+    pub created_at: i64,
+}
+
 impl Envelope {
+    /// Reads the envelope of a callback body without parsing `data` into its type.
+    pub fn header(body: &[u8]) -> Result<CallbackHeader, ParseError> {
+        let raw: RawEnvelope<'_> = match serde_json::from_slice(body) {
+            Ok(raw) => raw,
+            Err(e) => return Err(envelope_error(body, e)),
+        };
+        let invalid = |path: &str, message: &str| ParseError::Invalid {
+            path: path.into(),
+            message: message.into(),
+        };
+        if raw.scope.is_empty() {
+            return Err(invalid("scope", "scope is empty"));
+        }
+        if raw.hash.is_empty() {
+            return Err(invalid("hash", "hash is empty"));
+        }
+        let producer = StoreHash::from_producer(&raw.producer)
+            .map_err(|e| invalid("producer", &e.to_string()))?;
+        Ok(CallbackHeader {
+            producer,
+            scope: raw.scope.into_owned(),
+            hash: raw.hash.into_owned(),
+            store_id: raw.store_id,
+            created_at: raw.created_at,
+        })
+    }
+
     /// Parses a callback body.
     pub fn from_slice(body: &[u8]) -> Result<Envelope, ParseError> {
         let raw: RawEnvelope<'_> = match serde_json::from_slice(body) {

@@ -19,20 +19,27 @@
 //! ```
 
 pub mod app;
+pub mod cfg;
 pub mod envelope;
 pub mod events;
 pub mod handler;
 pub mod ids;
+pub mod metrics;
+mod receiver;
+pub mod server;
+pub mod tenants;
+mod worker;
 
 pub use app::{
     App, AppBuilder, BuildError, DispatchError, Dispatched, HandlerOutcome, Outcome, StaticTenants,
     Subscription, TenantLookup,
 };
 pub use bigcommerce_app_macros::webhook_handler;
-pub use envelope::{Envelope, ParseError};
+pub use envelope::{CallbackHeader, Envelope, ParseError};
 pub use events::{Event, Scope, ScopeInfo, ScopeKind};
 pub use handler::{Call, FromCall, HandlerError, Meta, Route, State, Tenant, WebhookHandler};
 pub use ids::{ChannelId, StoreHash};
+pub use server::{Server, ServerError, Workers};
 
 /// Used by the code `#[webhook_handler]` generates; not a public API.
 #[doc(hidden)]

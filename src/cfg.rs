@@ -1,0 +1,261 @@
+//! Runtime configuration of the receiver and the workers, loaded once and validated.
+//!
+//! | variable | default | meaning |
+//! |---|---|---|
+//! | `BCAPP_WEBHOOK_PATH` | `/webhooks` | where BigCommerce POSTs callbacks |
+//! | `BCAPP_MAX_BODY_BYTES` | `65536` | larger callbacks are refused with 413 |
+//! | `BCAPP_SIGNATURES` | `log` | Standard Webhooks signatures: `off`, `log` (verify, log failures), `required` |
+//! | `BC_CLIENT_SECRET` | none | the app's client secret: the key of Standard Webhooks signatures |
+//! | `BCAPP_UNINSTALLED_GRACE_SECS` | `259200` (3 days) | callbacks of a store uninstalled this recently are acknowledged and dropped |
+//! | `BCAPP_WORKERS` | `4` | concurrent worker tasks per process |
+//! | `BCAPP_MAX_ATTEMPTS` | `8` | attempts before an event goes to the dead letters |
+//! | `BCAPP_HANDLER_TIMEOUT_SECS` | `30` | one attempt of one event's handlers; then it counts as a retryable failure |
+//!
+//! Everything else has a sensible default and can be set in code (`Config { .. }`).
+
+use std::time::Duration;
+
+use bigcommerce_app_store::SecretString;
+
+/// How Standard Webhooks signatures (`webhook-id`, `webhook-timestamp`, `webhook-signature`)
+/// are treated. The per-store secret header is always required.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignatureMode {
+    /// Not checked.
+    Off,
+    /// Checked when present; a missing or bad signature is logged, the callback accepted.
+    Log,
+    /// A callback without a valid signature is refused with 401.
+    Required,
+}
+
+impl std::str::FromStr for SignatureMode {
+    type Err = ConfigError;
+    fn from_str(s: &str) -> Result<Self, ConfigError> {
+        match s {
+            "off" => Ok(SignatureMode::Off),
+            "log" => Ok(SignatureMode::Log),
+            "required" => Ok(SignatureMode::Required),
+            other => Err(ConfigError::Invalid {
+                name: "BCAPP_SIGNATURES",
+                value: other.to_owned(),
+                reason: "expected off, log or required".into(),
+            }),
+        }
+    }
+}
+
+/// A configuration problem, naming the setting.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{name}={value:?} is not valid: {reason}")]
+    Invalid {
+        name: &'static str,
+        value: String,
+        reason: String,
+    },
+    #[error("{0}")]
+    Inconsistent(String),
+}
+
+/// Receiver and worker settings.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Path of the callback endpoint.
+    pub webhook_path: String,
+    /// Larger bodies are refused with 413 (BigCommerce callbacks are a few hundred bytes).
+    pub max_body_bytes: usize,
+    /// Header carrying the per-store secret registered with every hook.
+    pub secret_header: String,
+    /// How long after a secret rotation the previous secret is still accepted (until the
+    /// reconciler has updated every hook's header).
+    pub secret_rotation_window: Duration,
+    pub signatures: SignatureMode,
+    /// The app's client secret (the Standard Webhooks key).
+    pub client_secret: Option<SecretString>,
+    /// Callbacks of a store uninstalled less than this long ago are answered 200 and dropped:
+    /// BigCommerce retries failed deliveries for two days and counts failures towards blocking
+    /// the whole destination, so refusing them would hurt every other tenant.
+    pub uninstalled_grace: Duration,
+    /// How long a tenant looked up for a callback is reused. Install and uninstall invalidate
+    /// it at once in this process; other processes see the change after this long at most.
+    pub tenant_cache_ttl: Duration,
+    /// Most rows one group commit writes.
+    pub group_commit_max_rows: usize,
+    /// How long the group commit waits for more rows after the first. Zero: none; the time one
+    /// commit takes is what the next batch gathers in.
+    pub group_commit_linger: Duration,
+    /// Worker tasks in this process.
+    pub workers: usize,
+    /// Rows a worker claims at once.
+    pub claim_batch: u32,
+    /// A claim lapses after this long, so rows of a crashed worker come back.
+    pub claim_lease: Duration,
+    /// Attempts before an event goes to the dead letters.
+    pub max_attempts: u32,
+    /// First retry delay; doubles per attempt, with full jitter, up to `retry_max`.
+    pub retry_base: Duration,
+    pub retry_max: Duration,
+    /// Time allowed for one attempt of one event's handlers.
+    pub handler_timeout: Duration,
+    /// Longest sleep of an idle worker between polls (new rows from this process wake it at once).
+    pub idle_poll: Duration,
+    /// On shutdown, how long in-flight handlers may take before claims are released.
+    pub shutdown_grace: Duration,
+    /// Done rows are kept this long for de-duplication (longer than BigCommerce's 48 h retries).
+    pub retention: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            webhook_path: "/webhooks".into(),
+            max_body_bytes: 64 * 1024,
+            secret_header: "x-bcapp-webhook-secret".into(),
+            secret_rotation_window: Duration::from_secs(3600),
+            signatures: SignatureMode::Log,
+            client_secret: None,
+            uninstalled_grace: Duration::from_secs(3 * 24 * 3600),
+            tenant_cache_ttl: Duration::from_secs(30),
+            group_commit_max_rows: 256,
+            group_commit_linger: Duration::ZERO,
+            workers: 4,
+            claim_batch: 16,
+            claim_lease: Duration::from_secs(120),
+            max_attempts: 8,
+            retry_base: Duration::from_secs(2),
+            retry_max: Duration::from_secs(3600),
+            handler_timeout: Duration::from_secs(30),
+            idle_poll: Duration::from_millis(500),
+            shutdown_grace: Duration::from_secs(20),
+            retention: bigcommerce_app_store::DEFAULT_INBOX_RETENTION,
+        }
+    }
+}
+
+impl Config {
+    /// Defaults overridden by the environment (see the module docs), validated.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Like [`Config::from_env`] with another source of variables (tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let mut cfg = Config::default();
+        if let Some(path) = lookup("BCAPP_WEBHOOK_PATH") {
+            cfg.webhook_path = path;
+        }
+        if let Some(v) = lookup("BCAPP_MAX_BODY_BYTES") {
+            cfg.max_body_bytes = parse_number("BCAPP_MAX_BODY_BYTES", &v)?;
+        }
+        if let Some(v) = lookup("BCAPP_SIGNATURES") {
+            cfg.signatures = v.parse()?;
+        }
+        if let Some(v) = lookup("BC_CLIENT_SECRET").filter(|v| !v.is_empty()) {
+            cfg.client_secret = Some(SecretString::new(v));
+        }
+        if let Some(v) = lookup("BCAPP_UNINSTALLED_GRACE_SECS") {
+            cfg.uninstalled_grace =
+                Duration::from_secs(parse_number("BCAPP_UNINSTALLED_GRACE_SECS", &v)?);
+        }
+        if let Some(v) = lookup("BCAPP_WORKERS") {
+            cfg.workers = parse_number("BCAPP_WORKERS", &v)?;
+        }
+        if let Some(v) = lookup("BCAPP_MAX_ATTEMPTS") {
+            cfg.max_attempts = parse_number("BCAPP_MAX_ATTEMPTS", &v)?;
+        }
+        if let Some(v) = lookup("BCAPP_HANDLER_TIMEOUT_SECS") {
+            cfg.handler_timeout =
+                Duration::from_secs(parse_number("BCAPP_HANDLER_TIMEOUT_SECS", &v)?);
+        }
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Checks the settings fit together.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let fail = |msg: String| Err(ConfigError::Inconsistent(msg));
+        if !self.webhook_path.starts_with('/') {
+            return fail(format!(
+                "webhook path {:?} must start with `/`",
+                self.webhook_path
+            ));
+        }
+        if self.max_body_bytes == 0 {
+            return fail("max_body_bytes must be positive".into());
+        }
+        if axum::http::HeaderName::from_bytes(self.secret_header.as_bytes()).is_err() {
+            return fail(format!(
+                "secret header {:?} is not a header name",
+                self.secret_header
+            ));
+        }
+        if self.signatures == SignatureMode::Required && self.client_secret.is_none() {
+            return fail(
+                "BCAPP_SIGNATURES=required needs the app's client secret (BC_CLIENT_SECRET)".into(),
+            );
+        }
+        if self.group_commit_max_rows == 0 || self.claim_batch == 0 || self.max_attempts == 0 {
+            return fail(
+                "group_commit_max_rows, claim_batch and max_attempts must be positive".into(),
+            );
+        }
+        if self.claim_lease <= self.handler_timeout {
+            return fail(format!(
+                "claim_lease ({:?}) must be longer than handler_timeout ({:?}), or a slow handler's \
+                 event would be claimed again while it runs",
+                self.claim_lease, self.handler_timeout
+            ));
+        }
+        if self.retry_base.is_zero() || self.retry_max < self.retry_base {
+            return fail("retry_base must be positive and at most retry_max".into());
+        }
+        Ok(())
+    }
+}
+
+fn parse_number<T: std::str::FromStr>(name: &'static str, value: &str) -> Result<T, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    value
+        .trim()
+        .parse()
+        .map_err(|e: T::Err| ConfigError::Invalid {
+            name,
+            value: value.to_owned(),
+            reason: e.to_string(),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_env_overrides_them() {
+        Config::default().validate().unwrap();
+        let cfg = Config::from_lookup(|name| match name {
+            "BCAPP_WORKERS" => Some("2".into()),
+            "BCAPP_SIGNATURES" => Some("off".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!((cfg.workers, cfg.signatures), (2, SignatureMode::Off));
+    }
+
+    #[test]
+    fn bad_settings_name_the_setting() {
+        let err =
+            Config::from_lookup(|n| (n == "BCAPP_WORKERS").then(|| "many".into())).unwrap_err();
+        assert!(err.to_string().contains("BCAPP_WORKERS"), "{err}");
+        let err = Config::from_lookup(|n| (n == "BCAPP_SIGNATURES").then(|| "required".into()))
+            .unwrap_err();
+        assert!(err.to_string().contains("BC_CLIENT_SECRET"), "{err}");
+        let cfg = Config {
+            claim_lease: Duration::from_secs(1),
+            ..Config::default()
+        };
+        assert!(cfg.validate().is_err());
+    }
+}

@@ -1,0 +1,86 @@
+//! Prometheus metrics (`metrics` facade, exported on `/metrics`).
+//!
+//! | metric | type | labels |
+//! |---|---|---|
+//! | `bcapp_webhooks_received_total` | counter | `status`: the HTTP status answered |
+//! | `bcapp_webhooks_duplicate_total` | counter | |
+//! | `bcapp_webhooks_dropped_uninstalled_total` | counter | |
+//! | `bcapp_group_commit_rows` | histogram | rows per inbox transaction |
+//! | `bcapp_inbox_depth` | gauge | events waiting or being handled |
+//! | `bcapp_handler_duration_seconds` | histogram | `handler` |
+//! | `bcapp_handler_failures_total` | counter | `handler`, `kind`: retryable, permanent, panic |
+//! | `bcapp_event_retries_total` | counter | |
+//! | `bcapp_dead_letters_total` | counter | `reason` |
+//! | `bcapp_worker_errors_total` | counter | storage errors met by workers |
+
+use std::sync::OnceLock;
+
+use axum::http::StatusCode;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+/// Installs the Prometheus recorder once per process and returns its handle.
+pub fn prometheus() -> Option<PrometheusHandle> {
+    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| match PrometheusBuilder::new().install_recorder() {
+            Ok(handle) => Some(handle),
+            Err(e) => {
+                // Another recorder is installed (the application chose its own): use that.
+                tracing::warn!(error = %e, "Prometheus recorder not installed; /metrics is empty");
+                None
+            }
+        })
+        .clone()
+}
+
+pub(crate) fn received(status: StatusCode) {
+    let status = match status.as_u16() {
+        200 => "200",
+        400 => "400",
+        401 => "401",
+        404 => "404",
+        413 => "413",
+        415 => "415",
+        422 => "422",
+        503 => "503",
+        _ => "other",
+    };
+    metrics::counter!("bcapp_webhooks_received_total", "status" => status).increment(1);
+}
+
+pub(crate) fn duplicate() {
+    metrics::counter!("bcapp_webhooks_duplicate_total").increment(1);
+}
+
+pub(crate) fn dropped_uninstalled() {
+    metrics::counter!("bcapp_webhooks_dropped_uninstalled_total").increment(1);
+}
+
+pub(crate) fn group_commit_size(rows: usize) {
+    metrics::histogram!("bcapp_group_commit_rows").record(rows as f64);
+}
+
+pub(crate) fn inbox_depth(depth: u64) {
+    metrics::gauge!("bcapp_inbox_depth").set(depth as f64);
+}
+
+pub(crate) fn handler_duration(handler: &'static str, seconds: f64) {
+    metrics::histogram!("bcapp_handler_duration_seconds", "handler" => handler).record(seconds);
+}
+
+pub(crate) fn handler_failure(handler: &'static str, kind: &'static str) {
+    metrics::counter!("bcapp_handler_failures_total", "handler" => handler, "kind" => kind)
+        .increment(1);
+}
+
+pub(crate) fn retry() {
+    metrics::counter!("bcapp_event_retries_total").increment(1);
+}
+
+pub(crate) fn dead_letter(reason: &'static str) {
+    metrics::counter!("bcapp_dead_letters_total", "reason" => reason).increment(1);
+}
+
+pub(crate) fn worker_error() {
+    metrics::counter!("bcapp_worker_errors_total").increment(1);
+}

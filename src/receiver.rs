@@ -1,0 +1,287 @@
+//! `POST /webhooks`: verify, store, acknowledge.
+//!
+//! Checks run in this order, each with its own status and a log line naming the store and the
+//! reason: body size (413), content type (415), JSON (400) and callback shape (422), store
+//! (404; a recently uninstalled store's callbacks are acknowledged and dropped, see
+//! [`Config::uninstalled_grace`]), authenticity (401), then the inbox insert. The answer is 200
+//! with an empty body only once the row is committed (or was already there: a duplicate); if
+//! the database cannot take it the answer is 503, so BigCommerce delivers it again.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use bigcommerce_app_store::{InsertOutcome, NewInboxEvent, Store};
+use tokio::sync::{mpsc, oneshot, Notify};
+
+use crate::cfg::{Config, SignatureMode};
+use crate::envelope::Envelope;
+use crate::metrics as m;
+use crate::tenants::TenantCache;
+
+/// Shared state of the callback endpoint.
+pub(crate) struct Receiver {
+    pub(crate) cfg: Arc<Config>,
+    pub(crate) tenants: TenantCache,
+    pub(crate) ingest: GroupCommit,
+    pub(crate) signer: Option<standardwebhooks::Webhook>,
+    /// Wakes this process's idle workers when a new row is stored.
+    pub(crate) new_rows: Arc<Notify>,
+}
+
+fn reject(status: StatusCode, store: &str, reason: &str) -> Response {
+    tracing::warn!(status = status.as_u16(), store, reason, "webhook refused");
+    m::received(status);
+    (status, reason.to_owned()).into_response()
+}
+
+pub(crate) async fn receive(
+    State(rx): State<Arc<Receiver>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let limit = rx.cfg.max_body_bytes;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|len| len > limit) {
+        return reject(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "-",
+            "body larger than the limit",
+        );
+    }
+    let body: Bytes = match axum::body::to_bytes(body, limit).await {
+        Ok(body) => body,
+        Err(e) => {
+            return if is_length_limit(&e) {
+                reject(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "-",
+                    "body larger than the limit",
+                )
+            } else {
+                reject(StatusCode::BAD_REQUEST, "-", "could not read the body")
+            };
+        }
+    };
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    if !is_json {
+        return reject(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "-",
+            "content type is not application/json",
+        );
+    }
+    let callback = match Envelope::header(&body) {
+        Ok(callback) => callback,
+        Err(e) if e.is_syntax() => return reject(StatusCode::BAD_REQUEST, "-", &e.to_string()),
+        Err(e) => return reject(StatusCode::UNPROCESSABLE_ENTITY, "-", &e.to_string()),
+    };
+    let store_hash = callback.producer.as_str();
+
+    let tenant = match rx.tenants.get(store_hash).await {
+        Ok(Some(tenant)) => tenant,
+        Ok(None) => {
+            return reject(
+                StatusCode::NOT_FOUND,
+                store_hash,
+                "store has not installed the app",
+            )
+        }
+        Err(e) => return storage_down(store_hash, &e),
+    };
+    let now = time::OffsetDateTime::now_utc();
+    if !tenant.is_installed() {
+        let recent = tenant.uninstalled_at.is_some_and(|at| {
+            now - at
+                < time::Duration::try_from(rx.cfg.uninstalled_grace).unwrap_or(time::Duration::MAX)
+        });
+        if recent {
+            tracing::info!(store = store_hash, scope = %callback.scope, "callback of an uninstalled store acknowledged and dropped");
+            m::dropped_uninstalled();
+            m::received(StatusCode::OK);
+            return StatusCode::OK.into_response();
+        }
+        return reject(
+            StatusCode::NOT_FOUND,
+            store_hash,
+            "store has uninstalled the app",
+        );
+    }
+
+    match headers.get(rx.cfg.secret_header.as_str()) {
+        None => {
+            return reject(
+                StatusCode::UNAUTHORIZED,
+                store_hash,
+                "missing webhook secret header",
+            )
+        }
+        Some(secret) => {
+            if !tenant.accepts_webhook_secret(secret.as_bytes(), now, rx.cfg.secret_rotation_window)
+            {
+                return reject(StatusCode::UNAUTHORIZED, store_hash, "wrong webhook secret");
+            }
+        }
+    }
+    if let Err(reason) = check_signature(&rx, &headers, &body) {
+        match rx.cfg.signatures {
+            SignatureMode::Required => {
+                return reject(StatusCode::UNAUTHORIZED, store_hash, &reason)
+            }
+            SignatureMode::Log => {
+                tracing::warn!(
+                    store = store_hash,
+                    reason,
+                    "webhook signature not valid (accepted: signatures=log)"
+                )
+            }
+            SignatureMode::Off => {}
+        }
+    }
+
+    let event = NewInboxEvent {
+        store_hash: store_hash.to_owned(),
+        scope: callback.scope,
+        payload_hash: callback.hash,
+        body: body.to_vec(),
+    };
+    match rx.ingest.insert(event).await {
+        Ok(InsertOutcome::Inserted(_)) => {
+            rx.new_rows.notify_waiters();
+            m::received(StatusCode::OK);
+            StatusCode::OK.into_response()
+        }
+        Ok(InsertOutcome::Duplicate) => {
+            tracing::debug!(store = store_hash, "duplicate callback acknowledged");
+            m::duplicate();
+            m::received(StatusCode::OK);
+            StatusCode::OK.into_response()
+        }
+        Err(e) => storage_down(store_hash, &e),
+    }
+}
+
+/// axum reports an exceeded body limit as an error whose source chain says so.
+fn is_length_limit(error: &axum::Error) -> bool {
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = current {
+        if e.to_string().contains("length limit exceeded") {
+            return true;
+        }
+        current = e.source();
+    }
+    false
+}
+
+fn storage_down(store: &str, e: &dyn std::fmt::Display) -> Response {
+    tracing::error!(store, error = %e, "callback not stored; answering 503 so BigCommerce retries");
+    m::received(StatusCode::SERVICE_UNAVAILABLE);
+    (StatusCode::SERVICE_UNAVAILABLE, "storage unavailable").into_response()
+}
+
+/// Standard Webhooks check; `Err` says why it failed.
+fn check_signature(rx: &Receiver, headers: &HeaderMap, body: &[u8]) -> Result<(), String> {
+    if rx.cfg.signatures == SignatureMode::Off {
+        return Ok(());
+    }
+    let Some(signer) = &rx.signer else {
+        return Err("no client secret configured to verify signatures".into());
+    };
+    signer
+        .verify(body, headers)
+        .map_err(|e| format!("webhook signature: {e}"))
+}
+
+/// What went wrong storing a callback.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum IngestError {
+    #[error("storage error: {0}")]
+    Batch(String),
+    #[error("the ingest task has stopped")]
+    Stopped,
+}
+
+struct Pending {
+    event: NewInboxEvent,
+    reply: oneshot::Sender<Result<InsertOutcome, IngestError>>,
+}
+
+/// Group commit: one writer task inserts the callbacks of concurrent requests in one
+/// transaction, so durable ingest costs one fsync per batch rather than per request. Each
+/// request is answered only after the batch holding its row has committed.
+#[derive(Clone)]
+pub(crate) struct GroupCommit {
+    tx: mpsc::Sender<Pending>,
+}
+
+impl GroupCommit {
+    pub(crate) fn start(store: Store, max_rows: usize, linger: Duration) -> GroupCommit {
+        let (tx, rx) = mpsc::channel(max_rows * 4);
+        tokio::spawn(write_batches(store, rx, max_rows, linger));
+        GroupCommit { tx }
+    }
+
+    pub(crate) async fn insert(&self, event: NewInboxEvent) -> Result<InsertOutcome, IngestError> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Pending { event, reply })
+            .await
+            .map_err(|_| IngestError::Stopped)?;
+        answer.await.map_err(|_| IngestError::Stopped)?
+    }
+}
+
+async fn write_batches(
+    store: Store,
+    mut rx: mpsc::Receiver<Pending>,
+    max_rows: usize,
+    linger: Duration,
+) {
+    let mut batch: Vec<Pending> = Vec::with_capacity(max_rows);
+    while let Some(first) = rx.recv().await {
+        batch.push(first);
+        // Whatever queued up while the previous batch committed joins this one.
+        while batch.len() < max_rows {
+            match rx.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
+        }
+        if !linger.is_zero() && batch.len() < max_rows {
+            let deadline = tokio::time::Instant::now() + linger;
+            while batch.len() < max_rows {
+                match tokio::time::timeout_at(deadline, rx.recv()).await {
+                    Ok(Some(next)) => batch.push(next),
+                    _ => break,
+                }
+            }
+        }
+        let (events, replies): (Vec<NewInboxEvent>, Vec<_>) =
+            batch.drain(..).map(|p| (p.event, p.reply)).unzip();
+        m::group_commit_size(events.len());
+        match store.inbox_insert_many(&events).await {
+            // A request that gave up (client gone) just drops its answer.
+            Ok(outcomes) => {
+                for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                    let _ = reply.send(Ok(outcome));
+                }
+            }
+            Err(e) => {
+                let message = e.to_string();
+                for reply in replies {
+                    let _ = reply.send(Err(IngestError::Batch(message.clone())));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,265 @@
+//! Runs an [`App`]: the HTTP endpoints, the workers, and a graceful shutdown.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use bigcommerce_app::{cfg::Config, App, Server};
+//! use bigcommerce_app_store::{Store, StoreConfig};
+//!
+//! let store = Store::connect(&StoreConfig::from_env()?).await?;
+//! let server = Server::new(App::builder().build()?, store, Config::from_env()?)?;
+//! let listener = tokio::net::TcpListener::bind("0.0.0.0:3000").await?;
+//! server.serve(listener).await?; // until SIGTERM or ctrl-c
+//! # Ok(()) }
+//! ```
+
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::Router;
+use bigcommerce_app_store::Store;
+use tokio::sync::{watch, Notify};
+use tokio::task::JoinHandle;
+
+use crate::app::App;
+use crate::cfg::{Config, ConfigError};
+use crate::receiver::{self, GroupCommit, Receiver};
+use crate::tenants::TenantCache;
+use crate::worker::{self, WorkerContext};
+
+/// Why a server could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+}
+
+/// An app bound to its storage and configuration.
+pub struct Server {
+    app: App,
+    store: Store,
+    cfg: Arc<Config>,
+    tenants: TenantCache,
+    receiver: Arc<Receiver>,
+    new_rows: Arc<Notify>,
+    workers_alive: Arc<AtomicUsize>,
+    process_id: String,
+}
+
+impl Server {
+    /// Validates the configuration and starts the inbox writer. Call inside a Tokio runtime.
+    pub fn new(app: App, store: Store, cfg: Config) -> Result<Server, ServerError> {
+        cfg.validate()?;
+        // Installed before the first request so no early count is lost.
+        crate::metrics::prometheus();
+        let cfg = Arc::new(cfg);
+        let tenants = TenantCache::new(store.clone(), cfg.tenant_cache_ttl);
+        let new_rows = Arc::new(Notify::new());
+        let signer = cfg
+            .client_secret
+            .as_ref()
+            // BigCommerce keys signatures with the client secret (given to Standard Webhooks
+            // libraries as its base64); the raw bytes are the HMAC key.
+            .map(|secret| {
+                standardwebhooks::Webhook::from_bytes(secret.expose().as_bytes().to_vec())
+            })
+            .transpose()
+            .map_err(|e| ConfigError::Inconsistent(format!("client secret: {e}")))?;
+        let receiver = Arc::new(Receiver {
+            cfg: cfg.clone(),
+            tenants: tenants.clone(),
+            ingest: GroupCommit::start(
+                store.clone(),
+                cfg.group_commit_max_rows,
+                cfg.group_commit_linger,
+            ),
+            signer,
+            new_rows: new_rows.clone(),
+        });
+        let process_id = format!("{}-{:08x}", std::process::id(), rand::random::<u32>());
+        Ok(Server {
+            app,
+            store,
+            cfg,
+            tenants,
+            receiver,
+            new_rows,
+            workers_alive: Arc::default(),
+            process_id,
+        })
+    }
+
+    pub fn app(&self) -> &App {
+        &self.app
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The tenant cache; invalidate a store after install or uninstall.
+    pub fn tenants(&self) -> &TenantCache {
+        &self.tenants
+    }
+
+    /// `POST {webhook_path}`, `GET /healthz`, `GET /readyz` and `GET /metrics`, to serve as is
+    /// or nest into the application's own router.
+    pub fn router(&self) -> Router {
+        let health = Health {
+            store: self.store.clone(),
+            workers_alive: self.workers_alive.clone(),
+        };
+        Router::new()
+            .route(&self.cfg.webhook_path, post(receiver::receive))
+            .with_state(self.receiver.clone())
+            .route("/healthz", get(|| async { "ok" }))
+            .route("/readyz", get(ready).with_state(health))
+            .route("/metrics", get(metrics))
+    }
+
+    /// Starts the workers (and the inbox housekeeping); stop them with [`Workers::shutdown`].
+    pub fn start_workers(&self) -> Workers {
+        let (stop, stopped) = watch::channel(false);
+        let ctx = Arc::new(WorkerContext {
+            app: self.app.clone(),
+            store: self.store.clone(),
+            tenants: self.tenants.clone(),
+            cfg: self.cfg.clone(),
+            new_rows: self.new_rows.clone(),
+            process_id: self.process_id.clone(),
+        });
+        let mut handles: Vec<JoinHandle<()>> = (0..self.cfg.workers)
+            .map(|i| {
+                let (ctx, stopped, alive) =
+                    (ctx.clone(), stopped.clone(), self.workers_alive.clone());
+                tokio::spawn(async move {
+                    alive.fetch_add(1, Ordering::SeqCst);
+                    let _alive = AliveGuard(alive);
+                    worker::run(ctx, i, stopped).await;
+                })
+            })
+            .collect();
+        handles.push(tokio::spawn(worker::housekeeping(
+            self.store.clone(),
+            self.cfg.clone(),
+            stopped,
+        )));
+        Workers {
+            stop,
+            handles,
+            grace: self.cfg.shutdown_grace,
+        }
+    }
+
+    /// Serves HTTP and runs the workers until SIGTERM or ctrl-c.
+    pub async fn serve(self, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+        self.serve_until(listener, shutdown_signal()).await
+    }
+
+    /// Serves HTTP and runs the workers until `shutdown` completes: then stops accepting
+    /// requests, lets in-flight ones finish, stops the workers (in-flight handlers get
+    /// `shutdown_grace`) and releases their claims.
+    pub async fn serve_until(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let workers = self.start_workers();
+        let served = axum::serve(listener, self.router())
+            .with_graceful_shutdown(shutdown)
+            .await;
+        workers.shutdown().await;
+        served
+    }
+}
+
+/// Resolves on SIGTERM or ctrl-c.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for ctrl-c");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+    tracing::info!("shutting down");
+}
+
+/// Running workers.
+pub struct Workers {
+    stop: watch::Sender<bool>,
+    handles: Vec<JoinHandle<()>>,
+    grace: std::time::Duration,
+}
+
+impl Workers {
+    /// Asks the workers to stop after the event in hand and waits up to the grace period;
+    /// a worker still busy then is aborted (its claim lapses and the event runs again).
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let deadline = tokio::time::Instant::now() + self.grace;
+        for handle in self.handles {
+            let abort = handle.abort_handle();
+            if tokio::time::timeout_at(deadline, handle).await.is_err() {
+                tracing::warn!("a worker did not stop within the grace period; aborted");
+                abort.abort();
+            }
+        }
+    }
+}
+
+struct AliveGuard(Arc<AtomicUsize>);
+
+impl Drop for AliveGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+#[derive(Clone)]
+struct Health {
+    store: Store,
+    workers_alive: Arc<AtomicUsize>,
+}
+
+async fn ready(State(health): State<Health>) -> impl IntoResponse {
+    if let Err(e) = health.store.ping().await {
+        tracing::warn!(error = %e, "not ready: database unreachable");
+        return (StatusCode::SERVICE_UNAVAILABLE, "database unreachable");
+    }
+    if health.workers_alive.load(Ordering::SeqCst) == 0 {
+        return (StatusCode::SERVICE_UNAVAILABLE, "no worker running");
+    }
+    (StatusCode::OK, "ready")
+}
+
+async fn metrics() -> impl IntoResponse {
+    match crate::metrics::prometheus() {
+        Some(handle) => (StatusCode::OK, handle.render()),
+        None => (
+            StatusCode::NOT_FOUND,
+            "metrics are exported by the application's own recorder".to_owned(),
+        ),
+    }
+}

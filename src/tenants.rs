@@ -1,0 +1,71 @@
+//! The tenant lookup of the hot path: one database read per store per `tenant_cache_ttl`, not
+//! one per callback. Install and uninstall in this process invalidate the entry at once.
+
+use std::collections::HashMap;
+use std::error::Error as StdError;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use bigcommerce_app_store::{Store, StoreError, Tenant as StoredTenant};
+
+use crate::app::{BoxFuture, TenantLookup};
+use crate::handler::Tenant;
+use crate::ids::StoreHash;
+
+/// A cached tenant row (`None`: the store never installed the app).
+type Entry = (Instant, Option<Arc<StoredTenant>>);
+
+/// Tenants by store hash, read through from the [`Store`].
+#[derive(Clone)]
+pub struct TenantCache {
+    store: Store,
+    ttl: Duration,
+    entries: Arc<RwLock<HashMap<String, Entry>>>,
+}
+
+impl TenantCache {
+    pub fn new(store: Store, ttl: Duration) -> TenantCache {
+        TenantCache {
+            store,
+            ttl,
+            entries: Arc::default(),
+        }
+    }
+
+    /// The stored tenant of a store, installed or not; `None` if it never installed the app.
+    pub async fn get(&self, store_hash: &str) -> Result<Option<Arc<StoredTenant>>, StoreError> {
+        if let Ok(entries) = self.entries.read() {
+            if let Some((at, tenant)) = entries.get(store_hash) {
+                if at.elapsed() < self.ttl {
+                    return Ok(tenant.clone());
+                }
+            }
+        }
+        let tenant = self.store.tenant(store_hash).await?.map(Arc::new);
+        if let Ok(mut entries) = self.entries.write() {
+            entries.insert(store_hash.to_owned(), (Instant::now(), tenant.clone()));
+        }
+        Ok(tenant)
+    }
+
+    /// Forgets a store's entry: call after install, uninstall or a secret rotation.
+    pub fn invalidate(&self, store_hash: &str) {
+        if let Ok(mut entries) = self.entries.write() {
+            entries.remove(store_hash);
+        }
+    }
+}
+
+impl TenantLookup for TenantCache {
+    fn find<'a>(
+        &'a self,
+        store: &'a StoreHash,
+    ) -> BoxFuture<'a, Result<Option<Tenant>, Box<dyn StdError + Send + Sync>>> {
+        Box::pin(async move {
+            let stored = self.get(store.as_str()).await?;
+            Ok(stored
+                .filter(|t| t.is_installed())
+                .map(|t| Tenant::new(store.clone(), t.generation)))
+        })
+    }
+}
