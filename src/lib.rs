@@ -35,6 +35,8 @@ pub use app::{
     Subscription, TenantLookup,
 };
 pub use bigcommerce_app_macros::webhook_handler;
+/// Storage (tenants, inbox, subscriptions), re-exported so apps need one dependency.
+pub use bigcommerce_app_store as store;
 pub use envelope::{CallbackHeader, Envelope, ParseError};
 pub use events::{Event, Scope, ScopeInfo, ScopeKind};
 pub use handler::{Call, FromCall, HandlerError, Meta, Route, State, Tenant, WebhookHandler};

@@ -3,7 +3,7 @@
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use bigcommerce_app::{cfg::Config, App, Server};
-//! use bigcommerce_app_store::{Store, StoreConfig};
+//! use bigcommerce_app::store::{Store, StoreConfig};
 //!
 //! let store = Store::connect(&StoreConfig::from_env()?).await?;
 //! let server = Server::new(App::builder().build()?, store, Config::from_env()?)?;

@@ -109,11 +109,14 @@ impl AppProcess {
             .stderr(Stdio::null())
             .spawn()
             .expect("app process starts");
+        // Owned at once, so a failed start still kills and reaps the child (Drop).
+        let mut process = AppProcess { child, port: 0 };
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
         loop {
             if let Ok(text) = std::fs::read_to_string(&port_file) {
                 if let Ok(port) = text.trim().parse() {
-                    return AppProcess { child, port };
+                    process.port = port;
+                    return process;
                 }
             }
             assert!(

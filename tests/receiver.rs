@@ -13,6 +13,9 @@ use support::*;
 
 const JSON: (&str, &str) = ("content-type", "application/json");
 
+/// Request headers of a test case.
+type Headers<'a> = Vec<(&'a str, &'a str)>;
+
 fn server(store: &Store, cfg: Config) -> Server {
     Server::new(App::empty().build().expect("app"), store.clone(), cfg).expect("server")
 }
@@ -75,7 +78,7 @@ async fn every_refusal_has_its_status_and_stores_nothing() {
         "h",
         serde_json::json!({"id": 1, "pad": "x".repeat(2000)}),
     );
-    let cases: Vec<(&str, Vec<u8>, Vec<(&str, &str)>, StatusCode)> = vec![
+    let cases: Vec<(&str, Vec<u8>, Headers, StatusCode)> = vec![
         (
             "oversize",
             huge,
@@ -200,7 +203,7 @@ async fn standard_webhooks_signatures_when_required() {
     let wrong_key = sign("another-secret", "msg_1", now, &body);
     let stale = sign("app-client-secret", "msg_1", now - 600, &body);
     let (now_s, stale_s) = (now.to_string(), (now - 600).to_string());
-    let cases: Vec<(&str, Vec<(&str, &str)>, StatusCode)> = vec![
+    let cases: Vec<(&str, Headers, StatusCode)> = vec![
         ("no signature", vec![JSON, auth], StatusCode::UNAUTHORIZED),
         (
             "wrong key",
@@ -422,7 +425,6 @@ async fn database_outage_answers_503_and_recovers() {
     assert!(
         eventually(Duration::from_secs(20), || {
             let router = router.clone();
-            let auth = auth;
             async move {
                 post(&router, "/webhooks", order_created("aaa", "during0"), &auth)
                     .await
