@@ -1,6 +1,6 @@
 -- wrk script: POST a ~180-byte order callback with a unique payload hash per request, so every
 -- request is a new event (a repeated hash would only measure the duplicate path).
-local counter = 0
+local counter = tonumber(os.getenv("BENCH_OFFSET") or "0")
 local secret = os.getenv("BENCH_SECRET") or ""
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"

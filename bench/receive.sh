@@ -41,6 +41,9 @@ run() { # label mode url
   for _ in $(seq 1 200); do [ -s "$work/port" ] && break; sleep 0.05; done
   [ -s "$work/port" ] || { echo "$label did not start:"; cat "$work/$label.err"; exit 1; }
   local port; port=$(cat "$work/port")
+  # Warm-up (connection pools, caches), not measured; its events are distinct from the run's.
+  BENCH_SECRET=$(cat "$work/secret" 2>/dev/null || true) BENCH_OFFSET=900000000 \
+    wrk -t1 -c"$connections" -d2s -s "$repo/bench/post.lua" "http://127.0.0.1:$port/webhooks" >/dev/null
   BENCH_SECRET=$(cat "$work/secret" 2>/dev/null || true) \
     wrk -t1 -c"$connections" -d"$duration" --latency -s "$repo/bench/post.lua" "http://127.0.0.1:$port/webhooks" >"$work/$label.out"
   RSS[$label]=$(awk '/VmHWM/ {printf "%.1f", $2/1024}' "/proc/$pid/status")

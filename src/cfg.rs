@@ -82,6 +82,9 @@ pub struct Config {
     pub tenant_cache_ttl: Duration,
     /// Most rows one group commit writes.
     pub group_commit_max_rows: usize,
+    /// Writer tasks committing in parallel; `None`: 1 on SQLite (one writer at a time anyway),
+    /// 4 on PostgreSQL.
+    pub group_commit_writers: Option<usize>,
     /// How long the group commit waits for more rows after the first. Zero: none; the time one
     /// commit takes is what the next batch gathers in.
     pub group_commit_linger: Duration,
@@ -118,6 +121,7 @@ impl Default for Config {
             uninstalled_grace: Duration::from_secs(3 * 24 * 3600),
             tenant_cache_ttl: Duration::from_secs(30),
             group_commit_max_rows: 256,
+            group_commit_writers: None,
             group_commit_linger: Duration::ZERO,
             workers: 4,
             claim_batch: 16,

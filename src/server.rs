@@ -21,12 +21,12 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::Router;
-use bigcommerce_app_store::Store;
+use bigcommerce_app_store::{Backend, Store};
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
 use crate::app::App;
-use crate::cfg::{Config, ConfigError};
+use crate::cfg::{Config, ConfigError, SignatureMode};
 use crate::receiver::{self, GroupCommit, Receiver};
 use crate::tenants::TenantCache;
 use crate::worker::{self, WorkerContext};
@@ -69,11 +69,20 @@ impl Server {
             })
             .transpose()
             .map_err(|e| ConfigError::Inconsistent(format!("client secret: {e}")))?;
+        if signer.is_none() && cfg.signatures == SignatureMode::Log {
+            tracing::info!(
+                "no client secret (BC_CLIENT_SECRET): Standard Webhooks signatures are not checked"
+            );
+        }
         let receiver = Arc::new(Receiver {
             cfg: cfg.clone(),
             tenants: tenants.clone(),
             ingest: GroupCommit::start(
                 store.clone(),
+                cfg.group_commit_writers.unwrap_or(match store.backend() {
+                    Backend::Sqlite => 1,
+                    Backend::Postgres => 4,
+                }),
                 cfg.group_commit_max_rows,
                 cfg.group_commit_linger,
             ),

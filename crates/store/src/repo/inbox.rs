@@ -1,5 +1,6 @@
 //! The webhook inbox: de-duplicated insert, claim/complete/fail, dead letters, purge.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::time::Duration;
 
@@ -20,6 +21,10 @@ pub const DEFAULT_INBOX_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600)
 /// Rows deleted per statement by the purge, so a large purge does not hold SQLite's write
 /// lock (and block webhook inserts) for long.
 const PURGE_BATCH: i64 = 5_000;
+
+/// Rows per multi-row insert: 6 parameters each stays far below SQLite's and PostgreSQL's
+/// parameter limits.
+const INSERT_CHUNK: usize = 500;
 
 /// A verified callback to store.
 #[derive(Clone, PartialEq, Eq)]
@@ -163,20 +168,26 @@ impl Store {
         insert_one(&self.db, self.stmt_insert(event, now)).await
     }
 
-    /// Stores many callbacks in one transaction (group commit: one disk sync for the batch)
-    /// and returns one outcome per input, in input order. A repeated event within the batch is
-    /// a `Duplicate` of its first occurrence. Either all rows are stored or, on error, none.
-    /// Row ids within one batch follow key order, not input order (they share `received_at`).
+    /// Stores many callbacks at once (group commit: one statement and one disk sync for the
+    /// batch) and returns one outcome per input, in input order. A repeated event within the
+    /// batch is a `Duplicate` of its first occurrence. Either all rows are stored or, on error,
+    /// none. Row ids within one batch follow key order, not input order.
     pub async fn inbox_insert_many(&self, events: &[NewInboxEvent]) -> Result<Vec<InsertOutcome>> {
         if events.is_empty() {
             return Ok(Vec::new());
         }
         let now = self.now_ms();
-        // Insert in key order: two concurrent batches holding the same keys then wait on each
-        // other in the same order instead of deadlocking (PostgreSQL). A stable sort keeps the
-        // first occurrence of a key within the batch as the one inserted.
-        let mut order: Vec<usize> = (0..events.len()).collect();
-        order.sort_by(|&a, &b| {
+        // The first occurrence of each key is the one inserted; later ones are duplicates.
+        let mut first: HashMap<(&str, &str, &str), usize> = HashMap::with_capacity(events.len());
+        for (i, e) in events.iter().enumerate() {
+            first
+                .entry((&e.store_hash, &e.scope, &e.payload_hash))
+                .or_insert(i);
+        }
+        // Key order: two concurrent batches holding the same keys then wait on each other in
+        // the same order instead of deadlocking (PostgreSQL).
+        let mut unique: Vec<usize> = first.values().copied().collect();
+        unique.sort_by(|&a, &b| {
             let (a, b) = (&events[a], &events[b]);
             (&a.store_hash, &a.scope, &a.payload_hash).cmp(&(
                 &b.store_hash,
@@ -185,12 +196,67 @@ impl Store {
             ))
         });
         let mut outcomes = vec![InsertOutcome::Duplicate; events.len()];
-        let txn = self.db.begin().await?;
-        for i in order {
-            outcomes[i] = insert_one(&txn, self.stmt_insert(&events[i], now)).await?;
+        if unique.len() <= INSERT_CHUNK {
+            // One statement is atomic on its own: no transaction round trips needed.
+            self.insert_chunk(&self.db, events, &unique, now, &first, &mut outcomes)
+                .await?;
+        } else {
+            let txn = self.db.begin().await?;
+            for chunk in unique.chunks(INSERT_CHUNK) {
+                self.insert_chunk(&txn, events, chunk, now, &first, &mut outcomes)
+                    .await?;
+            }
+            txn.commit().await?;
         }
-        txn.commit().await?;
         Ok(outcomes)
+    }
+
+    /// One multi-row `INSERT ... ON CONFLICT DO NOTHING RETURNING`: the rows it returns are the
+    /// ones inserted; the others were already stored.
+    async fn insert_chunk<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        events: &[NewInboxEvent],
+        chunk: &[usize],
+        now: i64,
+        first: &HashMap<(&str, &str, &str), usize>,
+        outcomes: &mut [InsertOutcome],
+    ) -> Result<()> {
+        let mut sql = String::with_capacity(200 + chunk.len() * 40);
+        sql.push_str(
+            "INSERT INTO inbox (store_hash, scope, payload_hash, body, received_at, status, \
+             attempts, next_attempt_at) VALUES ",
+        );
+        let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 6);
+        for (j, &i) in chunk.iter().enumerate() {
+            if j > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str("(?, ?, ?, ?, ?, 'pending', 0, ?)");
+            let e = &events[i];
+            values.extend([
+                e.store_hash.clone().into(),
+                e.scope.clone().into(),
+                e.payload_hash.clone().into(),
+                e.body.clone().into(),
+                now.into(),
+                now.into(),
+            ]);
+        }
+        sql.push_str(
+            " ON CONFLICT (store_hash, scope, payload_hash) DO NOTHING \
+             RETURNING id, store_hash, scope, payload_hash",
+        );
+        for row in conn.query_all(self.stmt(&sql, values)).await? {
+            let store_hash: String = row.try_get("", "store_hash")?;
+            let scope: String = row.try_get("", "scope")?;
+            let payload_hash: String = row.try_get("", "payload_hash")?;
+            let key = (store_hash.as_str(), scope.as_str(), payload_hash.as_str());
+            if let Some(&i) = first.get(&key) {
+                outcomes[i] = InsertOutcome::Inserted(row.try_get("", "id")?);
+            }
+        }
+        Ok(())
     }
 
     fn stmt_insert(&self, event: &NewInboxEvent, now: i64) -> sea_orm::Statement {
