@@ -53,6 +53,64 @@ impl TenantLookup for StaticTenants {
     }
 }
 
+/// Told to `on_install`: a store installed the app (or re-installed it: new generation).
+#[derive(Clone, Debug)]
+pub struct Installed {
+    /// The store, with its API client.
+    pub tenant: Tenant,
+    /// The user who installed it.
+    pub user_id: u64,
+    pub user_email: String,
+    /// Scopes the merchant granted.
+    pub scopes: Vec<String>,
+}
+
+/// Told to `on_load`: a user opened the app in the control panel.
+#[derive(Clone, Debug)]
+pub struct Loaded {
+    pub tenant: Tenant,
+    pub user_id: u64,
+    pub user_email: String,
+    pub is_owner: bool,
+    /// The channel the app was opened for, when BigCommerce says.
+    pub channel_id: Option<u64>,
+}
+
+/// Told to `on_uninstall`: the store removed the app. Its token is already dead: do not call
+/// the BigCommerce API.
+#[derive(Clone, Debug)]
+pub struct Uninstalled {
+    pub store_hash: StoreHash,
+    /// The installation that ended.
+    pub generation: i64,
+}
+
+/// Told to `on_remove_user`: a user lost access to the app.
+#[derive(Clone, Debug)]
+pub struct UserRemoved {
+    pub store_hash: StoreHash,
+    pub user_id: u64,
+}
+
+/// An app's lifecycle callback.
+type Hook<T> = Option<Arc<dyn Fn(T) -> BoxFuture<'static, ()> + Send + Sync>>;
+
+fn hook<T, F, Fut>(f: F) -> Hook<T>
+where
+    F: Fn(T) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    Some(Arc::new(move |info| Box::pin(f(info))))
+}
+
+#[derive(Clone, Default)]
+pub(crate) struct Hooks {
+    pub(crate) on_install: Hook<Installed>,
+    pub(crate) on_load: Hook<Loaded>,
+    pub(crate) on_uninstall: Hook<Uninstalled>,
+    pub(crate) on_remove_user: Hook<UserRemoved>,
+}
+
 /// Why an app could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
@@ -178,6 +236,7 @@ pub struct AppBuilder {
     routes: Vec<Route>,
     state: StateMap,
     tenants: Option<Arc<dyn TenantLookup>>,
+    hooks: Hooks,
 }
 
 impl AppBuilder {
@@ -203,6 +262,46 @@ impl AppBuilder {
     /// Where [`App::dispatch`] finds the tenant of a store.
     pub fn tenants(mut self, lookup: impl TenantLookup) -> Self {
         self.tenants = Some(Arc::new(lookup));
+        self
+    }
+
+    /// Called after a store installs the app, its subscriptions reconciled.
+    pub fn on_install<F, Fut>(mut self, f: F) -> Self
+    where
+        F: Fn(Installed) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.hooks.on_install = hook(f);
+        self
+    }
+
+    /// Called when a user opens the app in the store's control panel.
+    pub fn on_load<F, Fut>(mut self, f: F) -> Self
+    where
+        F: Fn(Loaded) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.hooks.on_load = hook(f);
+        self
+    }
+
+    /// Called after a store uninstalled the app and its data was dropped.
+    pub fn on_uninstall<F, Fut>(mut self, f: F) -> Self
+    where
+        F: Fn(Uninstalled) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.hooks.on_uninstall = hook(f);
+        self
+    }
+
+    /// Called when a store removes a user's access to the app.
+    pub fn on_remove_user<F, Fut>(mut self, f: F) -> Self
+    where
+        F: Fn(UserRemoved) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.hooks.on_remove_user = hook(f);
         self
     }
 
@@ -239,6 +338,7 @@ impl AppBuilder {
                 catch_all,
                 state: Arc::new(self.state),
                 tenants: self.tenants,
+                hooks: self.hooks,
             }),
         })
     }
@@ -252,6 +352,7 @@ struct AppInner {
     catch_all: Vec<usize>,
     state: Arc<StateMap>,
     tenants: Option<Arc<dyn TenantLookup>>,
+    hooks: Hooks,
 }
 
 /// A multi-tenant BigCommerce app: handlers, state and the router. Cheap to clone.
@@ -276,11 +377,16 @@ impl App {
             routes: Vec::new(),
             state: StateMap::default(),
             tenants: None,
+            hooks: Hooks::default(),
         }
     }
 
     pub fn routes(&self) -> &[Route] {
         &self.inner.routes
+    }
+
+    pub(crate) fn hooks(&self) -> &Hooks {
+        &self.inner.hooks
     }
 
     /// The handlers an event reaches, in registration order.

@@ -10,6 +10,11 @@
 //! | `BCAPP_WORKERS` | `4` | concurrent worker tasks per process |
 //! | `BCAPP_MAX_ATTEMPTS` | `8` | attempts before an event goes to the dead letters |
 //! | `BCAPP_HANDLER_TIMEOUT_SECS` | `30` | one attempt of one event's handlers; then it counts as a retryable failure |
+//! | `BC_CLIENT_ID` | none | the app's client id; with `BC_CLIENT_SECRET` and `APP_URL` it enables install, load and uninstall and the subscription reconciler |
+//! | `APP_URL` | none | the app's public base URL (`https://app.example.com`): OAuth redirect `{APP_URL}/auth`, webhook destination `{APP_URL}{BCAPP_WEBHOOK_PATH}` |
+//! | `BC_API_URL` | `https://api.bigcommerce.com` | the API base (the local emulator in development) |
+//! | `BC_LOGIN_URL` | `https://login.bigcommerce.com` | the OAuth token endpoint's base |
+//! | `BCAPP_RECONCILE_INTERVAL_SECS` | `3600` | how often every store's subscriptions are checked |
 //!
 //! Everything else has a sensible default and can be set in code (`Config { .. }`).
 
@@ -56,6 +61,27 @@ pub enum ConfigError {
     },
     #[error("{0}")]
     Inconsistent(String),
+}
+
+/// The app's BigCommerce credentials and URLs (install flow, API calls, reconciler).
+#[derive(Clone, Debug)]
+pub struct BigCommerce {
+    pub client_id: String,
+    /// Public base URL of the app, without a trailing `/`.
+    pub app_url: String,
+    pub api_url: String,
+    pub login_url: String,
+}
+
+impl BigCommerce {
+    /// The OAuth `redirect_uri`: `{app_url}/auth`.
+    pub fn redirect_uri(&self) -> String {
+        format!("{}/auth", self.app_url)
+    }
+
+    pub fn token_url(&self) -> String {
+        format!("{}/oauth2/token", self.login_url)
+    }
 }
 
 /// Receiver and worker settings.
@@ -107,6 +133,12 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// Done rows are kept this long for de-duplication (longer than BigCommerce's 48 h retries).
     pub retention: Duration,
+    /// Credentials and URLs; `None`: no install routes and no reconciler (a receiver only).
+    pub bigcommerce: Option<BigCommerce>,
+    /// How often every installed store's subscriptions are reconciled (also at start-up).
+    pub reconcile_interval: Duration,
+    /// Stores reconciled at once.
+    pub reconcile_concurrency: usize,
 }
 
 impl Default for Config {
@@ -133,6 +165,9 @@ impl Default for Config {
             idle_poll: Duration::from_millis(500),
             shutdown_grace: Duration::from_secs(20),
             retention: bigcommerce_app_store::DEFAULT_INBOX_RETENTION,
+            bigcommerce: None,
+            reconcile_interval: Duration::from_secs(3600),
+            reconcile_concurrency: 4,
         }
     }
 }
@@ -172,6 +207,34 @@ impl Config {
             cfg.handler_timeout =
                 Duration::from_secs(parse_number("BCAPP_HANDLER_TIMEOUT_SECS", &v)?);
         }
+        if let Some(v) = lookup("BCAPP_RECONCILE_INTERVAL_SECS") {
+            cfg.reconcile_interval =
+                Duration::from_secs(parse_number("BCAPP_RECONCILE_INTERVAL_SECS", &v)?);
+        }
+        let client_id = lookup("BC_CLIENT_ID").filter(|v| !v.is_empty());
+        let app_url = lookup("APP_URL").filter(|v| !v.is_empty());
+        match (client_id, app_url) {
+            (Some(client_id), Some(app_url)) => {
+                cfg.bigcommerce = Some(BigCommerce {
+                    client_id,
+                    app_url: app_url.trim_end_matches('/').to_owned(),
+                    api_url: lookup("BC_API_URL")
+                        .unwrap_or_else(|| "https://api.bigcommerce.com".into()),
+                    login_url: lookup("BC_LOGIN_URL")
+                        .unwrap_or_else(|| "https://login.bigcommerce.com".into())
+                        .trim_end_matches('/')
+                        .to_owned(),
+                });
+            }
+            (None, None) => {}
+            _ => {
+                return Err(ConfigError::Inconsistent(
+                    "BC_CLIENT_ID and APP_URL go together: set both (with BC_CLIENT_SECRET) to \
+                     enable installs, or neither for a receiver only"
+                        .into(),
+                ))
+            }
+        }
         cfg.validate()?;
         Ok(cfg)
     }
@@ -210,6 +273,25 @@ impl Config {
                  event would be claimed again while it runs",
                 self.claim_lease, self.handler_timeout
             ));
+        }
+        if let Some(bc) = &self.bigcommerce {
+            if self.client_secret.is_none() {
+                return fail(
+                    "BigCommerce credentials need the client secret (BC_CLIENT_SECRET)".into(),
+                );
+            }
+            for (name, url) in [
+                ("APP_URL", &bc.app_url),
+                ("BC_API_URL", &bc.api_url),
+                ("BC_LOGIN_URL", &bc.login_url),
+            ] {
+                if !(url.starts_with("https://") || url.starts_with("http://")) {
+                    return fail(format!("{name} {url:?} is not an http(s) URL"));
+                }
+            }
+        }
+        if self.reconcile_interval.is_zero() || self.reconcile_concurrency == 0 {
+            return fail("reconcile_interval and reconcile_concurrency must be positive".into());
         }
         if self.retry_base.is_zero() || self.retry_max < self.retry_base {
             return fail("retry_base must be positive and at most retry_max".into());

@@ -87,16 +87,46 @@ pub struct Tenant {
 struct TenantInner {
     store_hash: StoreHash,
     generation: i64,
+    api: Option<bigcommerce_app_api::StoreClient>,
 }
 
 impl Tenant {
+    /// A tenant without an API client (tests, or an app with no BigCommerce credentials).
     pub fn new(store_hash: StoreHash, generation: i64) -> Tenant {
         Tenant {
             inner: Arc::new(TenantInner {
                 store_hash,
                 generation,
+                api: None,
             }),
         }
+    }
+
+    /// A tenant with its store's authenticated API client.
+    pub fn with_api(
+        store_hash: StoreHash,
+        generation: i64,
+        api: bigcommerce_app_api::StoreClient,
+    ) -> Tenant {
+        Tenant {
+            inner: Arc::new(TenantInner {
+                store_hash,
+                generation,
+                api: Some(api),
+            }),
+        }
+    }
+
+    /// The store's authenticated BigCommerce API client, to fetch what an event names:
+    /// `tenant.api()?.get::<Value>(&format!("/v2/orders/{}", order.id)).await?`.
+    /// A permanent error when the app runs without BigCommerce credentials.
+    pub fn api(&self) -> Result<&bigcommerce_app_api::StoreClient, HandlerError> {
+        self.inner.api.as_ref().ok_or_else(|| {
+            HandlerError::permanent(format!(
+                "no BigCommerce API client for store `{}`: the app has no credentials configured",
+                self.inner.store_hash
+            ))
+        })
     }
 
     pub fn store_hash(&self) -> &StoreHash {
@@ -115,6 +145,7 @@ impl fmt::Debug for Tenant {
         f.debug_struct("Tenant")
             .field("store_hash", &self.inner.store_hash)
             .field("generation", &self.inner.generation)
+            .field("api", &self.inner.api.is_some())
             .finish()
     }
 }

@@ -24,8 +24,10 @@ pub mod envelope;
 pub mod events;
 pub mod handler;
 pub mod ids;
+mod install;
 pub mod metrics;
 mod receiver;
+pub mod reconcile;
 pub mod server;
 pub mod tenants;
 mod worker;
@@ -34,6 +36,8 @@ pub use app::{
     App, AppBuilder, BuildError, DispatchError, Dispatched, HandlerOutcome, Outcome, StaticTenants,
     Subscription, TenantLookup,
 };
+/// The BigCommerce REST client, re-exported so apps need one dependency.
+pub use bigcommerce_app_api as api;
 pub use bigcommerce_app_macros::webhook_handler;
 /// Storage (tenants, inbox, subscriptions), re-exported so apps need one dependency.
 pub use bigcommerce_app_store as store;

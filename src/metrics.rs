@@ -12,6 +12,7 @@
 //! | `bcapp_event_retries_total` | counter | |
 //! | `bcapp_dead_letters_total` | counter | `reason` |
 //! | `bcapp_worker_errors_total` | counter | storage errors met by workers |
+//! | `bcapp_reconcile_total` | counter | `outcome`: created, reactivated, updated, unchanged, deleted, failed |
 
 use std::sync::OnceLock;
 
@@ -83,4 +84,8 @@ pub(crate) fn dead_letter(reason: &'static str) {
 
 pub(crate) fn worker_error() {
     metrics::counter!("bcapp_worker_errors_total").increment(1);
+}
+
+pub(crate) fn reconcile(outcome: &'static str) {
+    metrics::counter!("bcapp_reconcile_total", "outcome" => outcome).increment(1);
 }

@@ -27,7 +27,9 @@ use tokio::task::JoinHandle;
 
 use crate::app::App;
 use crate::cfg::{Config, ConfigError, SignatureMode};
+use crate::install::{self, Lifecycle};
 use crate::receiver::{self, GroupCommit, Receiver};
+use crate::reconcile::Reconciler;
 use crate::tenants::TenantCache;
 use crate::worker::{self, WorkerContext};
 
@@ -40,6 +42,7 @@ pub enum ServerError {
 
 /// An app bound to its storage and configuration.
 pub struct Server {
+    lifecycle: Option<Arc<Lifecycle>>,
     app: App,
     store: Store,
     cfg: Arc<Config>,
@@ -57,7 +60,46 @@ impl Server {
         // Installed before the first request so no early count is lost.
         crate::metrics::prometheus();
         let cfg = Arc::new(cfg);
-        let tenants = TenantCache::new(store.clone(), cfg.tenant_cache_ttl);
+        let api = match &cfg.bigcommerce {
+            Some(bc) => Some(
+                bigcommerce_app_api::Client::new(bigcommerce_app_api::ClientConfig {
+                    base_url: bc.api_url.clone(),
+                    ..Default::default()
+                })
+                .map_err(|e| ConfigError::Inconsistent(format!("BigCommerce API client: {e}")))?,
+            ),
+            None => None,
+        };
+        let tenants = TenantCache::new(store.clone(), cfg.tenant_cache_ttl, api.clone());
+        let lifecycle = match (&cfg.bigcommerce, &cfg.client_secret, api) {
+            (Some(bc), Some(secret), Some(api)) => {
+                let reconciler = Reconciler::new(
+                    app.clone(),
+                    store.clone(),
+                    api,
+                    format!("{}{}", bc.app_url, cfg.webhook_path),
+                    cfg.secret_header.clone(),
+                );
+                let secret = bigcommerce_app_api::Secret::new(secret.expose());
+                let mut oauth = bigcommerce_app_api::OAuthConfig::new(
+                    bc.client_id.clone(),
+                    secret.clone(),
+                    bc.redirect_uri(),
+                );
+                oauth.token_url = bc.token_url();
+                let exchanger = bigcommerce_app_api::TokenExchanger::new(oauth)
+                    .map_err(|e| ConfigError::Inconsistent(format!("OAuth: {e}")))?;
+                Some(Arc::new(Lifecycle {
+                    app: app.clone(),
+                    store: store.clone(),
+                    tenants: tenants.clone(),
+                    reconciler,
+                    exchanger,
+                    jwt: bigcommerce_app_api::JwtVerifier::new(bc.client_id.clone(), &secret),
+                }))
+            }
+            _ => None,
+        };
         let new_rows = Arc::new(Notify::new());
         let signer = cfg
             .client_secret
@@ -91,6 +133,7 @@ impl Server {
         });
         let process_id = format!("{}-{:08x}", std::process::id(), rand::random::<u32>());
         Ok(Server {
+            lifecycle,
             app,
             store,
             cfg,
@@ -115,16 +158,29 @@ impl Server {
         &self.tenants
     }
 
-    /// `POST {webhook_path}`, `GET /healthz`, `GET /readyz` and `GET /metrics`, to serve as is
+    /// The subscription reconciler, when the app has BigCommerce credentials.
+    pub fn reconciler(&self) -> Option<&Reconciler> {
+        self.lifecycle.as_ref().map(|l| &l.reconciler)
+    }
+
+    /// `POST {webhook_path}`, `GET /healthz`, `GET /readyz` and `GET /metrics`, and with
+    /// BigCommerce credentials `GET /auth`, `/load`, `/uninstall`, `/remove_user`; to serve as is
     /// or nest into the application's own router.
     pub fn router(&self) -> Router {
         let health = Health {
             store: self.store.clone(),
             workers_alive: self.workers_alive.clone(),
         };
-        Router::new()
-            .route(&self.cfg.webhook_path, post(receiver::receive))
-            .with_state(self.receiver.clone())
+        let lifecycle = match &self.lifecycle {
+            Some(lc) => install::routes(lc.clone()),
+            None => Router::new(),
+        };
+        lifecycle
+            .merge(
+                Router::new()
+                    .route(&self.cfg.webhook_path, post(receiver::receive))
+                    .with_state(self.receiver.clone()),
+            )
             .route("/healthz", get(|| async { "ok" }))
             .route("/readyz", get(ready).with_state(health))
             .route("/metrics", get(metrics))
@@ -140,6 +196,7 @@ impl Server {
             cfg: self.cfg.clone(),
             new_rows: self.new_rows.clone(),
             process_id: self.process_id.clone(),
+            reconciler: self.reconciler().cloned(),
         });
         let mut handles: Vec<JoinHandle<()>> = (0..self.cfg.workers)
             .map(|i| {
@@ -152,6 +209,13 @@ impl Server {
                 })
             })
             .collect();
+        if let Some(reconciler) = self.reconciler() {
+            handles.push(tokio::spawn(reconcile_periodically(
+                reconciler.clone(),
+                self.cfg.clone(),
+                stopped.clone(),
+            )));
+        }
         handles.push(tokio::spawn(worker::housekeeping(
             self.store.clone(),
             self.cfg.clone(),
@@ -183,6 +247,37 @@ impl Server {
             .await;
         workers.shutdown().await;
         served
+    }
+}
+
+/// Reconciles every installed store at start-up, then every `reconcile_interval`.
+async fn reconcile_periodically(
+    reconciler: Reconciler,
+    cfg: Arc<Config>,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        let results = tokio::select! {
+            results = reconciler.reconcile_all(cfg.reconcile_concurrency) => results,
+            _ = stop.changed() => return,
+        };
+        let failed = results
+            .iter()
+            .filter(|(_, r)| !r.as_ref().is_ok_and(|report| report.is_ok()))
+            .count();
+        if failed > 0 {
+            tracing::error!(
+                stores = results.len(),
+                failed,
+                "reconcile round finished with failures"
+            );
+        } else {
+            tracing::info!(stores = results.len(), "reconcile round finished");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(cfg.reconcile_interval) => {}
+            _ = stop.changed() => return,
+        }
     }
 }
 

@@ -6,6 +6,7 @@ use std::error::Error as StdError;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+use bigcommerce_app_api::Client;
 use bigcommerce_app_store::{Store, StoreError, Tenant as StoredTenant};
 
 use crate::app::{BoxFuture, TenantLookup};
@@ -21,14 +22,29 @@ pub struct TenantCache {
     store: Store,
     ttl: Duration,
     entries: Arc<RwLock<HashMap<String, Entry>>>,
+    api: Option<Client>,
 }
 
 impl TenantCache {
-    pub fn new(store: Store, ttl: Duration) -> TenantCache {
+    /// With `api`, the tenants handed to handlers carry their store's authenticated client.
+    pub fn new(store: Store, ttl: Duration, api: Option<Client>) -> TenantCache {
         TenantCache {
             store,
             ttl,
             entries: Arc::default(),
+            api,
+        }
+    }
+
+    /// The handler context of an installed tenant.
+    pub fn context(&self, store: &StoreHash, stored: &StoredTenant) -> Tenant {
+        match (&self.api, &stored.access_token) {
+            (Some(api), Some(token)) => Tenant::with_api(
+                store.clone(),
+                stored.generation,
+                api.store(store.as_str(), token.expose()),
+            ),
+            _ => Tenant::new(store.clone(), stored.generation),
         }
     }
 
@@ -65,7 +81,7 @@ impl TenantLookup for TenantCache {
             let stored = self.get(store.as_str()).await?;
             Ok(stored
                 .filter(|t| t.is_installed())
-                .map(|t| Tenant::new(store.clone(), t.generation)))
+                .map(|t| self.context(store, &t)))
         })
     }
 }

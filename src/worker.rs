@@ -12,7 +12,6 @@ use tracing::Instrument;
 use crate::app::{App, Outcome};
 use crate::cfg::Config;
 use crate::envelope::Envelope;
-use crate::handler::Tenant;
 use crate::metrics as m;
 use crate::tenants::TenantCache;
 
@@ -24,6 +23,8 @@ pub(crate) struct WorkerContext {
     pub(crate) new_rows: Arc<Notify>,
     /// Claim owner prefix unique to this process.
     pub(crate) process_id: String,
+    /// Reconciles a store when it gets a new channel.
+    pub(crate) reconciler: Option<crate::reconcile::Reconciler>,
 }
 
 /// How one event's attempt ended, for the row.
@@ -113,6 +114,18 @@ async fn sleep_or_shutdown(
 
 async fn handle(ctx: &WorkerContext, owner: &str, row: InboxEvent) {
     let settle = attempt(ctx, &row).await;
+    if matches!(settle, Settle::Done) && row.scope == crate::events::Scope::ChannelCreated.as_str()
+    {
+        // A new channel: its channel-templated subscriptions are due.
+        if let Some(reconciler) = ctx.reconciler.clone() {
+            let store_hash = row.store_hash.clone();
+            tokio::spawn(async move {
+                if let Err(e) = reconciler.reconcile_store(&store_hash).await {
+                    tracing::error!(store = %store_hash, error = %e, "reconcile after a new channel failed");
+                }
+            });
+        }
+    }
     let store = &ctx.store;
     let result = match &settle {
         Settle::Done => store.inbox_complete(row.id, owner).await,
@@ -155,7 +168,7 @@ async fn attempt(ctx: &WorkerContext, row: &InboxEvent) -> Settle {
         Err(e) => return Settle::Dead("unparseable", format!("payload does not parse: {e}")),
     };
     let tenant = match ctx.tenants.get(&row.store_hash).await {
-        Ok(Some(t)) if t.is_installed() => Tenant::new(envelope.producer.clone(), t.generation),
+        Ok(Some(t)) if t.is_installed() => ctx.tenants.context(&envelope.producer, &t),
         Ok(_) => {
             tracing::info!("store uninstalled since the event arrived; not handled");
             return Settle::Done;

@@ -9,7 +9,7 @@
 //! `reqwest` client, with redirects disabled.
 
 use std::fmt;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use oauth2::basic::{BasicRevocationErrorResponse, BasicTokenIntrospectionResponse};
@@ -202,22 +202,26 @@ impl TokenExchanger {
         scope: &str,
         context: &str,
     ) -> Result<TokenResponse, OAuthError> {
-        let status: Mutex<Option<u16>> = Mutex::new(None);
-        let http = &self.http;
-        let status_ref = &status;
-        let send = move |request: oauth2::HttpRequest| async move {
-            let request = reqwest::Request::try_from(request).map_err(HttpFailure::Reqwest)?;
-            let response = http.execute(request).await.map_err(HttpFailure::Reqwest)?;
-            let code = response.status();
-            if let Ok(mut slot) = status_ref.lock() {
-                *slot = Some(code.as_u16());
+        // The closure owns what it uses (a client handle is an Arc): a future borrowing from
+        // this frame would not be `Send` for every lifetime, which axum handlers require.
+        let status: Arc<Mutex<Option<u16>>> = Arc::default();
+        let (http, status_slot) = (self.http.clone(), status.clone());
+        let send = move |request: oauth2::HttpRequest| {
+            let (http, status_slot) = (http.clone(), status_slot.clone());
+            async move {
+                let request = reqwest::Request::try_from(request).map_err(HttpFailure::Reqwest)?;
+                let response = http.execute(request).await.map_err(HttpFailure::Reqwest)?;
+                let code = response.status();
+                if let Ok(mut slot) = status_slot.lock() {
+                    *slot = Some(code.as_u16());
+                }
+                let mut builder = oauth2::http::Response::builder().status(code);
+                if let Some(headers) = builder.headers_mut() {
+                    headers.extend(response.headers().clone());
+                }
+                let body = response.bytes().await.map_err(HttpFailure::Reqwest)?;
+                builder.body(body.to_vec()).map_err(HttpFailure::Http)
             }
-            let mut builder = oauth2::http::Response::builder().status(code);
-            if let Some(headers) = builder.headers_mut() {
-                headers.extend(response.headers().clone());
-            }
-            let body = response.bytes().await.map_err(HttpFailure::Reqwest)?;
-            builder.body(body.to_vec()).map_err(HttpFailure::Http)
         };
         let result = self
             .oauth
