@@ -13,6 +13,9 @@ use crate::app::{BoxFuture, TenantLookup};
 use crate::handler::Tenant;
 use crate::ids::StoreHash;
 
+/// Most stores remembered at once (installed or not).
+const MAX_ENTRIES: usize = 100_000;
+
 /// A cached tenant row (`None`: the store never installed the app).
 type Entry = (Instant, Option<Arc<StoredTenant>>);
 
@@ -59,6 +62,15 @@ impl TenantCache {
         }
         let tenant = self.store.tenant(store_hash).await?.map(Arc::new);
         if let Ok(mut entries) = self.entries.write() {
+            if entries.len() >= MAX_ENTRIES {
+                // Callbacks naming random stores must not grow memory without bound: drop
+                // what has expired, and everything if that is not enough.
+                let ttl = self.ttl;
+                entries.retain(|_, (at, _)| at.elapsed() < ttl);
+                if entries.len() >= MAX_ENTRIES {
+                    entries.clear();
+                }
+            }
             entries.insert(store_hash.to_owned(), (Instant::now(), tenant.clone()));
         }
         Ok(tenant)

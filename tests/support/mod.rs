@@ -154,22 +154,21 @@ pub async fn post(
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
-    let response = router
-        .clone()
-        .oneshot(request.body(Body::from(body)).expect("request"))
-        .await
-        .expect("router answers");
-    let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
-        .await
-        .expect("body");
-    (status, String::from_utf8_lossy(&bytes).into_owned())
+    send(router, request.body(Body::from(body)).expect("request")).await
 }
 
 pub async fn get(router: &Router, path: &str) -> (StatusCode, String) {
+    send(
+        router,
+        Request::get(path).body(Body::empty()).expect("request"),
+    )
+    .await
+}
+
+async fn send(router: &Router, request: Request<Body>) -> (StatusCode, String) {
     let response = router
         .clone()
-        .oneshot(Request::get(path).body(Body::empty()).expect("request"))
+        .oneshot(request)
         .await
         .expect("router answers");
     let status = response.status();
