@@ -62,6 +62,15 @@ impl ReconcileReport {
     }
 }
 
+/// Where the wanted subscriptions come from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Desired {
+    /// The app's handlers.
+    FromApp,
+    /// The subscriptions table.
+    Recorded,
+}
+
 /// Reconciles stores against BigCommerce.
 #[derive(Clone)]
 pub struct Reconciler {
@@ -105,6 +114,21 @@ impl Reconciler {
         &self,
         store_hash: &str,
     ) -> Result<ReconcileReport, ReconcileError> {
+        self.run(store_hash, Desired::FromApp).await
+    }
+
+    /// Repairs one store's hooks against the subscriptions recorded for it (what the app last
+    /// reconciled): re-creates missing ones, re-activates, fixes headers; deletes nothing. For
+    /// tools that do not have the app's handlers (`bcapp hooks sync`).
+    pub async fn repair_store(&self, store_hash: &str) -> Result<ReconcileReport, ReconcileError> {
+        self.run(store_hash, Desired::Recorded).await
+    }
+
+    async fn run(
+        &self,
+        store_hash: &str,
+        mode: Desired,
+    ) -> Result<ReconcileReport, ReconcileError> {
         let inner = &self.inner;
         let tenant = inner
             .store
@@ -116,7 +140,16 @@ impl Reconciler {
             return Err(ReconcileError::NotInstalled(store_hash.to_owned()));
         };
         let api = inner.api.store(store_hash, token.expose());
-        let desired = self.desired_scopes(&api).await?;
+        let desired = match mode {
+            Desired::FromApp => self.desired_scopes(&api).await?,
+            Desired::Recorded => inner
+                .store
+                .subscriptions(store_hash)
+                .await?
+                .into_iter()
+                .map(|s| s.scope)
+                .collect(),
+        };
         let mut ours: BTreeMap<String, Vec<Webhook>> = BTreeMap::new();
         for hook in api.list_all_hooks(&HookFilter::default()).await? {
             if hook.destination == inner.destination {
@@ -188,7 +221,10 @@ impl Reconciler {
                 }
             }
         }
-        // What is left of ours is no longer wanted.
+        // What is left of ours is no longer wanted (only the app knows that for sure).
+        if mode == Desired::Recorded {
+            return Ok(report);
+        }
         for (scope, hooks) in ours {
             let mut failed = None;
             for hook in hooks {

@@ -1,5 +1,8 @@
 //! `bcapp`: the command line of bigcommerce-app.
 
+mod ops;
+mod send;
+
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -34,6 +37,85 @@ enum Command {
         /// File holding the body; `-` or nothing reads standard input.
         file: Option<PathBuf>,
     },
+    /// POST a callback body to an app, as BigCommerce would.
+    Send {
+        /// File holding the body (`-` for standard input).
+        file: PathBuf,
+        /// The app's webhook URL, e.g. http://127.0.0.1:3000/webhooks.
+        #[arg(long)]
+        to: String,
+        /// The store's webhook secret (sent in the secret header).
+        #[arg(long)]
+        secret: Option<String>,
+        /// Sign with Standard Webhooks headers using this client secret.
+        #[arg(long, env = "BC_CLIENT_SECRET", hide_env_values = true)]
+        client_secret: Option<String>,
+        /// Header carrying the secret.
+        #[arg(long, default_value = "x-bcapp-webhook-secret")]
+        secret_header: String,
+    },
+    /// Apply the database migrations (DATABASE_URL).
+    Migrate,
+    /// List the installed stores.
+    Tenants {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Dead letters: events whose handlers failed for good.
+    Dlq {
+        #[command(subcommand)]
+        command: DlqCommand,
+    },
+    /// Webhook subscriptions on BigCommerce (or the local emulator: BC_API_URL).
+    Hooks {
+        #[command(subcommand)]
+        command: HooksCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum DlqCommand {
+    /// List dead letters with their last error.
+    List {
+        #[arg(long)]
+        store: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: u64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Queue dead letters again (after fixing the handler).
+    Replay {
+        /// Dead letter ids (see `bcapp dlq list`).
+        #[arg(long = "id")]
+        ids: Vec<i64>,
+        /// Every dead letter (of --store, if given).
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        store: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum HooksCommand {
+    /// Show each store's hooks, their state and the last reconcile outcome.
+    Status {
+        #[arg(long, conflicts_with = "all")]
+        store: Option<String>,
+        /// Every installed store (the default).
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Re-create, re-activate and repair the hooks the app recorded (deletes nothing).
+    Sync {
+        #[arg(long, conflicts_with = "all")]
+        store: Option<String>,
+        #[arg(long)]
+        all: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -41,6 +123,63 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Scopes { group, json } => scopes(group.as_deref(), json),
         Command::Parse { file } => parse(file),
+        other => run_async(other),
+    }
+}
+
+/// Commands that talk to a database or over HTTP.
+fn run_async(command: Command) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match command {
+            Command::Send {
+                file,
+                to,
+                secret,
+                client_secret,
+                secret_header,
+            } => {
+                send::send(
+                    &file,
+                    &to,
+                    secret.as_deref(),
+                    client_secret.as_deref(),
+                    &secret_header,
+                )
+                .await
+            }
+            Command::Migrate => ops::migrate().await,
+            Command::Tenants { json } => ops::tenants(json).await,
+            Command::Dlq {
+                command: DlqCommand::List { store, limit, json },
+            } => ops::dlq_list(store.as_deref(), limit, json).await,
+            Command::Dlq {
+                command: DlqCommand::Replay { ids, all, store },
+            } => ops::dlq_replay(&ids, all, store.as_deref()).await,
+            Command::Hooks {
+                command: HooksCommand::Status { store, json, .. },
+            } => ops::hooks_status(store.as_deref(), json).await,
+            Command::Hooks {
+                command: HooksCommand::Sync { store, .. },
+            } => ops::hooks_sync(store.as_deref()).await,
+            Command::Scopes { .. } | Command::Parse { .. } => Ok(()),
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
     }
 }
 
