@@ -1,0 +1,202 @@
+//! The few store resources a webhook handler fetches after an event: channels, orders (v2),
+//! products and carts (v3). Bodies are generated from the id, so any id exists except `0` and
+//! the ids marked missing with [`crate::Emulator::set_missing`].
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use serde_json::{json, Value};
+
+use crate::core::Core;
+use crate::server::{api_error, unknown_store, Caller};
+
+/// A resource kind the emulator serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Resource {
+    /// `GET /v2/orders/{id}`
+    Order,
+    /// `GET /v3/catalog/products/{id}`
+    Product,
+    /// `GET /v3/carts/{id}`
+    Cart,
+}
+
+const CREATED: &str = "Tue, 05 Mar 2024 14:00:00 +0000";
+const CREATED_ISO: &str = "2024-03-05T14:00:00Z";
+
+fn is_missing(core: &Core, caller: &Caller, kind: Resource, id: &str) -> bool {
+    id == "0"
+        || core
+            .with_store(&caller.store, |s| {
+                s.missing.contains(&(kind, id.to_owned()))
+            })
+            .unwrap_or(true)
+}
+
+/// A number derived from an id, to vary generated fields.
+fn seed(id: &str) -> u64 {
+    id.bytes().fold(7u64, |acc, b| {
+        acc.wrapping_mul(31).wrapping_add(u64::from(b))
+    })
+}
+
+pub(crate) async fn channels(
+    State(core): State<Arc<Core>>,
+    Extension(caller): Extension<Caller>,
+) -> Response {
+    let Ok(channels) = core.with_store(&caller.store, |s| s.channels.clone()) else {
+        return unknown_store();
+    };
+    let data: Vec<Value> = channels.iter().map(|&id| channel_json(id)).collect();
+    let count = data.len();
+    Json(json!({
+        "data": data,
+        "meta": { "pagination": {
+            "total": count, "count": count, "per_page": 50.max(count), "current_page": 1,
+            "total_pages": 1, "links": { "current": "?page=1&limit=50" },
+        }},
+    }))
+    .into_response()
+}
+
+pub(crate) fn channel_json(id: u64) -> Value {
+    json!({
+        "id": id,
+        "name": if id == 1 { "Default storefront".to_owned() } else { format!("Channel {id}") },
+        "type": "storefront",
+        "platform": "bigcommerce",
+        "status": "active",
+        "is_listable_from_ui": true,
+        "is_visible": true,
+        "date_created": CREATED_ISO,
+        "date_modified": CREATED_ISO,
+        "icon_url": "",
+    })
+}
+
+pub(crate) async fn order(
+    State(core): State<Arc<Core>>,
+    Extension(caller): Extension<Caller>,
+    Path((_, id)): Path<(String, String)>,
+) -> Response {
+    let Ok(number) = id.parse::<u64>() else {
+        return v2_not_found();
+    };
+    if is_missing(&core, &caller, Resource::Order, &id) {
+        return v2_not_found();
+    }
+    let s = seed(&id);
+    let subtotal = 10.0 + (s % 9000) as f64 / 100.0;
+    Json(json!({
+        "id": number,
+        "customer_id": s % 500,
+        "date_created": CREATED,
+        "date_modified": CREATED,
+        "status_id": 11,
+        "status": "Awaiting Fulfillment",
+        "subtotal_ex_tax": format!("{subtotal:.4}"),
+        "subtotal_inc_tax": format!("{subtotal:.4}"),
+        "total_ex_tax": format!("{subtotal:.4}"),
+        "total_inc_tax": format!("{subtotal:.4}"),
+        "items_total": 1 + s % 4,
+        "payment_status": "captured",
+        "currency_code": "USD",
+        "channel_id": 1,
+        "billing_address": {
+            "first_name": "Jane", "last_name": "Doe", "email": "customer@example.com",
+            "city": "Austin", "country": "United States", "country_iso2": "US",
+        },
+        "products": { "url": format!("/v2/orders/{number}/products"), "resource": format!("/orders/{number}/products") },
+    }))
+    .into_response()
+}
+
+/// BigCommerce's v2 API answers errors with an array.
+fn v2_not_found() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        Json(json!([{ "status": 404, "message": "The requested resource was not found." }])),
+    )
+        .into_response()
+}
+
+pub(crate) async fn product(
+    State(core): State<Arc<Core>>,
+    Extension(caller): Extension<Caller>,
+    Path((_, id)): Path<(String, String)>,
+) -> Response {
+    let Ok(number) = id.parse::<u64>() else {
+        return not_found("product");
+    };
+    if is_missing(&core, &caller, Resource::Product, &id) {
+        return not_found("product");
+    }
+    let s = seed(&id);
+    Json(json!({
+        "data": {
+            "id": number,
+            "name": format!("Sample product {number}"),
+            "type": "physical",
+            "sku": format!("SKU-{number}"),
+            "price": 5.0 + (s % 20000) as f64 / 100.0,
+            "weight": 1 + s % 5,
+            "inventory_level": s % 100,
+            "is_visible": true,
+            "date_created": CREATED_ISO,
+            "date_modified": CREATED_ISO,
+        },
+        "meta": {},
+    }))
+    .into_response()
+}
+
+pub(crate) async fn cart(
+    State(core): State<Arc<Core>>,
+    Extension(caller): Extension<Caller>,
+    Path((_, id)): Path<(String, String)>,
+) -> Response {
+    if is_missing(&core, &caller, Resource::Cart, &id) {
+        return not_found("cart");
+    }
+    let s = seed(&id);
+    let price = 5.0 + (s % 20000) as f64 / 100.0;
+    Json(json!({
+        "data": {
+            "id": id,
+            "customer_id": 0,
+            "channel_id": 1,
+            "email": "",
+            "currency": { "code": "USD" },
+            "base_amount": price,
+            "cart_amount": price,
+            "line_items": {
+                "physical_items": [{
+                    "id": crate::core::random_uuid(),
+                    "product_id": 1 + s % 1000,
+                    "variant_id": 1 + s % 3000,
+                    "quantity": 1,
+                    "sale_price": price,
+                    "list_price": price,
+                }],
+                "digital_items": [],
+                "gift_certificates": [],
+                "custom_items": [],
+            },
+            "created_time": CREATED_ISO,
+            "updated_time": CREATED_ISO,
+        },
+        "meta": {},
+    }))
+    .into_response()
+}
+
+fn not_found(what: &str) -> Response {
+    api_error(
+        StatusCode::NOT_FOUND,
+        &format!("The requested {what} was not found."),
+        None,
+    )
+}
