@@ -30,6 +30,8 @@ mod receiver;
 pub mod reconcile;
 pub mod server;
 pub mod tenants;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod worker;
 
 pub use app::{

@@ -1,5 +1,6 @@
 //! `bcapp`: the command line of bigcommerce-app.
 
+mod emulator;
 mod ops;
 mod send;
 
@@ -53,6 +54,54 @@ enum Command {
         /// Header carrying the secret.
         #[arg(long, default_value = "x-bcapp-webhook-secret")]
         secret_header: String,
+    },
+    /// Run a local BigCommerce for development: OAuth install, hooks API, event delivery.
+    Emulator {
+        #[arg(long, default_value_t = 4000)]
+        port: u16,
+        /// Where the app runs (the emulator calls {app-url}/auth, /load, /uninstall).
+        #[arg(long, default_value = "http://127.0.0.1:3000")]
+        app_url: String,
+        #[arg(long, env = "BC_CLIENT_ID", default_value = "local-client-id")]
+        client_id: String,
+        #[arg(
+            long,
+            env = "BC_CLIENT_SECRET",
+            default_value = "local-client-secret",
+            hide_env_values = true
+        )]
+        client_secret: String,
+        /// Store hashes (repeat for several stores).
+        #[arg(long = "store", default_values_t = ["store1".to_string(), "store2".to_string()])]
+        stores: Vec<String>,
+        /// Channel ids of every store.
+        #[arg(long = "channel", default_values_t = [1u64, 2])]
+        channels: Vec<u64>,
+        /// Speed-up of BigCommerce's retry schedule (60 s ... 86,400 s); 600 makes it seconds.
+        #[arg(long, default_value_t = 600.0)]
+        time_scale: f64,
+    },
+    /// Make the emulator fire an event as a store action would.
+    Trigger {
+        /// The scope, e.g. store/order/created or store/channel/{channel_id}/cart/created.
+        scope: String,
+        #[arg(long)]
+        store: String,
+        /// The channel of a channel scope.
+        #[arg(long)]
+        channel: Option<u64>,
+        /// The payload `data` (JSON); generated from the catalogue when absent.
+        #[arg(long)]
+        data: Option<String>,
+        /// Deliver it twice, as BigCommerce sometimes does.
+        #[arg(long)]
+        duplicate: bool,
+        #[arg(
+            long,
+            env = "BCAPP_EMULATOR_URL",
+            default_value = "http://127.0.0.1:4000"
+        )]
+        emulator: String,
     },
     /// Apply the database migrations (DATABASE_URL).
     Migrate,
@@ -158,6 +207,44 @@ fn run_async(command: Command) -> ExitCode {
                 .await
             }
             Command::Migrate => ops::migrate().await,
+            Command::Emulator {
+                port,
+                app_url,
+                client_id,
+                client_secret,
+                stores,
+                channels,
+                time_scale,
+            } => {
+                emulator::run(emulator::EmulatorArgs {
+                    port,
+                    app_url,
+                    client_id,
+                    client_secret,
+                    stores,
+                    channels,
+                    time_scale,
+                })
+                .await
+            }
+            Command::Trigger {
+                scope,
+                store,
+                channel,
+                data,
+                duplicate,
+                emulator,
+            } => {
+                emulator::trigger(
+                    &emulator,
+                    &scope,
+                    &store,
+                    channel,
+                    data.as_deref(),
+                    duplicate,
+                )
+                .await
+            }
             Command::Tenants { json } => ops::tenants(json).await,
             Command::Dlq {
                 command: DlqCommand::List { store, limit, json },
