@@ -9,17 +9,17 @@
 //! `--serve` keeps it running. With `BC_CLIENT_ID`, `BC_CLIENT_SECRET` and `APP_URL` set it
 //! serves the same handlers against real BigCommerce instead (`DATABASE_URL`, `PORT`).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use bigcommerce_app::cfg::{BigCommerce, Config, SignatureMode};
+use bigcommerce_app::cfg::Config;
 use bigcommerce_app::events::{CartAbandoned, ChannelOrderRef, OrderCreated, ProductEvent};
-use bigcommerce_app::store::{KeyRing, SecretString, Store, StoreConfig};
+use bigcommerce_app::store::{Store, StoreConfig};
+use bigcommerce_app::testing::TestApp;
 use bigcommerce_app::{
     webhook_handler, App, ChannelId, Event, HandlerError, Meta, Server, State, Tenant,
 };
-use bigcommerce_app_emulator::{AppRegistration, Emulator, EmulatorConfig, StoreSpec};
 use serde_json::Value;
 
 /// What the handlers did, per store, for the summary.
@@ -219,74 +219,22 @@ async fn real(_serve: bool) -> Result<(), Error> {
     Ok(())
 }
 
-const CLIENT_ID: &str = "multi-store-demo";
-const CLIENT_SECRET: &str = "multi-store-demo-secret";
-
 async fn demo(serve: bool) -> Result<(), Error> {
     let started = Instant::now();
-    let data = tempfile::tempdir()?;
     let activity = Activity::default();
-
-    // The app's address comes first: the emulator must know where to call it.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let app_url = format!("http://{}", listener.local_addr()?);
-    let emulator = Emulator::start(
-        EmulatorConfig::new(AppRegistration::new(
-            CLIENT_ID,
-            CLIENT_SECRET,
-            app_url.clone(),
-        ))
-        .with_stores(vec![
-            StoreSpec::new("alpha", 1001).with_channels(vec![1, 2]),
-            StoreSpec::new("beta", 1002).with_channels(vec![1, 2]),
-        ])
-        // BigCommerce retries after 60 s, 180 s, ...: 600x faster here.
-        .with_time_scale(600.0)
-        .with_dev_mode(true),
-    )
-    .await?;
+    // The app on a throwaway SQLite file, wired to a local BigCommerce (the emulator) with two
+    // stores of two channels, BigCommerce's retry schedule 600 times faster.
+    let test = TestApp::start(app(&activity)?, &[("alpha", &[1, 2]), ("beta", &[1, 2])]).await?;
+    let emulator = test.emulator();
     println!(
-        "local BigCommerce at {}; app at {app_url}",
-        emulator.base_url()
+        "local BigCommerce at {}; app at {}",
+        emulator.base_url(),
+        test.url()
     );
-
-    let store = Store::connect(&StoreConfig::new(
-        format!("sqlite://{}/bcapp.db?mode=rwc", data.path().display()),
-        KeyRing::generate("demo")?,
-    ))
-    .await?;
-    let cfg = Config {
-        client_secret: Some(SecretString::new(CLIENT_SECRET)),
-        // The emulator signs every delivery, as BigCommerce's HTTPS webhooks do.
-        signatures: SignatureMode::Required,
-        bigcommerce: Some(BigCommerce {
-            client_id: CLIENT_ID.into(),
-            app_url: app_url.clone(),
-            api_url: emulator.base_url().to_owned(),
-            login_url: emulator.base_url().to_owned(),
-        }),
-        workers: 2,
-        retry_base: Duration::from_millis(300),
-        retry_max: Duration::from_secs(1),
-        idle_poll: Duration::from_millis(50),
-        ..Config::default()
-    };
-    let server = Server::new(app(&activity)?, store.clone(), cfg)?;
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let serving = tokio::spawn(server.serve_until(listener, async move {
-        let _ = stopped.await;
-    }));
 
     println!("\n1. install into both stores (OAuth code exchange, subscriptions)");
     for hash in ["alpha", "beta"] {
-        let outcome = emulator.install(hash).await?;
-        if !outcome.is_success() {
-            return Err(format!(
-                "install into {hash} failed: {} {}",
-                outcome.status, outcome.body
-            )
-            .into());
-        }
+        test.install(hash).await?;
         let hooks = emulator.hooks(hash)?;
         let scopes: Vec<&str> = hooks.iter().map(|h| h.scope.as_str()).collect();
         println!(
@@ -305,44 +253,46 @@ async fn demo(serve: bool) -> Result<(), Error> {
             ("store/channel/{channel_id}/order/statusUpdated", Some(2)),
             ("store/product/updated", None),
         ] {
-            fired += emulator
+            fired += test
                 .trigger(hash, scope, channel, None)
                 .await?
                 .hook_ids
                 .len();
         }
     }
-    fired += emulator
+    fired += test
         .trigger("alpha", "store/cart/abandoned", None, None)
         .await?
         .hook_ids
         .len();
     // At-least-once: the same event delivered twice is handled once.
-    let duplicate = emulator
+    fired += test
         .trigger_twice("beta", "store/order/created", None, None)
-        .await?;
-    fired += duplicate.hook_ids.len() * 2;
+        .await?
+        .hook_ids
+        .len()
+        * 2;
     println!("  {fired} deliveries sent, one of them a duplicate");
-    emulator
-        .wait_for_deliveries(fired, Duration::from_secs(10))
-        .await?;
-    wait_until_handled(&store, Duration::from_secs(15)).await?;
+    test.wait_idle().await?;
 
     println!("\n3. uninstall beta");
-    let outcome = emulator.uninstall("beta").await?;
-    println!("  /uninstall answered {}", outcome.status);
+    test.uninstall("beta").await?;
     println!(
         "  beta's hooks on BigCommerce: {}",
         emulator.hooks("beta")?.len()
     );
-    let after = emulator
+    let after = test
         .trigger("beta", "store/order/created", None, None)
         .await?;
     println!(
         "  a new beta order reaches {} hook(s): its events are no longer sent",
         after.hook_ids.len()
     );
-    let tenant = store.tenant("beta").await?.ok_or("beta disappeared")?;
+    let tenant = test
+        .store()
+        .tenant("beta")
+        .await?
+        .ok_or("beta disappeared")?;
     println!(
         "  beta installed: {}, token kept: {}",
         tenant.is_installed(),
@@ -350,14 +300,9 @@ async fn demo(serve: bool) -> Result<(), Error> {
     );
 
     println!("\n4. summary");
-    let counts = store.inbox_counts().await?;
+    let counts = test.store().inbox_counts().await?;
     let table = activity.0.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    let columns: Vec<&str> = table
-        .values()
-        .flat_map(|m| m.keys().copied())
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect();
+    let columns: BTreeSet<&str> = table.values().flat_map(|m| m.keys().copied()).collect();
     print!("  {:<8}", "store");
     for c in &columns {
         print!(" {c:>20}");
@@ -380,30 +325,13 @@ async fn demo(serve: bool) -> Result<(), Error> {
     if counts.dead > 0 {
         return Err(format!("{} event(s) ended in the dead letters", counts.dead).into());
     }
-
     if serve {
         println!(
-            "\nserving (ctrl-c stops): app {app_url}, emulator {}",
+            "\nserving (ctrl-c stops): app {}, emulator {}",
+            test.url(),
             emulator.base_url()
         );
         bigcommerce_app::server::shutdown_signal().await;
     }
-    let _ = stop.send(());
-    serving.await??;
-    Ok(())
-}
-
-/// Waits until every stored event is handled (or dead).
-async fn wait_until_handled(store: &Store, timeout: Duration) -> Result<(), Error> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let c = store.inbox_counts().await?;
-        if c.pending == 0 && c.claimed == 0 {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            return Err(format!("events still waiting after {timeout:?}: {c:?}").into());
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    test.stop().await
 }
