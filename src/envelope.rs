@@ -96,22 +96,7 @@ pub struct CallbackHeader {
 impl Envelope {
     /// Reads the envelope of a callback body without parsing `data` into its type.
     pub fn header(body: &[u8]) -> Result<CallbackHeader, ParseError> {
-        let raw: RawEnvelope<'_> = match serde_json::from_slice(body) {
-            Ok(raw) => raw,
-            Err(e) => return Err(envelope_error(body, e)),
-        };
-        let invalid = |path: &str, message: &str| ParseError::Invalid {
-            path: path.into(),
-            message: message.into(),
-        };
-        if raw.scope.is_empty() {
-            return Err(invalid("scope", "scope is empty"));
-        }
-        if raw.hash.is_empty() {
-            return Err(invalid("hash", "hash is empty"));
-        }
-        let producer = StoreHash::from_producer(&raw.producer)
-            .map_err(|e| invalid("producer", &e.to_string()))?;
+        let (raw, producer) = parse_envelope(body)?;
         Ok(CallbackHeader {
             producer,
             scope: raw.scope.into_owned(),
@@ -123,15 +108,7 @@ impl Envelope {
 
     /// Parses a callback body.
     pub fn from_slice(body: &[u8]) -> Result<Envelope, ParseError> {
-        let raw: RawEnvelope<'_> = match serde_json::from_slice(body) {
-            Ok(raw) => raw,
-            Err(e) => return Err(envelope_error(body, e)),
-        };
-        let producer =
-            StoreHash::from_producer(&raw.producer).map_err(|e| ParseError::Invalid {
-                path: "producer".into(),
-                message: e.to_string(),
-            })?;
+        let (raw, producer) = parse_envelope(body)?;
         let event = parse_data(&raw.scope, raw.data)?;
         Ok(Envelope {
             store_id: raw.store_id,
@@ -160,6 +137,28 @@ impl std::str::FromStr for Envelope {
     fn from_str(body: &str) -> Result<Envelope, ParseError> {
         Envelope::from_slice(body.as_bytes())
     }
+}
+
+/// The envelope fields, checked the same way for [`Envelope::header`] (the receiver) and
+/// [`Envelope::from_slice`] (the worker), so what one accepts the other does too.
+fn parse_envelope(body: &[u8]) -> Result<(RawEnvelope<'_>, StoreHash), ParseError> {
+    let raw: RawEnvelope<'_> = match serde_json::from_slice(body) {
+        Ok(raw) => raw,
+        Err(e) => return Err(envelope_error(body, e)),
+    };
+    let invalid = |path: &str, message: String| ParseError::Invalid {
+        path: path.into(),
+        message,
+    };
+    if raw.scope.is_empty() {
+        return Err(invalid("scope", "scope is empty".into()));
+    }
+    if raw.hash.is_empty() {
+        return Err(invalid("hash", "hash is empty".into()));
+    }
+    let producer =
+        StoreHash::from_producer(&raw.producer).map_err(|e| invalid("producer", e.to_string()))?;
+    Ok((raw, producer))
 }
 
 fn parse_data(scope: &str, data: &RawValue) -> Result<Event, ParseError> {

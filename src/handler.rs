@@ -213,12 +213,6 @@ impl Call {
             handler,
         }
     }
-
-    /// Builds the call for an envelope outside the router, e.g. to unit-test an extractor.
-    pub fn for_envelope(envelope: Envelope, tenant: Tenant) -> Call {
-        let (meta, event) = split_envelope(envelope);
-        Call::new(event, Arc::new(meta), tenant, Arc::default(), "test")
-    }
 }
 
 pub(crate) fn split_envelope(envelope: Envelope) -> (Meta, Event) {

@@ -149,12 +149,8 @@ async fn auth(State(lc): State<Arc<Lifecycle>>, Query(params): Params) -> Respon
         }
     };
     if let Some(hook) = &lc.app.hooks().on_install {
-        let context = match lc.tenants.get(store_hash.as_str()).await {
-            Ok(Some(stored)) => lc.tenants.context(&store_hash, &stored),
-            _ => crate::handler::Tenant::new(store_hash.clone(), tenant.generation),
-        };
         hook(Installed {
-            tenant: context,
+            tenant: lc.tenants.context(&store_hash, &tenant),
             user_id: token.user.id,
             user_email,
             scopes: token.scopes().map(str::to_owned).collect(),

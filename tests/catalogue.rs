@@ -345,4 +345,17 @@ fn bad_input_is_reported_with_its_path() {
 
     let err = Envelope::from_slice(b"[1, 2]").unwrap_err();
     assert!(!err.is_syntax());
+
+    // The receiver's header check and the worker's full parse accept the same envelopes.
+    let mut json = envelope("store/order/created", serde_json::json!({"id": 1}));
+    json["hash"] = Value::from("");
+    let body = json.to_string();
+    assert_eq!(
+        Envelope::from_slice(body.as_bytes()).unwrap_err().path(),
+        "hash"
+    );
+    assert_eq!(
+        Envelope::header(body.as_bytes()).unwrap_err().path(),
+        "hash"
+    );
 }

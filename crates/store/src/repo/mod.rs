@@ -285,7 +285,16 @@ pub(crate) fn duration_ms(d: Duration) -> i64 {
 }
 
 /// Foreign-key violation: PostgreSQL 23503, SQLite 787 (SQLITE_CONSTRAINT_FOREIGNKEY).
-pub(crate) fn is_fk_violation(err: &DbErr) -> bool {
+/// A row naming a store that has no tenant is `NotFound`; any other error as usual.
+pub(crate) fn missing_tenant_or(store_hash: &str, err: DbErr) -> StoreError {
+    if is_fk_violation(&err) {
+        StoreError::NotFound(format!("tenant {store_hash}"))
+    } else {
+        err.into()
+    }
+}
+
+fn is_fk_violation(err: &DbErr) -> bool {
     match err {
         DbErr::Exec(RuntimeErr::SqlxError(sea_orm::sqlx::Error::Database(db)))
         | DbErr::Query(RuntimeErr::SqlxError(sea_orm::sqlx::Error::Database(db))) => {

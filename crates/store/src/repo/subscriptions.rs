@@ -6,7 +6,7 @@ use std::str::FromStr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use time::OffsetDateTime;
 
-use super::{from_millis, is_fk_violation, opt_from_millis, Store};
+use super::{from_millis, missing_tenant_or, opt_from_millis, Store};
 use crate::entities::subscriptions;
 use crate::error::{Result, StoreError};
 
@@ -157,13 +157,7 @@ impl Store {
             ))
             .one(&self.db)
             .await
-            .map_err(|e| {
-                if is_fk_violation(&e) {
-                    StoreError::NotFound(format!("tenant {store_hash}"))
-                } else {
-                    e.into()
-                }
-            })?
+            .map_err(|e| missing_tenant_or(store_hash, e))?
             .ok_or_else(|| StoreError::Corrupt("subscription upsert returned no row".into()))?;
         row.try_into()
     }

@@ -3,7 +3,7 @@
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use time::OffsetDateTime;
 
-use super::{from_millis, is_fk_violation, opt_from_millis, Store};
+use super::{from_millis, missing_tenant_or, opt_from_millis, Store};
 use crate::entities::users;
 use crate::error::{Result, StoreError};
 
@@ -79,13 +79,7 @@ impl Store {
             ))
             .one(&self.db)
             .await
-            .map_err(|e| {
-                if is_fk_violation(&e) {
-                    StoreError::NotFound(format!("tenant {store_hash}"))
-                } else {
-                    e.into()
-                }
-            })?
+            .map_err(|e| missing_tenant_or(store_hash, e))?
             .ok_or_else(|| StoreError::Corrupt("user upsert returned no row".into()))?;
         row.try_into()
     }
