@@ -36,7 +36,7 @@ pub use error::{Result, StoreError};
 pub use migrations::Migrator;
 pub use repo::{
     migrate, migrate_connection, InboxCounts, InboxEvent, InsertOutcome, Install, NewInboxEvent,
-    ReconcileOutcome, Store, Subscription, SubscriptionUpsert, Tenant, User,
-    DEFAULT_INBOX_RETENTION,
+    NewSession, ReconcileOutcome, Session, SessionLookup, Store, Subscription, SubscriptionUpsert,
+    Tenant, User, DEFAULT_INBOX_RETENTION,
 };
 pub use secret::SecretString;

@@ -5,6 +5,8 @@
 //! repository API converts them to `time::OffsetDateTime`.
 
 pub mod inbox;
+pub mod sessions;
+pub mod signed_payloads;
 pub mod subscriptions;
 pub mod tenants;
 pub mod users;

@@ -3,6 +3,7 @@
 use sea_orm_migration::prelude::*;
 
 mod m20250601_000001_initial;
+mod m20261129_000002_merchant_sessions;
 
 /// All migrations of the store, in order.
 pub struct Migrator;
@@ -10,6 +11,9 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20250601_000001_initial::Migration)]
+        vec![
+            Box::new(m20250601_000001_initial::Migration),
+            Box::new(m20261129_000002_merchant_sessions::Migration),
+        ]
     }
 }

@@ -18,11 +18,13 @@ use crate::error::{Result, StoreError};
 use crate::migrations::Migrator;
 
 mod inbox;
+mod sessions;
 mod subscriptions;
 mod tenants;
 mod users;
 
 pub use inbox::{InboxCounts, InboxEvent, InsertOutcome, NewInboxEvent, DEFAULT_INBOX_RETENTION};
+pub use sessions::{NewSession, Session, SessionLookup};
 pub use subscriptions::{ReconcileOutcome, Subscription, SubscriptionUpsert};
 pub use tenants::{Install, Tenant};
 pub use users::User;

@@ -170,8 +170,9 @@ impl Store {
     }
 
     /// Marks the tenant uninstalled if its generation is still `generation` (a late uninstall
-    /// never wipes a newer install), drops the token and both webhook secrets and forgets its
-    /// subscriptions (BigCommerce deletes the app's hooks itself). Returns whether it applied.
+    /// never wipes a newer install), drops the token and both webhook secrets, forgets its
+    /// subscriptions (BigCommerce deletes the app's hooks itself) and ends its merchant
+    /// sessions. Returns whether it applied.
     pub async fn uninstall(&self, store_hash: &str, generation: i64) -> Result<bool> {
         let now = self.now_ms();
         let txn = self.db.begin().await?;
@@ -190,6 +191,12 @@ impl Store {
         if applied {
             txn.execute(self.stmt(
                 "DELETE FROM subscriptions WHERE store_hash = ?",
+                vec![store_hash.into()],
+            ))
+            .await?;
+            // The merchant's sessions end with the installation.
+            txn.execute(self.stmt(
+                "DELETE FROM sessions WHERE store_hash = ?",
                 vec![store_hash.into()],
             ))
             .await?;

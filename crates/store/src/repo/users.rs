@@ -1,10 +1,10 @@
 //! Users of a store (multi-user apps).
 
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait};
 use time::OffsetDateTime;
 
 use super::{from_millis, missing_tenant_or, opt_from_millis, Store};
-use crate::entities::users;
+use crate::entities::{sessions, users};
 use crate::error::{Result, StoreError};
 
 /// A control-panel user of a store.
@@ -84,9 +84,10 @@ impl Store {
         row.try_into()
     }
 
-    /// Revokes a user's access (the `remove_user` callback). Returns whether an active user
-    /// was removed.
+    /// Revokes a user's access (the `remove_user` callback) and ends their sessions. Returns
+    /// whether an active user was removed.
     pub async fn user_remove(&self, store_hash: &str, user_id: i64) -> Result<bool> {
+        let txn = self.db.begin().await?;
         let res = users::Entity::update_many()
             .col_expr(
                 users::Column::RemovedAt,
@@ -95,8 +96,14 @@ impl Store {
             .filter(users::Column::StoreHash.eq(store_hash))
             .filter(users::Column::UserId.eq(user_id))
             .filter(users::Column::RemovedAt.is_null())
-            .exec(&self.db)
+            .exec(&txn)
             .await?;
+        sessions::Entity::delete_many()
+            .filter(sessions::Column::StoreHash.eq(store_hash))
+            .filter(sessions::Column::UserId.eq(user_id))
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
         Ok(res.rows_affected == 1)
     }
 
