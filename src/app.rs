@@ -65,17 +65,6 @@ pub struct Installed {
     pub scopes: Vec<String>,
 }
 
-/// Told to `on_load`: a user opened the app in the control panel.
-#[derive(Clone, Debug)]
-pub struct Loaded {
-    pub tenant: Tenant,
-    pub user_id: u64,
-    pub user_email: String,
-    pub is_owner: bool,
-    /// The channel the app was opened for, when BigCommerce says.
-    pub channel_id: Option<u64>,
-}
-
 /// Told to `on_uninstall`: the store removed the app. Its token is already dead: do not call
 /// the BigCommerce API.
 #[derive(Clone, Debug)]
@@ -103,12 +92,29 @@ where
     Some(Arc::new(move |info| Box::pin(f(info))))
 }
 
+/// A page of the merchant's UI rendered by the app: any axum handler, called with the request
+/// after the framework has verified it and opened the merchant's session.
+pub(crate) type Page = Arc<
+    dyn Fn(axum::extract::Request) -> BoxFuture<'static, axum::response::Response> + Send + Sync,
+>;
+
+fn page<H, T>(handler: H) -> Option<Page>
+where
+    H: axum::handler::Handler<T, ()>,
+    T: 'static,
+{
+    Some(Arc::new(move |request| {
+        Box::pin(axum::handler::Handler::call(handler.clone(), request, ()))
+    }))
+}
+
 #[derive(Clone, Default)]
 pub(crate) struct Hooks {
     pub(crate) on_install: Hook<Installed>,
-    pub(crate) on_load: Hook<Loaded>,
     pub(crate) on_uninstall: Hook<Uninstalled>,
     pub(crate) on_remove_user: Hook<UserRemoved>,
+    pub(crate) load_page: Option<Page>,
+    pub(crate) install_page: Option<Page>,
 }
 
 /// Why an app could not be built.
@@ -234,6 +240,7 @@ impl fmt::Display for Subscription {
 /// Builds an [`App`].
 pub struct AppBuilder {
     routes: Vec<Route>,
+    ui: axum::Router,
     state: StateMap,
     tenants: Option<Arc<dyn TenantLookup>>,
     hooks: Hooks,
@@ -275,13 +282,39 @@ impl AppBuilder {
         self
     }
 
-    /// Called when a user opens the app in the store's control panel.
-    pub fn on_load<F, Fut>(mut self, f: F) -> Self
+    /// Renders the app when a user opens it in the store's control panel (`GET /load`): any
+    /// axum handler, called after the signed payload is verified and the merchant's session is
+    /// opened, so it can take [`crate::Merchant`] and return HTML or a redirect into the app's
+    /// own routes (`Redirect::to(&merchant.url("/settings"))`). Without one, `/load` answers a
+    /// plain "the app is running" page and opens no session.
+    pub fn load_page<H, T>(mut self, handler: H) -> Self
     where
-        F: Fn(Loaded) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = ()> + Send + 'static,
+        H: axum::handler::Handler<T, ()>,
+        T: 'static,
     {
-        self.hooks.on_load = hook(f);
+        self.hooks.load_page = page(handler);
+        self
+    }
+
+    /// Renders the page shown after a successful install (`GET /auth`), like
+    /// [`AppBuilder::load_page`]: the installing user's session is open. Without one, the
+    /// framework shows a plain "app installed" page.
+    pub fn install_page<H, T>(mut self, handler: H) -> Self
+    where
+        H: axum::handler::Handler<T, ()>,
+        T: 'static,
+    {
+        self.hooks.install_page = page(handler);
+        self
+    }
+
+    /// Serves the app's own routes (its UI, JSON API, static files) in the same server as the
+    /// framework's endpoints. Handlers take [`crate::Merchant`] or [`crate::StoreOwner`] to know
+    /// the store and user. The framework's paths (`/auth`, `/load`, `/uninstall`,
+    /// `/remove_user`, the webhook path, `/healthz`, `/readyz`, `/metrics`) are taken; a route of
+    /// the app on one of them is an error of [`crate::Server::new`]. May be called several times.
+    pub fn merge(mut self, routes: axum::Router) -> Self {
+        self.ui = self.ui.merge(routes);
         self
     }
 
@@ -334,6 +367,7 @@ impl AppBuilder {
         Ok(App {
             inner: Arc::new(AppInner {
                 routes: self.routes,
+                ui: self.ui,
                 by_scope,
                 catch_all,
                 state: Arc::new(self.state),
@@ -346,6 +380,8 @@ impl AppBuilder {
 
 struct AppInner {
     routes: Vec<Route>,
+    /// The app's own HTTP routes (its UI).
+    ui: axum::Router,
     /// Handler indices per `Scope::index`, in registration order: the router's whole lookup.
     by_scope: Vec<Vec<usize>>,
     /// Handlers of `"*"`, the only ones an unknown scope reaches.
@@ -375,6 +411,7 @@ impl App {
     pub fn empty() -> AppBuilder {
         AppBuilder {
             routes: Vec::new(),
+            ui: axum::Router::new(),
             state: StateMap::default(),
             tenants: None,
             hooks: Hooks::default(),
@@ -387,6 +424,11 @@ impl App {
 
     pub(crate) fn hooks(&self) -> &Hooks {
         &self.inner.hooks
+    }
+
+    /// The app's own routes, as given to [`AppBuilder::merge`].
+    pub(crate) fn ui(&self) -> &axum::Router {
+        &self.inner.ui
     }
 
     /// The handlers an event reaches, in registration order.

@@ -15,6 +15,8 @@
 //! | `BC_API_URL` | `https://api.bigcommerce.com` | the API base (the local emulator in development) |
 //! | `BC_LOGIN_URL` | `https://login.bigcommerce.com` | the OAuth token endpoint's base |
 //! | `BCAPP_RECONCILE_INTERVAL_SECS` | `3600` | how often every store's subscriptions are checked |
+//! | `BCAPP_SESSION_TTL_SECS` | `7200` | how long a merchant's session in the app's UI lasts after `/load` |
+//! | `BCAPP_FRAME_ANCESTORS` | `https://*.bigcommerce.com https://*.mybigcommerce.com` | who may frame the app's pages (`Content-Security-Policy: frame-ancestors`), space-separated |
 //!
 //! Everything else has a sensible default and can be set in code (`Config { .. }`).
 
@@ -139,7 +141,16 @@ pub struct Config {
     pub reconcile_interval: Duration,
     /// Stores reconciled at once.
     pub reconcile_concurrency: usize,
+    /// How long a merchant's session (opened by `/load` or the install callback) is accepted.
+    pub session_ttl: Duration,
+    /// Sources allowed to frame the app's pages: BigCommerce's control panel by default, plus
+    /// the emulator's origin in development. Sent as `Content-Security-Policy: frame-ancestors`.
+    pub frame_ancestors: Vec<String>,
 }
+
+/// BigCommerce's control panel: `store-{hash}.mybigcommerce.com` and `*.bigcommerce.com`.
+pub const DEFAULT_FRAME_ANCESTORS: [&str; 2] =
+    ["https://*.bigcommerce.com", "https://*.mybigcommerce.com"];
 
 impl Default for Config {
     fn default() -> Config {
@@ -168,6 +179,8 @@ impl Default for Config {
             bigcommerce: None,
             reconcile_interval: Duration::from_secs(3600),
             reconcile_concurrency: 4,
+            session_ttl: Duration::from_secs(2 * 3600),
+            frame_ancestors: DEFAULT_FRAME_ANCESTORS.map(str::to_owned).to_vec(),
         }
     }
 }
@@ -210,6 +223,12 @@ impl Config {
         if let Some(v) = lookup("BCAPP_RECONCILE_INTERVAL_SECS") {
             cfg.reconcile_interval =
                 Duration::from_secs(parse_number("BCAPP_RECONCILE_INTERVAL_SECS", &v)?);
+        }
+        if let Some(v) = lookup("BCAPP_SESSION_TTL_SECS") {
+            cfg.session_ttl = Duration::from_secs(parse_number("BCAPP_SESSION_TTL_SECS", &v)?);
+        }
+        if let Some(v) = lookup("BCAPP_FRAME_ANCESTORS") {
+            cfg.frame_ancestors = v.split_whitespace().map(str::to_owned).collect();
         }
         let client_id = lookup("BC_CLIENT_ID").filter(|v| !v.is_empty());
         let app_url = lookup("APP_URL").filter(|v| !v.is_empty());
@@ -292,6 +311,29 @@ impl Config {
         }
         if self.reconcile_interval.is_zero() || self.reconcile_concurrency == 0 {
             return fail("reconcile_interval and reconcile_concurrency must be positive".into());
+        }
+        if self.session_ttl < std::time::Duration::from_secs(60) {
+            return fail(format!(
+                "session_ttl ({:?}) must be at least a minute (BCAPP_SESSION_TTL_SECS)",
+                self.session_ttl
+            ));
+        }
+        if self.frame_ancestors.is_empty() {
+            return fail(
+                "frame_ancestors is empty: the app's pages could not be shown in the control \
+                 panel (BCAPP_FRAME_ANCESTORS)"
+                    .into(),
+            );
+        }
+        if let Some(bad) = self.frame_ancestors.iter().find(|source| {
+            source.is_empty()
+                || source
+                    .chars()
+                    .any(|c| c == ';' || c == ',' || c.is_whitespace() || c.is_control())
+        }) {
+            return fail(format!(
+                "frame ancestor {bad:?} is not a CSP source (like https://*.bigcommerce.com)"
+            ));
         }
         if self.retry_base.is_zero() || self.retry_max < self.retry_base {
             return fail("retry_base must be positive and at most retry_max".into());

@@ -25,6 +25,7 @@ pub mod events;
 pub mod handler;
 pub mod ids;
 mod install;
+pub mod merchant;
 pub mod metrics;
 mod receiver;
 pub mod reconcile;
@@ -35,9 +36,11 @@ pub mod testing;
 mod worker;
 
 pub use app::{
-    App, AppBuilder, BuildError, DispatchError, Dispatched, HandlerOutcome, Outcome, StaticTenants,
-    Subscription, TenantLookup,
+    App, AppBuilder, BuildError, DispatchError, Dispatched, HandlerOutcome, Installed, Outcome,
+    StaticTenants, Subscription, TenantLookup, Uninstalled, UserRemoved,
 };
+/// axum, re-exported so the app's own routes use the version the framework serves.
+pub use axum;
 /// The BigCommerce REST client, re-exported so apps need one dependency.
 pub use bigcommerce_app_api as api;
 pub use bigcommerce_app_macros::webhook_handler;
@@ -47,6 +50,7 @@ pub use envelope::{CallbackHeader, Envelope, ParseError};
 pub use events::{Event, Scope, ScopeInfo, ScopeKind};
 pub use handler::{Call, FromCall, HandlerError, Meta, Route, State, Tenant, WebhookHandler};
 pub use ids::{ChannelId, StoreHash};
+pub use merchant::{Merchant, MerchantRejection, SessionRefused, StoreOwner};
 pub use server::{Server, ServerError, Workers};
 
 /// Used by the code `#[webhook_handler]` generates; not a public API.

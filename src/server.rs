@@ -13,12 +13,13 @@
 //! ```
 
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use bigcommerce_app_store::{Backend, Store};
@@ -28,26 +29,36 @@ use tokio::task::JoinHandle;
 use crate::app::App;
 use crate::cfg::{Config, ConfigError, SignatureMode};
 use crate::install::{self, Lifecycle};
+use crate::merchant::{PageHeaders, SessionStore};
 use crate::receiver::{self, GroupCommit, Receiver};
-use crate::reconcile::Reconciler;
+use crate::reconcile::{ReconcileError, Reconciler};
 use crate::tenants::TenantCache;
 use crate::worker::{self, WorkerContext};
 
 /// Why a server could not be set up.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ServerError {
+    /// The configuration is invalid.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// The app's own routes ([`crate::AppBuilder::merge`]) take a path the framework serves.
+    #[error(
+        "the app's routes collide with the framework's: {0}. The framework serves /auth, /load, \
+         /uninstall, /remove_user, the webhook path, /healthz, /readyz and /metrics; render the \
+         app at /load with AppBuilder::load_page and after install with AppBuilder::install_page"
+    )]
+    Routes(String),
 }
 
 /// An app bound to its storage and configuration.
 pub struct Server {
     lifecycle: Option<Arc<Lifecycle>>,
+    router: Router,
     app: App,
     store: Store,
     cfg: Arc<Config>,
     tenants: TenantCache,
-    receiver: Arc<Receiver>,
     new_rows: Arc<Notify>,
     workers_alive: Arc<AtomicUsize>,
     process_id: String,
@@ -71,6 +82,7 @@ impl Server {
             None => None,
         };
         let tenants = TenantCache::new(store.clone(), cfg.tenant_cache_ttl, api.clone());
+        let sessions = SessionStore::new(store.clone(), tenants.clone(), cfg.session_ttl);
         let lifecycle = match (&cfg.bigcommerce, &cfg.client_secret, api) {
             (Some(bc), Some(secret), Some(api)) => {
                 let reconciler = Reconciler::new(
@@ -96,6 +108,7 @@ impl Server {
                     reconciler,
                     exchanger,
                     jwt: bigcommerce_app_api::JwtVerifier::new(bc.client_id.clone(), &secret),
+                    sessions: sessions.clone(),
                 }))
             }
             _ => None,
@@ -132,15 +145,27 @@ impl Server {
             new_rows: new_rows.clone(),
         });
         let process_id = format!("{}-{:08x}", std::process::id(), rand::random::<u32>());
+        let workers_alive: Arc<AtomicUsize> = Arc::default();
+        let router = build_router(
+            &app,
+            &cfg,
+            lifecycle.clone(),
+            sessions,
+            receiver,
+            Health {
+                store: store.clone(),
+                workers_alive: workers_alive.clone(),
+            },
+        )?;
         Ok(Server {
             lifecycle,
+            router,
             app,
             store,
             cfg,
             tenants,
-            receiver,
             new_rows,
-            workers_alive: Arc::default(),
+            workers_alive,
             process_id,
         })
     }
@@ -163,27 +188,11 @@ impl Server {
         self.lifecycle.as_ref().map(|l| &l.reconciler)
     }
 
-    /// `POST {webhook_path}`, `GET /healthz`, `GET /readyz` and `GET /metrics`, and with
-    /// BigCommerce credentials `GET /auth`, `/load`, `/uninstall`, `/remove_user`; to serve as is
-    /// or nest into the application's own router.
+    /// `POST {webhook_path}`, `GET /healthz`, `GET /readyz` and `GET /metrics`, with BigCommerce
+    /// credentials `GET /auth`, `/load`, `/uninstall`, `/remove_user`, and the app's own routes
+    /// ([`crate::AppBuilder::merge`]); to serve as is or nest into another router.
     pub fn router(&self) -> Router {
-        let health = Health {
-            store: self.store.clone(),
-            workers_alive: self.workers_alive.clone(),
-        };
-        let lifecycle = match &self.lifecycle {
-            Some(lc) => install::routes(lc.clone()),
-            None => Router::new(),
-        };
-        lifecycle
-            .merge(
-                Router::new()
-                    .route(&self.cfg.webhook_path, post(receiver::receive))
-                    .with_state(self.receiver.clone()),
-            )
-            .route("/healthz", get(|| async { "ok" }))
-            .route("/readyz", get(ready).with_state(health))
-            .route("/metrics", get(metrics))
+        self.router.clone()
     }
 
     /// Starts the workers (and the inbox housekeeping); stop them with [`Workers::shutdown`].
@@ -209,9 +218,9 @@ impl Server {
                 })
             })
             .collect();
-        if let Some(reconciler) = self.reconciler() {
+        if let Some(lifecycle) = &self.lifecycle {
             handles.push(tokio::spawn(reconcile_periodically(
-                reconciler.clone(),
+                lifecycle.clone(),
                 self.cfg.clone(),
                 stopped.clone(),
             )));
@@ -250,12 +259,65 @@ impl Server {
     }
 }
 
-/// Reconciles every installed store at start-up, then every `reconcile_interval`.
+/// The framework's endpoints and the app's own routes in one router. The app's pages (and
+/// `/auth`, `/load`) get the merchant's sessions and the page headers.
+fn build_router(
+    app: &App,
+    cfg: &Config,
+    lifecycle: Option<Arc<Lifecycle>>,
+    sessions: SessionStore,
+    receiver: Arc<Receiver>,
+    health: Health,
+) -> Result<Router, ServerError> {
+    let page_headers = PageHeaders::new(&cfg.frame_ancestors)?;
+    let webhook_path = cfg.webhook_path.clone();
+    let app_routes = app.ui().clone();
+    // axum reports two handlers for one path by panicking; turn that into an error that says
+    // which paths are the framework's.
+    let merged = std::panic::catch_unwind(AssertUnwindSafe(move || {
+        let lifecycle = match lifecycle {
+            Some(lc) => install::routes(lc),
+            None => Router::new(),
+        };
+        let pages = lifecycle
+            .merge(app_routes)
+            .layer(axum::Extension(sessions))
+            .layer(axum::middleware::map_response(
+                move |mut response: Response| {
+                    let page_headers = page_headers.clone();
+                    async move {
+                        page_headers.apply(&mut response);
+                        response
+                    }
+                },
+            ));
+        Router::new()
+            .route(&webhook_path, post(receiver::receive))
+            .with_state(receiver)
+            .route("/healthz", get(|| async { "ok" }))
+            .route("/readyz", get(ready).with_state(health))
+            .route("/metrics", get(metrics))
+            .merge(pages)
+    }));
+    merged.map_err(|panic| {
+        let message = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "overlapping routes".to_owned());
+        ServerError::Routes(message)
+    })
+}
+
+/// Reconciles every installed store at start-up, then every `reconcile_interval`. A store whose
+/// token BigCommerce refuses (401) was uninstalled without the callback reaching the app: its
+/// installation is torn down.
 async fn reconcile_periodically(
-    reconciler: Reconciler,
+    lifecycle: Arc<Lifecycle>,
     cfg: Arc<Config>,
     mut stop: watch::Receiver<bool>,
 ) {
+    let reconciler = &lifecycle.reconciler;
     loop {
         let results = tokio::select! {
             results = reconciler.reconcile_all(cfg.reconcile_concurrency) => results,
@@ -273,6 +335,15 @@ async fn reconcile_periodically(
             );
         } else {
             tracing::info!(stores = results.len(), "reconcile round finished");
+        }
+        for (store_hash, result) in &results {
+            if let Err(ReconcileError::Api(e)) = result {
+                if e.status() == Some(401) {
+                    if let Err(e) = lifecycle.tear_down_if_revoked(store_hash).await {
+                        tracing::error!(store = %store_hash, error = %e, "cannot tear down an installation whose token is revoked");
+                    }
+                }
+            }
         }
         tokio::select! {
             _ = tokio::time::sleep(cfg.reconcile_interval) => {}

@@ -96,6 +96,8 @@ impl TestApp {
             idle_poll: Duration::from_millis(20),
             ..Config::default()
         };
+        // The emulator's control panel frames the app, as BigCommerce's does.
+        cfg.frame_ancestors.push(emulator.base_url().to_owned());
         adjust(&mut cfg);
         let server = Server::new(app, store.clone(), cfg)?;
         let reconciler = server.reconciler().cloned();

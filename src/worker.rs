@@ -245,6 +245,11 @@ pub(crate) async fn housekeeping(
                 Ok(n) => tracing::info!(rows = n, "purged handled events past the retention"),
                 Err(e) => tracing::warn!(error = %e, "purge of handled events failed"),
             }
+            match store.sessions_purge_expired().await {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(rows = n, "purged expired sessions and signed payloads"),
+                Err(e) => tracing::warn!(error = %e, "purge of expired sessions failed"),
+            }
         }
     }
 }

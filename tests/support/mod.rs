@@ -193,3 +193,4 @@ where
     }
     check().await
 }
+pub mod fake_bc;
