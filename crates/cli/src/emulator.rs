@@ -32,7 +32,7 @@ pub async fn run(args: EmulatorArgs) -> CmdResult {
         .collect();
     let config = EmulatorConfig::new(AppRegistration::new(
         args.client_id.clone(),
-        args.client_secret,
+        args.client_secret.clone(),
         args.app_url.trim_end_matches('/').to_owned(),
     ))
     .with_stores(stores)
@@ -51,10 +51,15 @@ pub async fn run(args: EmulatorArgs) -> CmdResult {
         listener.local_addr().map_err(|e| e.to_string())?.port()
     );
     println!("local BigCommerce at {base} (ctrl-c stops)");
+    // The app needs the secret too (it verifies signed_payload_jwt and exchanges the auth code),
+    // and must let the emulator's control panel frame its pages.
     println!(
-        "  app: BC_CLIENT_ID={} APP_URL={} BC_API_URL={base} BC_LOGIN_URL={base}",
-        args.client_id, args.app_url
+        "  app: BC_CLIENT_ID={} BC_CLIENT_SECRET={} APP_URL={} BC_API_URL={base} BC_LOGIN_URL={base} BCAPP_FRAME_ANCESTORS={base}",
+        args.client_id, args.client_secret, args.app_url
     );
+    for store in &args.stores {
+        println!("  panel:   {base}/_emulator/stores/{store}/panel");
+    }
     println!(
         "  install: curl -X POST {base}/_emulator/stores/{}/install",
         args.stores[0]

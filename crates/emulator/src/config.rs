@@ -99,6 +99,12 @@ impl StoreSpec {
         self.store_id.saturating_mul(10).saturating_add(1)
     }
 
+    /// A staff user of the store who is not the owner (`owner_id() + 1`), for opening the app or
+    /// removing a user as someone other than the owner.
+    pub fn staff_user_id(&self) -> u64 {
+        self.owner_id().saturating_add(1)
+    }
+
     /// The email of a user of this store.
     pub fn user_email(&self, user_id: u64) -> String {
         if user_id == self.owner_id() {

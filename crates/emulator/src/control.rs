@@ -16,6 +16,7 @@ use serde_json::{json, Value};
 
 use crate::core::{lock, Core};
 use crate::oauth::CallbackOutcome;
+use crate::panel::panel_path;
 use crate::{dispatcher, oauth, EmulatorError};
 
 pub(crate) fn router() -> Router<Arc<Core>> {
@@ -60,6 +61,7 @@ async fn summary(State(core): State<Arc<Core>>) -> Response {
                 "installed": s.token.is_some(),
                 "hooks": s.hooks.len(),
                 "owner_id": s.spec.owner_id(),
+                "panel": format!("{}{}", core.base_url, panel_path(&s.spec.hash)),
             })
         })
         .collect();
@@ -68,6 +70,7 @@ async fn summary(State(core): State<Arc<Core>>) -> Response {
         "api_base": format!("{}/stores/{{hash}}/v3", core.base_url),
         "login_base": core.base_url,
         "app": { "client_id": core.app.client_id, "app_url": core.app.app_url, "scopes": core.app.scopes },
+        "panel": format!("{}/_emulator/panel", core.base_url),
         "time_scale": core.time_scale,
         "dev_mode": core.dev_mode,
         "stores": stores,

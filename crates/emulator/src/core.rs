@@ -12,6 +12,7 @@ use crate::config::{AppRegistration, EmulatorConfig, StoreSpec};
 use crate::dispatcher::DeliveryRecord;
 use crate::faults::FaultState;
 use crate::hooks::Hook;
+use crate::panel::PanelOutcome;
 use crate::rate_limit::RateWindow;
 use crate::resources::Resource;
 use crate::EmulatorError;
@@ -53,6 +54,8 @@ pub(crate) struct StoreState {
     pub emails: HashMap<String, Vec<String>>,
     pub missing: HashSet<(Resource, String)>,
     pub rate: RateWindow,
+    /// What the last server-side action from the store's control panel gave.
+    pub panel_outcome: Option<PanelOutcome>,
 }
 
 pub(crate) struct PendingCode {
@@ -99,6 +102,7 @@ impl Core {
                 emails: HashMap::new(),
                 missing: HashSet::new(),
                 rate: RateWindow::new(spec.rate_limit),
+                panel_outcome: None,
                 spec,
             };
             if stores.insert(state.spec.hash.clone(), state).is_some() {

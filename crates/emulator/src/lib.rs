@@ -37,6 +37,16 @@
 //!   `/uninstall`, `POST /_emulator/stores/{hash}/events` with
 //!   `{"scope", "channel_id"?, "data"?, "duplicate"?}`, `GET /_emulator/stores/{hash}/hooks` and
 //!   `GET /_emulator/deliveries`.
+//! - **A control panel** in the browser, under the same prefix: `GET /_emulator/panel` lists the
+//!   stores, and `GET /_emulator/stores/{hash}/panel` ([`Emulator::panel_url`]) frames the app as
+//!   BigCommerce's control panel does. Install issues a one-time code and loads
+//!   `{app_url}/auth?...` in the page's `<iframe id="app-frame">`; Open loads
+//!   `{app_url}/load?signed_payload_jwt=...` there, signed for the owner, a staff user
+//!   ([`StoreSpec::staff_user_id`]) or any user id (409 while the app is not installed). Remove
+//!   user, Uninstall and Fire event are plain form posts: the emulator calls the app server to
+//!   server and redirects back to the panel, which shows the app's status and the start of its
+//!   answer. The frame is a real browser navigation, so the app's framing rules
+//!   (`Content-Security-Policy: frame-ancestors`, cookie attributes) apply as inside BigCommerce.
 //!
 //! What it does **not** emulate: the rest of the REST and GraphQL APIs (only the resources above
 //! exist), `/v2/hooks`, GraphQL, Pub/Sub and EventBridge webhooks, TLS (the emulator speaks plain
@@ -67,6 +77,7 @@ mod dispatcher;
 mod faults;
 mod hooks;
 mod oauth;
+mod panel;
 mod payloads;
 mod rate_limit;
 mod resources;
@@ -213,6 +224,14 @@ impl Emulator {
     /// The store owner's user id.
     pub fn owner_id(&self, store: &str) -> Result<u64, EmulatorError> {
         self.core.with_store(store, |s| s.spec.owner_id())
+    }
+
+    /// `{base}/_emulator/stores/{store}/panel`: the store's control panel, a page that frames the
+    /// app as BigCommerce's control panel does and drives install, open (as any user), remove
+    /// user, uninstall and events from a browser. The store is not checked: an unknown one
+    /// answers 404.
+    pub fn panel_url(&self, store: &str) -> String {
+        format!("{}{}", self.core.base_url, panel::panel_path(store))
     }
 
     /// The app's access token for the store, while it is installed.

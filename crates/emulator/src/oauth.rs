@@ -89,29 +89,32 @@ fn callback_url(
     Ok(url)
 }
 
-/// Issues a one-time code for `store` and calls the app's `GET /auth`, as the merchant's browser
-/// does when they click Install.
-pub(crate) async fn install(
-    core: &Arc<Core>,
-    store: &str,
-) -> Result<CallbackOutcome, EmulatorError> {
-    core.with_store(store, |_| ())?;
-    let code = random_token(16);
-    {
-        let mut state = core.state();
-        let now = Instant::now();
-        state
-            .codes
-            .retain(|_, pending| now.duration_since(pending.issued) < CODE_LIFETIME);
-        state.codes.insert(
-            code.clone(),
-            PendingCode {
-                store: store.to_owned(),
-                issued: now,
-            },
-        );
+/// Issues a one-time code bound to `store`, valid for [`CODE_LIFETIME`] and a single exchange.
+pub(crate) fn issue_code(core: &Core, store: &str) -> Result<String, EmulatorError> {
+    let mut state = core.state();
+    if !state.stores.contains_key(store) {
+        return Err(EmulatorError::UnknownStore(store.to_owned()));
     }
-    let url = callback_url(
+    let code = random_token(16);
+    let now = Instant::now();
+    // Expired codes are dropped here so an emulator that runs for days does not accumulate them.
+    state
+        .codes
+        .retain(|_, pending| now.duration_since(pending.issued) < CODE_LIFETIME);
+    state.codes.insert(
+        code.clone(),
+        PendingCode {
+            store: store.to_owned(),
+            issued: now,
+        },
+    );
+    Ok(code)
+}
+
+/// `{app_url}/auth?account_uuid&code&context=stores/{hash}&scope`, the URL the merchant's browser
+/// opens when they click Install.
+pub(crate) fn auth_url(core: &Core, store: &str, code: String) -> Result<url::Url, EmulatorError> {
+    callback_url(
         core,
         "auth",
         &[
@@ -120,7 +123,22 @@ pub(crate) async fn install(
             ("context", format!("stores/{store}")),
             ("scope", core.app.scopes.join(" ")),
         ],
-    )?;
+    )
+}
+
+/// A fresh one-time code for `store` and the auth URL that carries it.
+pub(crate) fn install_url(core: &Core, store: &str) -> Result<url::Url, EmulatorError> {
+    let code = issue_code(core, store)?;
+    auth_url(core, store, code)
+}
+
+/// Issues a one-time code for `store` and calls the app's `GET /auth`, as the merchant's browser
+/// does when they click Install.
+pub(crate) async fn install(
+    core: &Arc<Core>,
+    store: &str,
+) -> Result<CallbackOutcome, EmulatorError> {
+    let url = install_url(core, store)?;
     call_app(core, url).await
 }
 
@@ -197,19 +215,22 @@ fn require_installed(core: &Core, store: &str) -> Result<(), EmulatorError> {
     }
 }
 
+/// `{app_url}/load?signed_payload_jwt=...` for `user_id`, the URL the control panel frames when a
+/// user opens the app. Refused while the app is not installed in `store`.
+pub(crate) fn load_url(core: &Core, store: &str, user_id: u64) -> Result<url::Url, EmulatorError> {
+    require_installed(core, store)?;
+    let jwt = signed_payload_jwt(core, store, user_id)?;
+    callback_url(core, "load", &[("signed_payload_jwt", jwt)])
+}
+
 /// The merchant opens the app: `GET /load?signed_payload_jwt=...`.
 pub(crate) async fn load(
     core: &Arc<Core>,
     store: &str,
     user_id: u64,
 ) -> Result<CallbackOutcome, EmulatorError> {
-    require_installed(core, store)?;
-    let jwt = signed_payload_jwt(core, store, user_id)?;
-    call_app(
-        core,
-        callback_url(core, "load", &[("signed_payload_jwt", jwt)])?,
-    )
-    .await
+    let url = load_url(core, store, user_id)?;
+    call_app(core, url).await
 }
 
 /// The owner revokes a user's access: `GET /remove_user?signed_payload_jwt=...`.

@@ -17,7 +17,7 @@ use tower::Service;
 
 use crate::core::Core;
 use crate::rate_limit::RateStatus;
-use crate::{control, faults, hooks, oauth, resources, EmulatorError};
+use crate::{control, faults, hooks, oauth, panel, resources, EmulatorError};
 
 /// Who is calling the API: the store of the path and the client id behind the token.
 #[derive(Debug, Clone)]
@@ -127,6 +127,7 @@ pub(crate) fn router(core: Arc<Core>) -> Router {
     Router::new()
         .route("/oauth2/token", post(oauth::token))
         .merge(control::router())
+        .merge(panel::router())
         .merge(api)
         .with_state(core)
 }
