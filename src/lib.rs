@@ -68,3 +68,7 @@ pub struct ReadmeDoctests;
 #[cfg(doctest)]
 #[doc = include_str!("../docs/handlers.md")]
 pub struct HandlersGuideDoctests;
+
+#[cfg(doctest)]
+#[doc = include_str!("../docs/app-ui.md")]
+pub struct AppUiGuideDoctests;

@@ -42,27 +42,57 @@ pub struct TestApp {
     _data: tempfile::TempDir,
 }
 
-impl TestApp {
-    /// Starts the emulator with `stores` (hash, channel ids) and the app with fast retries
-    /// (BigCommerce's schedule 600 times faster, the app's own retries from 100 ms).
-    pub async fn start(app: App, stores: &[(&str, &[u64])]) -> Result<TestApp, TestError> {
-        TestApp::start_with(app, stores, |_| {}).await
+/// Sets up a [`TestApp`]: `TestApp::builder().store("abc123", &[1]).start(app)`.
+pub struct TestAppBuilder {
+    stores: Vec<(String, Vec<u64>)>,
+    host: String,
+    adjust: Vec<ConfigAdjustment>,
+}
+
+/// A change to the app's [`Config`] before it starts.
+type ConfigAdjustment = Box<dyn FnOnce(&mut Config) + Send>;
+
+impl TestAppBuilder {
+    /// A store of the emulator, with its channel ids.
+    pub fn store(mut self, hash: &str, channels: &[u64]) -> Self {
+        self.stores.push((hash.to_owned(), channels.to_vec()));
+        self
     }
 
-    /// Like [`TestApp::start`], with a chance to adjust the app's [`Config`].
+    /// The host name in the app's URL (default `127.0.0.1`, where the emulator also is).
+    /// `localhost` puts the app on another site than the emulator's control panel, as the app
+    /// and BigCommerce are in production: its pages are then a third-party iframe.
+    pub fn app_host(mut self, host: &str) -> Self {
+        self.host = host.to_owned();
+        self
+    }
+
+    /// Adjusts the app's [`Config`] before the server starts.
+    pub fn config(mut self, adjust: impl FnOnce(&mut Config) + Send + 'static) -> Self {
+        self.adjust.push(Box::new(adjust));
+        self
+    }
+
+    /// Starts the emulator and the app.
+    pub async fn start(self, app: App) -> Result<TestApp, TestError> {
+        self.start_with(|_| Ok(app)).await
+    }
+
+    /// Starts the emulator and the app built by `app` from its database (for apps whose state
+    /// holds the database, e.g. their own tables).
     pub async fn start_with(
-        app: App,
-        stores: &[(&str, &[u64])],
-        adjust: impl FnOnce(&mut Config),
+        self,
+        app: impl FnOnce(&Store) -> Result<App, crate::BuildError>,
     ) -> Result<TestApp, TestError> {
         let data = tempfile::tempdir()?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let app_url = format!("http://{}", listener.local_addr()?);
-        let specs = stores
+        let app_url = format!("http://{}:{}", self.host, listener.local_addr()?.port());
+        let specs = self
+            .stores
             .iter()
             .enumerate()
             .map(|(i, (hash, channels))| {
-                StoreSpec::new(*hash, 1_000_001 + i as u64).with_channels(channels.to_vec())
+                StoreSpec::new(hash.clone(), 1_000_001 + i as u64).with_channels(channels.clone())
             })
             .collect();
         let emulator = Emulator::start(
@@ -98,8 +128,10 @@ impl TestApp {
         };
         // The emulator's control panel frames the app, as BigCommerce's does.
         cfg.frame_ancestors.push(emulator.base_url().to_owned());
-        adjust(&mut cfg);
-        let server = Server::new(app, store.clone(), cfg)?;
+        for adjust in self.adjust {
+            adjust(&mut cfg);
+        }
+        let server = Server::new(app(&store)?, store.clone(), cfg)?;
         let reconciler = server.reconciler().cloned();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let serving = tokio::spawn(server.serve_until(listener, async move {
@@ -115,6 +147,39 @@ impl TestApp {
             serving: Some(serving),
             _data: data,
         })
+    }
+}
+
+impl TestApp {
+    /// Starts the emulator with `stores` (hash, channel ids) and the app with fast retries
+    /// (BigCommerce's schedule 600 times faster, the app's own retries from 100 ms).
+    pub async fn start(app: App, stores: &[(&str, &[u64])]) -> Result<TestApp, TestError> {
+        TestApp::start_with(app, stores, |_| {}).await
+    }
+
+    /// Like [`TestApp::start`], with a chance to adjust the app's [`Config`].
+    pub async fn start_with(
+        app: App,
+        stores: &[(&str, &[u64])],
+        adjust: impl FnOnce(&mut Config) + Send + 'static,
+    ) -> Result<TestApp, TestError> {
+        stores
+            .iter()
+            .fold(TestApp::builder(), |b, (hash, channels)| {
+                b.store(hash, channels)
+            })
+            .config(adjust)
+            .start(app)
+            .await
+    }
+
+    /// More choices: the host the app is reached at, an app built from its database.
+    pub fn builder() -> TestAppBuilder {
+        TestAppBuilder {
+            stores: Vec::new(),
+            host: "127.0.0.1".into(),
+            adjust: Vec::new(),
+        }
     }
 
     /// The local BigCommerce: trigger events, read hooks and deliveries, inject faults.

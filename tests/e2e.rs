@@ -289,12 +289,17 @@ fn the_example_app_runs_the_whole_cycle() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("0 dead letters, 0 waiting"), "{stdout}");
+    // The merchant's UI: the owner's /load lands on the settings page.
+    assert!(
+        stdout.contains("alpha's owner: 200 settings page"),
+        "{stdout}"
+    );
     assert!(
         stdout.contains("beta's hooks on BigCommerce: 0"),
         "{stdout}"
     );
     assert!(
-        stdout.contains("will retry") && stdout.contains("reminder sent"),
+        stdout.contains("will retry") && stdout.contains("reminder in 60 min"),
         "{stdout}"
     );
 }

@@ -6,184 +6,22 @@
 //! flow, events across scopes, stores and channels (a duplicate delivery and a handler that
 //! fails once included), one store uninstalled, and a summary.
 //!
-//! `--serve` keeps it running. With `BC_CLIENT_ID`, `BC_CLIENT_SECRET` and `APP_URL` set it
+//! The app has a merchant UI too (`app.rs`): BigCommerce opens it in the control panel, where
+//! the store owner sets whether and when abandoned carts get a reminder.
+//!
+//! `--serve` keeps it running, with the emulator's control panel to open in a browser. With `BC_CLIENT_ID`, `BC_CLIENT_SECRET` and `APP_URL` set it
 //! serves the same handlers against real BigCommerce instead (`DATABASE_URL`, `PORT`).
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::sync::{Arc, Mutex};
+mod app;
+
+use std::collections::BTreeSet;
 use std::time::Instant;
 
+use app::{app, Activity, Db};
 use bigcommerce_app::cfg::Config;
-use bigcommerce_app::events::{CartAbandoned, ChannelOrderRef, OrderCreated, ProductEvent};
 use bigcommerce_app::store::{Store, StoreConfig};
 use bigcommerce_app::testing::TestApp;
-use bigcommerce_app::{
-    webhook_handler, App, ChannelId, Event, HandlerError, Meta, Server, State, Tenant,
-};
-use serde_json::Value;
-
-/// What the handlers did, per store, for the summary.
-#[derive(Clone, Default)]
-struct Activity(Arc<Mutex<BTreeMap<String, BTreeMap<&'static str, u32>>>>);
-
-impl Activity {
-    fn record(&self, tenant: &Tenant, what: &'static str) {
-        let mut all = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        *all.entry(tenant.store_hash().to_string())
-            .or_default()
-            .entry(what)
-            .or_default() += 1;
-    }
-}
-
-/// Carts whose reminder already failed once (to show a retry).
-#[derive(Clone, Default)]
-struct FailedOnce(Arc<Mutex<HashSet<String>>>);
-
-#[webhook_handler("store/order/created")]
-async fn on_order_created(
-    order: OrderCreated,
-    tenant: Tenant,
-    State(activity): State<Activity>,
-) -> Result<(), HandlerError> {
-    // Payloads carry ids only: fetch the order with the store's own API client.
-    let fetched: Value = tenant
-        .api()?
-        .get(&format!("/v2/orders/{}", order.id))
-        .await?;
-    println!(
-        "  [{}] order #{} created, total {}",
-        tenant.store_hash(),
-        order.id,
-        fetched["total_inc_tax"].as_str().unwrap_or("?")
-    );
-    activity.record(&tenant, "orders created");
-    Ok(())
-}
-
-#[webhook_handler("store/channel/<id>/order/*")]
-async fn on_channel_order(
-    order: ChannelOrderRef,
-    channel: ChannelId,
-    meta: Meta,
-    tenant: Tenant,
-    State(activity): State<Activity>,
-) -> Result<(), HandlerError> {
-    let fetched: Value = tenant
-        .api()?
-        .get(&format!("/v2/orders/{}", order.order_id))
-        .await?;
-    println!(
-        "  [{}] channel {channel}: {} for order #{} ({})",
-        tenant.store_hash(),
-        meta.scope.rsplit('/').next().unwrap_or_default(),
-        order.order_id,
-        fetched["status"].as_str().unwrap_or("?")
-    );
-    activity.record(&tenant, "channel order events");
-    Ok(())
-}
-
-#[webhook_handler("store/product/*")]
-async fn on_product(
-    event: ProductEvent,
-    tenant: Tenant,
-    State(activity): State<Activity>,
-) -> Result<(), HandlerError> {
-    let id = match &event {
-        ProductEvent::Created(p) | ProductEvent::Deleted(p) => p.id,
-        ProductEvent::Updated(p) => p.id,
-        other => {
-            println!(
-                "  [{}] product event {}",
-                tenant.store_hash(),
-                other.scope()
-            );
-            activity.record(&tenant, "product events");
-            return Ok(());
-        }
-    };
-    let fetched: Value = tenant
-        .api()?
-        .get(&format!("/v3/catalog/products/{id}"))
-        .await?;
-    println!(
-        "  [{}] {}: {}",
-        tenant.store_hash(),
-        event.scope(),
-        fetched["data"]["name"].as_str().unwrap_or("?")
-    );
-    activity.record(&tenant, "product events");
-    Ok(())
-}
-
-#[webhook_handler("store/cart/abandoned")]
-async fn on_cart_abandoned(
-    cart: CartAbandoned,
-    tenant: Tenant,
-    State(failed): State<FailedOnce>,
-    State(activity): State<Activity>,
-) -> Result<(), HandlerError> {
-    let first_try = failed
-        .0
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(cart.id.clone());
-    if first_try {
-        println!(
-            "  [{}] cart {}: reminder mail server busy, will retry",
-            tenant.store_hash(),
-            cart.id
-        );
-        activity.record(&tenant, "failures retried");
-        return Err(HandlerError::retryable("mail server busy"));
-    }
-    let fetched: Value = tenant.api()?.get(&format!("/v3/carts/{}", cart.id)).await?;
-    println!(
-        "  [{}] cart {}: reminder sent ({} item(s))",
-        tenant.store_hash(),
-        cart.id,
-        fetched["data"]["line_items"]["physical_items"]
-            .as_array()
-            .map_or(0, Vec::len)
-    );
-    activity.record(&tenant, "cart reminders");
-    Ok(())
-}
-
-#[webhook_handler("*")]
-async fn audit(
-    event: Event,
-    meta: Meta,
-    tenant: Tenant,
-    State(activity): State<Activity>,
-) -> Result<(), HandlerError> {
-    println!(
-        "  [{}] audit: {} -> {}",
-        tenant.store_hash(),
-        meta.scope,
-        event.variant_name()
-    );
-    activity.record(&tenant, "events seen");
-    Ok(())
-}
-
-fn app(activity: &Activity) -> Result<App, bigcommerce_app::BuildError> {
-    App::builder()
-        .state(activity.clone())
-        .state(FailedOnce::default())
-        .on_install(|installed| async move {
-            println!(
-                "  on_install: {} (generation {})",
-                installed.tenant.store_hash(),
-                installed.tenant.generation()
-            );
-        })
-        .on_uninstall(|gone| async move {
-            println!("  on_uninstall: {}", gone.store_hash);
-        })
-        .build()
-}
+use bigcommerce_app::Server;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
@@ -209,7 +47,9 @@ type Error = Box<dyn std::error::Error + Send + Sync>;
 async fn real(_serve: bool) -> Result<(), Error> {
     let activity = Activity::default();
     let store = Store::connect(&StoreConfig::from_env()?).await?;
-    let server = Server::new(app(&activity)?, store, Config::from_env()?)?;
+    let db = Db::of(&store);
+    db.prepare().await?;
+    let server = Server::new(app(&activity, &db).build()?, store, Config::from_env()?)?;
     let port = std::env::var("PORT").unwrap_or_else(|_| "3000".into());
     let listener = tokio::net::TcpListener::bind(format!("0.0.0.0:{port}")).await?;
     println!(
@@ -224,7 +64,13 @@ async fn demo(serve: bool) -> Result<(), Error> {
     let activity = Activity::default();
     // The app on a throwaway SQLite file, wired to a local BigCommerce (the emulator) with two
     // stores of two channels, BigCommerce's retry schedule 600 times faster.
-    let test = TestApp::start(app(&activity)?, &[("alpha", &[1, 2]), ("beta", &[1, 2])]).await?;
+    let test = TestApp::builder()
+        .store("alpha", &[1, 2])
+        .store("beta", &[1, 2])
+        .start_with(|store| app(&activity, &Db::of(store)).build())
+        .await?;
+    let db = Db::of(test.store());
+    db.prepare().await?;
     let emulator = test.emulator();
     println!(
         "local BigCommerce at {}; app at {}",
@@ -244,7 +90,27 @@ async fn demo(serve: bool) -> Result<(), Error> {
         );
     }
 
-    println!("\n2. events across scopes, stores and channels");
+    println!("\n2. the merchant opens the app in the control panel (its settings page)");
+    let opened = emulator.load("alpha", emulator.owner_id("alpha")?).await?;
+    println!(
+        "  alpha's owner: {} {}; reminders {} min after a cart is abandoned",
+        opened.status,
+        if opened.body.contains("Cart reminders") {
+            "settings page"
+        } else {
+            "unexpected page"
+        },
+        db.settings("alpha").await?.delay_minutes
+    );
+    if !opened.is_success() || !opened.body.contains("Cart reminders") {
+        return Err(format!(
+            "the app's page did not open: {} {}",
+            opened.status, opened.body
+        )
+        .into());
+    }
+
+    println!("\n3. events across scopes, stores and channels");
     let mut fired = 0;
     for hash in ["alpha", "beta"] {
         for (scope, channel) in [
@@ -275,7 +141,7 @@ async fn demo(serve: bool) -> Result<(), Error> {
     println!("  {fired} deliveries sent, one of them a duplicate");
     test.wait_idle().await?;
 
-    println!("\n3. uninstall beta");
+    println!("\n4. uninstall beta");
     test.uninstall("beta").await?;
     println!(
         "  beta's hooks on BigCommerce: {}",
@@ -299,7 +165,7 @@ async fn demo(serve: bool) -> Result<(), Error> {
         tenant.access_token.is_some()
     );
 
-    println!("\n4. summary");
+    println!("\n5. summary");
     let counts = test.store().inbox_counts().await?;
     let table = activity.0.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let columns: BTreeSet<&str> = table.values().flat_map(|m| m.keys().copied()).collect();
@@ -322,14 +188,20 @@ async fn demo(serve: bool) -> Result<(), Error> {
         counts.pending + counts.claimed,
         started.elapsed().as_secs_f64()
     );
+    for hash in ["alpha", "beta"] {
+        for (cart, delay) in db.reminders(hash).await? {
+            println!("  {hash}: reminder for cart {cart} in {delay} min (the app's own table)");
+        }
+    }
     if counts.dead > 0 {
         return Err(format!("{} event(s) ended in the dead letters", counts.dead).into());
     }
     if serve {
         println!(
-            "\nserving (ctrl-c stops): app {}, emulator {}",
+            "\nserving (ctrl-c stops): app {}, emulator {}\n  open the control panel in a browser: {}",
             test.url(),
-            emulator.base_url()
+            emulator.base_url(),
+            emulator.panel_url("alpha")
         );
         bigcommerce_app::server::shutdown_signal().await;
     }

@@ -26,6 +26,8 @@ pub(crate) struct Core {
     pub catalog: Catalog,
     pub base_url: String,
     pub http: reqwest::Client,
+    /// The merchant's browser for `/auth` and `/load`: follows the app's redirects into its UI.
+    pub browser: reqwest::Client,
     pub started: Instant,
     pub state: Mutex<State>,
     pub deliveries: Mutex<Vec<DeliveryRecord>>,
@@ -115,6 +117,12 @@ impl Core {
             .user_agent("bigcommerce-app-emulator")
             .build()
             .map_err(|e| EmulatorError::InvalidConfig(format!("HTTP client: {e}")))?;
+        let browser = reqwest::Client::builder()
+            .timeout(config.delivery_timeout)
+            .redirect(reqwest::redirect::Policy::limited(10))
+            .user_agent("bigcommerce-app-emulator (merchant browser)")
+            .build()
+            .map_err(|e| EmulatorError::InvalidConfig(format!("HTTP client: {e}")))?;
         let (delivery_count, _) = watch::channel(0);
         Ok(Core {
             app: config.app,
@@ -124,6 +132,7 @@ impl Core {
             catalog,
             base_url,
             http,
+            browser,
             started: Instant::now(),
             state: Mutex::new(State {
                 stores,

@@ -51,10 +51,23 @@ pub(crate) fn account_uuid(core: &Core) -> String {
     )
 }
 
+/// Calls the app as BigCommerce's server does (no redirects followed).
 async fn call_app(core: &Core, url: url::Url) -> Result<CallbackOutcome, EmulatorError> {
+    fetch(&core.http, core, url).await
+}
+
+/// Opens an app page as the merchant's browser does: redirects into the app's UI are followed.
+async fn open_in_browser(core: &Core, url: url::Url) -> Result<CallbackOutcome, EmulatorError> {
+    fetch(&core.browser, core, url).await
+}
+
+async fn fetch(
+    client: &reqwest::Client,
+    core: &Core,
+    url: url::Url,
+) -> Result<CallbackOutcome, EmulatorError> {
     let shown = url.to_string();
-    let response = core
-        .http
+    let response = client
         .get(url)
         .header("referer", format!("{}/", core.base_url))
         .send()
@@ -139,7 +152,7 @@ pub(crate) async fn install(
     store: &str,
 ) -> Result<CallbackOutcome, EmulatorError> {
     let url = install_url(core, store)?;
-    call_app(core, url).await
+    open_in_browser(core, url).await
 }
 
 #[derive(Serialize)]
@@ -230,7 +243,7 @@ pub(crate) async fn load(
     user_id: u64,
 ) -> Result<CallbackOutcome, EmulatorError> {
     let url = load_url(core, store, user_id)?;
-    call_app(core, url).await
+    open_in_browser(core, url).await
 }
 
 /// The owner revokes a user's access: `GET /remove_user?signed_payload_jwt=...`.
