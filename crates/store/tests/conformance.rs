@@ -10,8 +10,8 @@ use std::time::Duration;
 use bigcommerce_app_store::entities::tenants;
 use bigcommerce_app_store::{
     Backend, Clock, InboxStatus, InsertOutcome, Install, KeyRing, ManualClock, NewInboxEvent,
-    ReconcileOutcome, SecretString, Store, StoreConfig, StoreError, SubscriptionUpsert,
-    TenantStatus, DEFAULT_INBOX_RETENTION,
+    NewSession, ReconcileOutcome, SecretString, SessionLookup, Store, StoreConfig, StoreError,
+    SubscriptionUpsert, TenantStatus, DEFAULT_INBOX_RETENTION,
 };
 use rand::RngCore;
 use sea_orm::{ConnectionTrait, Database, EntityTrait, Statement};
@@ -173,6 +173,8 @@ conformance!(
     inbox_release_and_counts,
     migrations_are_idempotent,
     lost_connections_are_reported_as_unavailable,
+    sessions_open_check_and_end,
+    signed_payloads_are_used_once,
 );
 
 fn install(hash: &str, token: &str) -> Install {
@@ -1051,4 +1053,155 @@ async fn default_sqlite_database_is_created_in_the_data_dir() {
         .unwrap();
     let mode: String = row.try_get_by_index(0).unwrap();
     assert_eq!(mode.to_lowercase(), "wal");
+}
+
+fn new_session(hash: &str, user_id: i64, generation: i64) -> NewSession {
+    NewSession {
+        store_hash: hash.to_owned(),
+        user_id,
+        email: format!("user{user_id}@example.com"),
+        is_owner: user_id == 12345,
+        generation,
+        channel_id: Some(1),
+        ttl: Duration::from_secs(3600),
+    }
+}
+
+async fn sessions_open_check_and_end(ctx: Ctx) {
+    let s = &ctx.store;
+    let t = s.install(install("abc123", "tok-1")).await.unwrap();
+    s.install(install("other1", "tok-2")).await.unwrap();
+    let (owner, opened) = s
+        .session_open(new_session("abc123", 12345, t.generation))
+        .await
+        .unwrap();
+    let (staff, _) = s
+        .session_open(new_session("abc123", 777, t.generation))
+        .await
+        .unwrap();
+    let (other, _) = s.session_open(new_session("other1", 777, 1)).await.unwrap();
+    assert!(owner.expose().starts_with("abc123."));
+    assert_ne!(owner.expose(), staff.expose());
+
+    let found = s.session(owner.expose()).await.unwrap().unwrap();
+    assert_eq!(found, opened);
+    assert!(found.is_owner && found.channel_id == Some(1));
+    assert_eq!(
+        found.expires_at - found.created_at,
+        time::Duration::hours(1)
+    );
+    assert!(!found.is_expired(ctx.clock.now()));
+    ctx.clock.advance(Duration::from_secs(3600));
+    assert!(found.is_expired(ctx.clock.now()));
+
+    // Only the hash is stored: the token is nowhere in the table.
+    let rows = ctx
+        .store
+        .connection()
+        .query_all(Statement::from_string(
+            ctx.store.connection().get_database_backend(),
+            "SELECT token_hash FROM sessions",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 3);
+    for row in rows {
+        let hash: String = row.try_get("", "token_hash").unwrap();
+        assert_eq!(hash.len(), 64);
+        assert!(!owner.expose().contains(&hash));
+    }
+
+    // Tampered, forged and malformed tokens.
+    let (_, secret) = owner.expose().split_once('.').unwrap();
+    assert_eq!(
+        s.session(&format!("other1.{secret}")).await.unwrap(),
+        Err(SessionLookup::Unknown),
+        "another store's prefix changes the hash"
+    );
+    assert_eq!(
+        s.session(&format!("abc123.{}", "x".repeat(43)))
+            .await
+            .unwrap(),
+        Err(SessionLookup::Unknown)
+    );
+    assert_eq!(
+        s.session("nonsense").await.unwrap(),
+        Err(SessionLookup::Malformed)
+    );
+
+    // Removing a user ends their sessions only; uninstall ends the store's.
+    assert!(s
+        .user_add("abc123", 777, "user777@example.com", false)
+        .await
+        .is_ok());
+    assert!(s.user_remove("abc123", 777).await.unwrap());
+    assert_eq!(
+        s.session(staff.expose()).await.unwrap(),
+        Err(SessionLookup::Unknown)
+    );
+    assert!(s.session(owner.expose()).await.unwrap().is_ok());
+    assert!(s.uninstall("abc123", t.generation).await.unwrap());
+    assert_eq!(
+        s.session(owner.expose()).await.unwrap(),
+        Err(SessionLookup::Unknown)
+    );
+    assert!(
+        s.session(other.expose()).await.unwrap().is_ok(),
+        "other stores keep theirs"
+    );
+
+    // No session for a store without a tenant.
+    let err = s
+        .session_open(new_session("nostore", 1, 1))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound(_)), "{err}");
+
+    // Expired sessions are purged.
+    ctx.clock.advance(Duration::from_secs(3600));
+    assert_eq!(s.sessions_purge_expired().await.unwrap(), 1);
+    assert_eq!(
+        s.session(other.expose()).await.unwrap(),
+        Err(SessionLookup::Unknown)
+    );
+}
+
+async fn signed_payloads_are_used_once(ctx: Ctx) {
+    let s = &ctx.store;
+    let expires = ctx.clock.now() + time::Duration::hours(1);
+    assert!(s
+        .signed_payload_first_use("jti-1", "abc123", "load", expires)
+        .await
+        .unwrap());
+    assert!(!s
+        .signed_payload_first_use("jti-1", "abc123", "uninstall", expires)
+        .await
+        .unwrap());
+    assert!(s
+        .signed_payload_first_use("jti-2", "abc123", "load", expires)
+        .await
+        .unwrap());
+    // Concurrent uses of one jti: exactly one wins.
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let s = s.clone();
+        tasks.spawn(async move {
+            s.signed_payload_first_use("jti-race", "abc123", "uninstall", expires)
+                .await
+                .unwrap()
+        });
+    }
+    let mut winners = 0;
+    while let Some(won) = tasks.join_next().await {
+        winners += usize::from(won.unwrap());
+    }
+    assert_eq!(winners, 1);
+    assert!(matches!(
+        s.signed_payload_first_use("", "abc123", "load", expires)
+            .await,
+        Err(StoreError::InvalidInput(_))
+    ));
+    // Kept until the token's expiry, then purged.
+    ctx.clock.advance(Duration::from_secs(3601));
+    assert_eq!(s.sessions_purge_expired().await.unwrap(), 3);
 }
