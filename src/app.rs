@@ -151,6 +151,8 @@ pub enum Outcome {
     Failed(HandlerError),
     /// The handler panicked; counted as a retryable failure.
     Panicked(String),
+    /// The event's handlers did not finish within the handler timeout; this one was cut off.
+    TimedOut(std::time::Duration),
 }
 
 impl Outcome {
@@ -163,7 +165,7 @@ impl Outcome {
         match self {
             Outcome::Succeeded => false,
             Outcome::Failed(e) => e.is_retryable(),
-            Outcome::Panicked(_) => true,
+            Outcome::Panicked(_) | Outcome::TimedOut(_) => true,
         }
     }
 }
@@ -517,6 +519,20 @@ impl App {
         envelope: Envelope,
         tenant: Tenant,
     ) -> Result<Dispatched, DispatchError> {
+        self.run_handlers(envelope, tenant, &[], None).await
+    }
+
+    /// Runs the matching handlers not named in `done` (they succeeded in an earlier attempt),
+    /// one after the other. At `deadline` the running handler is cut off
+    /// ([`Outcome::TimedOut`]) and the ones after it are not started (they are not in the
+    /// outcomes, so they run on the next attempt).
+    pub(crate) async fn run_handlers(
+        &self,
+        envelope: Envelope,
+        tenant: Tenant,
+        done: &[String],
+        deadline: Option<tokio::time::Instant>,
+    ) -> Result<Dispatched, DispatchError> {
         if tenant.store_hash() != &envelope.producer {
             return Err(DispatchError::TenantMismatch {
                 event: envelope.producer,
@@ -524,7 +540,10 @@ impl App {
             });
         }
         let (meta, event) = split_envelope(envelope);
-        let routes: Vec<&Route> = self.routes_for(&event).collect();
+        let routes: Vec<&Route> = self
+            .routes_for(&event)
+            .filter(|r| !done.iter().any(|name| name == r.name))
+            .collect();
         let meta = Arc::new(meta);
         let mut outcomes = Vec::with_capacity(routes.len());
         let mut event = Some(event);
@@ -544,16 +563,26 @@ impl App {
                 route.name,
             );
             let started = std::time::Instant::now();
-            let outcome = match CatchUnwind((route.call)(call)).await {
-                Ok(Ok(())) => Outcome::Succeeded,
-                Ok(Err(error)) => Outcome::Failed(error),
-                Err(panic) => Outcome::Panicked(panic),
+            let running = CatchUnwind((route.call)(call));
+            let result = match deadline {
+                Some(deadline) => tokio::time::timeout_at(deadline, running).await.ok(),
+                None => Some(running.await),
             };
+            let outcome = match result {
+                Some(Ok(Ok(()))) => Outcome::Succeeded,
+                Some(Ok(Err(error))) => Outcome::Failed(error),
+                Some(Err(panic)) => Outcome::Panicked(panic),
+                None => Outcome::TimedOut(started.elapsed()),
+            };
+            let cut_off = matches!(outcome, Outcome::TimedOut(_));
             outcomes.push(HandlerOutcome {
                 handler: route.name,
                 outcome,
                 elapsed: started.elapsed(),
             });
+            if cut_off {
+                break;
+            }
         }
         Ok(Dispatched { outcomes })
     }

@@ -7,7 +7,9 @@
 //! | `BCAPP_SIGNATURES` | `log` | Standard Webhooks signatures: `off`, `log` (verify, log failures), `required` |
 //! | `BC_CLIENT_SECRET` | none | the app's client secret: the key of Standard Webhooks signatures |
 //! | `BCAPP_UNINSTALLED_GRACE_SECS` | `259200` (3 days) | callbacks of a store uninstalled this recently are acknowledged and dropped |
-//! | `BCAPP_WORKERS` | `4` | concurrent worker tasks per process |
+//! | `BCAPP_MAX_IN_FLIGHT` | `256` | events handled at once per process (handlers mostly wait on the API) |
+//! | `BCAPP_MAX_IN_FLIGHT_PER_STORE` | none | events of one store handled at once, when set |
+//! | `BCAPP_MAX_HELD` | `1024` | events a process holds in memory (queued and in flight); the rest wait in the database |
 //! | `BCAPP_MAX_ATTEMPTS` | `8` | attempts before an event goes to the dead letters |
 //! | `BCAPP_HANDLER_TIMEOUT_SECS` | `30` | one attempt of one event's handlers; then it counts as a retryable failure |
 //! | `BC_CLIENT_ID` | none | the app's client id; with `BC_CLIENT_SECRET` and `APP_URL` it enables install, load and uninstall and the subscription reconciler |
@@ -116,11 +118,19 @@ pub struct Config {
     /// How long the group commit waits for more rows after the first. Zero: none; the time one
     /// commit takes is what the next batch gathers in.
     pub group_commit_linger: Duration,
-    /// Worker tasks in this process.
-    pub workers: usize,
-    /// Rows a worker claims at once.
+    /// Events handled at once by this process: handlers mostly wait on BigCommerce's API, so
+    /// this is a budget of waiting work, not of threads.
+    pub max_in_flight: usize,
+    /// Events of one store handled at once; `None`: only `max_in_flight` and the store's API
+    /// budget limit it.
+    pub max_in_flight_per_store: Option<usize>,
+    /// Events this process holds in memory, queued per store or in flight; the rest wait in the
+    /// database. One store holds at most half of them, so others always find room.
+    pub max_held: usize,
+    /// Rows claimed from the database at once (recovery, retries, other instances' events).
     pub claim_batch: u32,
-    /// A claim lapses after this long, so rows of a crashed worker come back.
+    /// A claim lapses after this long unless the process holding it extends it (it does, every
+    /// quarter of the lease, for everything it holds), so the rows of a dead process come back.
     pub claim_lease: Duration,
     /// Attempts before an event goes to the dead letters.
     pub max_attempts: u32,
@@ -129,7 +139,8 @@ pub struct Config {
     pub retry_max: Duration,
     /// Time allowed for one attempt of one event's handlers.
     pub handler_timeout: Duration,
-    /// Longest sleep of an idle worker between polls (new rows from this process wake it at once).
+    /// Longest wait between looks at the database for due rows (retries, other instances'
+    /// events, lapsed claims) while the process has room; new rows from this process wake it.
     pub idle_poll: Duration,
     /// On shutdown, how long in-flight handlers may take before claims are released.
     pub shutdown_grace: Duration,
@@ -166,8 +177,10 @@ impl Default for Config {
             group_commit_max_rows: 256,
             group_commit_writers: None,
             group_commit_linger: Duration::ZERO,
-            workers: 4,
-            claim_batch: 16,
+            max_in_flight: 256,
+            max_in_flight_per_store: None,
+            max_held: 1024,
+            claim_batch: 256,
             claim_lease: Duration::from_secs(120),
             max_attempts: 8,
             retry_base: Duration::from_secs(2),
@@ -211,7 +224,21 @@ impl Config {
                 Duration::from_secs(parse_number("BCAPP_UNINSTALLED_GRACE_SECS", &v)?);
         }
         if let Some(v) = lookup("BCAPP_WORKERS") {
-            cfg.workers = parse_number("BCAPP_WORKERS", &v)?;
+            return Err(ConfigError::Invalid {
+                name: "BCAPP_WORKERS",
+                value: v,
+                reason: "replaced by BCAPP_MAX_IN_FLIGHT (events handled at once, default 256)"
+                    .into(),
+            });
+        }
+        if let Some(v) = lookup("BCAPP_MAX_IN_FLIGHT") {
+            cfg.max_in_flight = parse_number("BCAPP_MAX_IN_FLIGHT", &v)?;
+        }
+        if let Some(v) = lookup("BCAPP_MAX_IN_FLIGHT_PER_STORE") {
+            cfg.max_in_flight_per_store = Some(parse_number("BCAPP_MAX_IN_FLIGHT_PER_STORE", &v)?);
+        }
+        if let Some(v) = lookup("BCAPP_MAX_HELD") {
+            cfg.max_held = parse_number("BCAPP_MAX_HELD", &v)?;
         }
         if let Some(v) = lookup("BCAPP_MAX_ATTEMPTS") {
             cfg.max_attempts = parse_number("BCAPP_MAX_ATTEMPTS", &v)?;
@@ -286,11 +313,24 @@ impl Config {
                 "group_commit_max_rows, claim_batch and max_attempts must be positive".into(),
             );
         }
-        if self.claim_lease <= self.handler_timeout {
+        if self.max_in_flight == 0 || self.max_in_flight_per_store == Some(0) {
+            return fail(
+                "max_in_flight and max_in_flight_per_store must be positive \
+                 (BCAPP_MAX_IN_FLIGHT, BCAPP_MAX_IN_FLIGHT_PER_STORE)"
+                    .into(),
+            );
+        }
+        if self.max_held < self.max_in_flight {
             return fail(format!(
-                "claim_lease ({:?}) must be longer than handler_timeout ({:?}), or a slow handler's \
-                 event would be claimed again while it runs",
-                self.claim_lease, self.handler_timeout
+                "max_held ({}) must be at least max_in_flight ({}): held events include the ones \
+                 in flight (BCAPP_MAX_HELD)",
+                self.max_held, self.max_in_flight
+            ));
+        }
+        if self.claim_lease < Duration::from_secs(1) {
+            return fail(format!(
+                "claim_lease ({:?}) must be at least a second: it is extended every quarter of it",
+                self.claim_lease
             ));
         }
         if let Some(bc) = &self.bigcommerce {
@@ -364,24 +404,26 @@ mod tests {
     fn defaults_are_valid_and_env_overrides_them() {
         Config::default().validate().unwrap();
         let cfg = Config::from_lookup(|name| match name {
-            "BCAPP_WORKERS" => Some("2".into()),
+            "BCAPP_MAX_IN_FLIGHT" => Some("2".into()),
             "BCAPP_SIGNATURES" => Some("off".into()),
             _ => None,
         })
         .unwrap();
-        assert_eq!((cfg.workers, cfg.signatures), (2, SignatureMode::Off));
+        assert_eq!((cfg.max_in_flight, cfg.signatures), (2, SignatureMode::Off));
     }
 
     #[test]
     fn bad_settings_name_the_setting() {
-        let err =
-            Config::from_lookup(|n| (n == "BCAPP_WORKERS").then(|| "many".into())).unwrap_err();
-        assert!(err.to_string().contains("BCAPP_WORKERS"), "{err}");
+        let err = Config::from_lookup(|n| (n == "BCAPP_MAX_IN_FLIGHT").then(|| "many".into()))
+            .unwrap_err();
+        assert!(err.to_string().contains("BCAPP_MAX_IN_FLIGHT"), "{err}");
+        let err = Config::from_lookup(|n| (n == "BCAPP_WORKERS").then(|| "4".into())).unwrap_err();
+        assert!(err.to_string().contains("BCAPP_MAX_IN_FLIGHT"), "{err}");
         let err = Config::from_lookup(|n| (n == "BCAPP_SIGNATURES").then(|| "required".into()))
             .unwrap_err();
         assert!(err.to_string().contains("BC_CLIENT_SECRET"), "{err}");
         let cfg = Config {
-            claim_lease: Duration::from_secs(1),
+            max_held: 10,
             ..Config::default()
         };
         assert!(cfg.validate().is_err());

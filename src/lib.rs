@@ -24,6 +24,7 @@ pub mod envelope;
 pub mod events;
 pub mod handler;
 pub mod ids;
+mod inbox;
 mod install;
 pub mod merchant;
 pub mod metrics;
@@ -33,7 +34,6 @@ pub mod server;
 pub mod tenants;
 #[cfg(feature = "testing")]
 pub mod testing;
-mod worker;
 
 pub use app::{
     App, AppBuilder, BuildError, DispatchError, Dispatched, HandlerOutcome, Installed, Outcome,

@@ -6,12 +6,18 @@
 //! | `bcapp_webhooks_duplicate_total` | counter | |
 //! | `bcapp_webhooks_dropped_uninstalled_total` | counter | |
 //! | `bcapp_group_commit_rows` | histogram | rows per inbox transaction |
-//! | `bcapp_inbox_depth` | gauge | events waiting or being handled |
+//! | `bcapp_inbox_depth` | gauge | events waiting or being handled (the database's count) |
+//! | `bcapp_events_in_flight` | gauge | events whose handlers run in this process |
+//! | `bcapp_events_held` | gauge | events this process holds: queued per store, in flight, reserved |
+//! | `bcapp_store_queue_depth` | gauge | `store`: events queued in this process, for the 10 stores with most (0 once a store leaves the top) |
+//! | `bcapp_handling_lag_seconds` | histogram | from receipt to done, per event |
+//! | `bcapp_settlement_rows` | histogram | outcomes per settlement transaction |
+//! | `bcapp_rate_limited_pauses_total` | counter | a store's events waited for its API budget |
 //! | `bcapp_handler_duration_seconds` | histogram | `handler` |
-//! | `bcapp_handler_failures_total` | counter | `handler`, `kind`: retryable, permanent, panic |
+//! | `bcapp_handler_failures_total` | counter | `handler`, `kind`: retryable, permanent, panic, timeout, rate_limited |
 //! | `bcapp_event_retries_total` | counter | |
 //! | `bcapp_dead_letters_total` | counter | `reason` |
-//! | `bcapp_worker_errors_total` | counter | storage errors met by workers |
+//! | `bcapp_worker_errors_total` | counter | storage errors met by the handling side (claims, outcomes, claim extensions) |
 //! | `bcapp_reconcile_total` | counter | `outcome`: created, reactivated, updated, unchanged, deleted, failed |
 
 use std::sync::OnceLock;
@@ -63,6 +69,30 @@ pub(crate) fn group_commit_size(rows: usize) {
 
 pub(crate) fn inbox_depth(depth: u64) {
     metrics::gauge!("bcapp_inbox_depth").set(depth as f64);
+}
+
+pub(crate) fn in_flight(events: usize) {
+    metrics::gauge!("bcapp_events_in_flight").set(events as f64);
+}
+
+pub(crate) fn held(events: usize) {
+    metrics::gauge!("bcapp_events_held").set(events as f64);
+}
+
+pub(crate) fn store_queue_depth(store: &str, depth: usize) {
+    metrics::gauge!("bcapp_store_queue_depth", "store" => store.to_owned()).set(depth as f64);
+}
+
+pub(crate) fn handling_lag(seconds: f64) {
+    metrics::histogram!("bcapp_handling_lag_seconds").record(seconds);
+}
+
+pub(crate) fn settlement_batch(rows: usize) {
+    metrics::histogram!("bcapp_settlement_rows").record(rows as f64);
+}
+
+pub(crate) fn rate_limited_pause() {
+    metrics::counter!("bcapp_rate_limited_pauses_total").increment(1);
 }
 
 pub(crate) fn handler_duration(handler: &'static str, seconds: f64) {

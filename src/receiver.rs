@@ -7,17 +7,14 @@
 //! with an empty body only once the row is committed (or was already there: a duplicate); if
 //! the database cannot take it the answer is 503, so BigCommerce delivers it again.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::Request;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use bigcommerce_app_store::{InsertOutcome, NewInboxEvent, Store};
-use tokio::sync::{mpsc, oneshot, Notify};
+use bigcommerce_app_store::{InsertOutcome, NewInboxEvent};
 
 use crate::cfg::{Config, SignatureMode};
 use crate::envelope::Envelope;
@@ -28,10 +25,9 @@ use crate::tenants::TenantCache;
 pub(crate) struct Receiver {
     pub(crate) cfg: Arc<Config>,
     pub(crate) tenants: TenantCache,
-    pub(crate) ingest: GroupCommit,
+    /// The inbox's writer: group commits, fresh rows handed to this process's handlers.
+    pub(crate) ingest: crate::inbox::Writer,
     pub(crate) signer: Option<standardwebhooks::Webhook>,
-    /// Wakes this process's idle workers when a new row is stored.
-    pub(crate) new_rows: Arc<Notify>,
 }
 
 fn reject(status: StatusCode, store: &str, reason: &str) -> Response {
@@ -166,7 +162,6 @@ pub(crate) async fn receive(State(rx): State<Arc<Receiver>>, request: Request) -
     };
     match rx.ingest.insert(event).await {
         Ok(InsertOutcome::Inserted(_)) => {
-            rx.new_rows.notify_waiters();
             m::received(StatusCode::OK);
             StatusCode::OK.into_response()
         }
@@ -211,104 +206,4 @@ fn check_signature(rx: &Receiver, headers: &HeaderMap, body: &[u8]) -> Result<()
     signer
         .verify(body, headers)
         .map_err(|e| format!("webhook signature: {e}"))
-}
-
-/// What went wrong storing a callback.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum IngestError {
-    #[error("storage error: {0}")]
-    Batch(String),
-    #[error("the ingest task has stopped")]
-    Stopped,
-}
-
-struct Pending {
-    event: NewInboxEvent,
-    reply: oneshot::Sender<Result<InsertOutcome, IngestError>>,
-}
-
-/// Group commit: writer tasks insert the callbacks of concurrent requests in one statement,
-/// so durable ingest costs one commit per batch rather than per request. Each request is
-/// answered only after the batch holding its row has committed.
-#[derive(Clone)]
-pub(crate) struct GroupCommit {
-    writers: Arc<[mpsc::Sender<Pending>]>,
-    next: Arc<AtomicUsize>,
-}
-
-impl GroupCommit {
-    /// `writers` tasks commit in parallel (SQLite: 1, it has a single writer anyway).
-    pub(crate) fn start(
-        store: Store,
-        writers: usize,
-        max_rows: usize,
-        linger: Duration,
-    ) -> GroupCommit {
-        let writers: Arc<[mpsc::Sender<Pending>]> = (0..writers.max(1))
-            .map(|_| {
-                let (tx, rx) = mpsc::channel(max_rows * 4);
-                tokio::spawn(write_batches(store.clone(), rx, max_rows, linger));
-                tx
-            })
-            .collect();
-        GroupCommit {
-            writers,
-            next: Arc::default(),
-        }
-    }
-
-    pub(crate) async fn insert(&self, event: NewInboxEvent) -> Result<InsertOutcome, IngestError> {
-        let (reply, answer) = oneshot::channel();
-        let writer = self.next.fetch_add(1, Ordering::Relaxed) % self.writers.len();
-        self.writers[writer]
-            .send(Pending { event, reply })
-            .await
-            .map_err(|_| IngestError::Stopped)?;
-        answer.await.map_err(|_| IngestError::Stopped)?
-    }
-}
-
-async fn write_batches(
-    store: Store,
-    mut rx: mpsc::Receiver<Pending>,
-    max_rows: usize,
-    linger: Duration,
-) {
-    let mut batch: Vec<Pending> = Vec::with_capacity(max_rows);
-    while let Some(first) = rx.recv().await {
-        batch.push(first);
-        // Whatever queued up while the previous batch committed joins this one.
-        while batch.len() < max_rows {
-            match rx.try_recv() {
-                Ok(next) => batch.push(next),
-                Err(_) => break,
-            }
-        }
-        if !linger.is_zero() && batch.len() < max_rows {
-            let deadline = tokio::time::Instant::now() + linger;
-            while batch.len() < max_rows {
-                match tokio::time::timeout_at(deadline, rx.recv()).await {
-                    Ok(Some(next)) => batch.push(next),
-                    _ => break,
-                }
-            }
-        }
-        let (events, replies): (Vec<NewInboxEvent>, Vec<_>) =
-            batch.drain(..).map(|p| (p.event, p.reply)).unzip();
-        m::group_commit_size(events.len());
-        match store.inbox_insert_many(&events).await {
-            // A request that gave up (client gone) just drops its answer.
-            Ok(outcomes) => {
-                for (reply, outcome) in replies.into_iter().zip(outcomes) {
-                    let _ = reply.send(Ok(outcome));
-                }
-            }
-            Err(e) => {
-                let message = e.to_string();
-                for reply in replies {
-                    let _ = reply.send(Err(IngestError::Batch(message.clone())));
-                }
-            }
-        }
-    }
 }

@@ -14,7 +14,7 @@
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -28,12 +28,12 @@ use tokio::task::JoinHandle;
 
 use crate::app::App;
 use crate::cfg::{Config, ConfigError, SignatureMode};
+use crate::inbox::{self, Dispatch, Engine, Writer, WriterSetup};
 use crate::install::{self, Lifecycle};
 use crate::merchant::{PageHeaders, SessionStore};
-use crate::receiver::{self, GroupCommit, Receiver};
+use crate::receiver::{self, Receiver};
 use crate::reconcile::{ReconcileError, Reconciler};
 use crate::tenants::TenantCache;
-use crate::worker::{self, WorkerContext};
 
 /// Why a server could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -57,11 +57,8 @@ pub struct Server {
     router: Router,
     app: App,
     store: Store,
-    cfg: Arc<Config>,
     tenants: TenantCache,
-    new_rows: Arc<Notify>,
-    workers_alive: Arc<AtomicUsize>,
-    process_id: String,
+    engine: Arc<Engine>,
 }
 
 impl Server {
@@ -83,7 +80,7 @@ impl Server {
         };
         let tenants = TenantCache::new(store.clone(), cfg.tenant_cache_ttl, api.clone());
         let sessions = SessionStore::new(store.clone(), tenants.clone(), cfg.session_ttl);
-        let lifecycle = match (&cfg.bigcommerce, &cfg.client_secret, api) {
+        let lifecycle = match (&cfg.bigcommerce, &cfg.client_secret, api.clone()) {
             (Some(bc), Some(secret), Some(api)) => {
                 let reconciler = Reconciler::new(
                     app.clone(),
@@ -113,7 +110,6 @@ impl Server {
             }
             _ => None,
         };
-        let new_rows = Arc::new(Notify::new());
         let signer = cfg
             .client_secret
             .as_ref()
@@ -129,23 +125,50 @@ impl Server {
                 "no client secret (BC_CLIENT_SECRET): Standard Webhooks signatures are not checked"
             );
         }
+        let owner: Arc<str> = Arc::from(format!(
+            "{}-{:08x}",
+            std::process::id(),
+            rand::random::<u32>()
+        ));
+        let new_rows = Arc::new(Notify::new());
+        let dispatch = Dispatch::new(&cfg, api.clone());
+        let writer = Writer::start(
+            WriterSetup {
+                store: store.clone(),
+                dispatch: dispatch.clone(),
+                owner: owner.clone(),
+                lease: cfg.claim_lease,
+                max_rows: cfg.group_commit_max_rows,
+                linger: cfg.group_commit_linger,
+                new_rows: new_rows.clone(),
+            },
+            // SQLite has one writer at a time: one task writes everything, so ingest and
+            // outcomes never wait on each other for the lock.
+            cfg.group_commit_writers.unwrap_or(match store.backend() {
+                Backend::Sqlite => 1,
+                Backend::Postgres => 4,
+            }),
+        );
         let receiver = Arc::new(Receiver {
             cfg: cfg.clone(),
             tenants: tenants.clone(),
-            ingest: GroupCommit::start(
-                store.clone(),
-                cfg.group_commit_writers.unwrap_or(match store.backend() {
-                    Backend::Sqlite => 1,
-                    Backend::Postgres => 4,
-                }),
-                cfg.group_commit_max_rows,
-                cfg.group_commit_linger,
-            ),
+            ingest: writer.clone(),
             signer,
-            new_rows: new_rows.clone(),
         });
-        let process_id = format!("{}-{:08x}", std::process::id(), rand::random::<u32>());
-        let workers_alive: Arc<AtomicUsize> = Arc::default();
+        let alive = Arc::new(AtomicBool::new(false));
+        let engine = Arc::new(Engine {
+            app: app.clone(),
+            store: store.clone(),
+            tenants: tenants.clone(),
+            cfg: cfg.clone(),
+            api,
+            dispatch,
+            writer,
+            new_rows,
+            reconciler: lifecycle.as_ref().map(|l| l.reconciler.clone()),
+            alive: alive.clone(),
+            owner,
+        });
         let router = build_router(
             &app,
             &cfg,
@@ -154,7 +177,7 @@ impl Server {
             receiver,
             Health {
                 store: store.clone(),
-                workers_alive: workers_alive.clone(),
+                handling: alive,
             },
         )?;
         Ok(Server {
@@ -162,11 +185,8 @@ impl Server {
             router,
             app,
             store,
-            cfg,
             tenants,
-            new_rows,
-            workers_alive,
-            process_id,
+            engine,
         })
     }
 
@@ -195,45 +215,28 @@ impl Server {
         self.router.clone()
     }
 
-    /// Starts the workers (and the inbox housekeeping); stop them with [`Workers::shutdown`].
+    /// Starts handling events (the dispatcher, the fetcher of due rows, claim extension and
+    /// housekeeping, and the periodic reconcile); stop with [`Workers::shutdown`].
     pub fn start_workers(&self) -> Workers {
         let (stop, stopped) = watch::channel(false);
-        let ctx = Arc::new(WorkerContext {
-            app: self.app.clone(),
-            store: self.store.clone(),
-            tenants: self.tenants.clone(),
-            cfg: self.cfg.clone(),
-            new_rows: self.new_rows.clone(),
-            process_id: self.process_id.clone(),
-            reconciler: self.reconciler().cloned(),
-        });
-        let mut handles: Vec<JoinHandle<()>> = (0..self.cfg.workers)
-            .map(|i| {
-                let (ctx, stopped, alive) =
-                    (ctx.clone(), stopped.clone(), self.workers_alive.clone());
-                tokio::spawn(async move {
-                    alive.fetch_add(1, Ordering::SeqCst);
-                    let _alive = AliveGuard(alive);
-                    worker::run(ctx, i, stopped).await;
-                })
-            })
-            .collect();
+        let engine = &self.engine;
+        let dispatch = tokio::spawn(engine.clone().dispatch_loop(stopped.clone()));
+        let mut others: Vec<JoinHandle<()>> = vec![
+            tokio::spawn(inbox::fetch_loop(engine.clone(), stopped.clone())),
+            tokio::spawn(inbox::housekeeping_loop(engine.clone(), stopped.clone())),
+        ];
         if let Some(lifecycle) = &self.lifecycle {
-            handles.push(tokio::spawn(reconcile_periodically(
+            others.push(tokio::spawn(reconcile_periodically(
                 lifecycle.clone(),
-                self.cfg.clone(),
-                stopped.clone(),
+                engine.cfg.clone(),
+                stopped,
             )));
         }
-        handles.push(tokio::spawn(worker::housekeeping(
-            self.store.clone(),
-            self.cfg.clone(),
-            stopped,
-        )));
         Workers {
             stop,
-            handles,
-            grace: self.cfg.shutdown_grace,
+            dispatch,
+            others,
+            grace: engine.cfg.shutdown_grace,
         }
     }
 
@@ -381,41 +384,47 @@ pub async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
-/// Running workers.
+/// The running handling side of a server.
 pub struct Workers {
     stop: watch::Sender<bool>,
-    handles: Vec<JoinHandle<()>>,
+    dispatch: JoinHandle<()>,
+    others: Vec<JoinHandle<()>>,
     grace: std::time::Duration,
 }
 
 impl Workers {
-    /// Asks the workers to stop after the event in hand and waits up to the grace period;
-    /// a worker still busy then is aborted (its claim lapses and the event runs again).
+    /// Stops starting events, lets the ones in flight finish within the grace period (the rest
+    /// are aborted and run again later), gives back the events that never started, writes the
+    /// outcomes and releases this process's claims.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
-        let deadline = tokio::time::Instant::now() + self.grace;
-        for handle in self.handles {
+        // The dispatcher waits out the grace and then the outcome writes (bounded by the grace
+        // too); past both, it is stuck.
+        let abort = self.dispatch.abort_handle();
+        if tokio::time::timeout(
+            self.grace * 2 + std::time::Duration::from_secs(5),
+            self.dispatch,
+        )
+        .await
+        .is_err()
+        {
+            tracing::warn!("the dispatcher did not stop in time; aborted");
+            abort.abort();
+        }
+        for handle in self.others {
             let abort = handle.abort_handle();
-            if tokio::time::timeout_at(deadline, handle).await.is_err() {
-                tracing::warn!("a worker did not stop within the grace period; aborted");
+            if tokio::time::timeout(self.grace, handle).await.is_err() {
                 abort.abort();
             }
         }
     }
 }
 
-struct AliveGuard(Arc<AtomicUsize>);
-
-impl Drop for AliveGuard {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
 #[derive(Clone)]
 struct Health {
     store: Store,
-    workers_alive: Arc<AtomicUsize>,
+    /// Whether the dispatcher runs.
+    handling: Arc<AtomicBool>,
 }
 
 async fn ready(State(health): State<Health>) -> impl IntoResponse {
@@ -423,8 +432,11 @@ async fn ready(State(health): State<Health>) -> impl IntoResponse {
         tracing::warn!(error = %e, "not ready: database unreachable");
         return (StatusCode::SERVICE_UNAVAILABLE, "database unreachable");
     }
-    if health.workers_alive.load(Ordering::SeqCst) == 0 {
-        return (StatusCode::SERVICE_UNAVAILABLE, "no worker running");
+    if !health.handling.load(Ordering::SeqCst) {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "events are not being handled",
+        );
     }
     (StatusCode::OK, "ready")
 }

@@ -120,7 +120,6 @@ impl TestAppBuilder {
                 api_url: emulator.base_url().to_owned(),
                 login_url: emulator.base_url().to_owned(),
             }),
-            workers: 2,
             retry_base: Duration::from_millis(100),
             retry_max: Duration::from_millis(500),
             idle_poll: Duration::from_millis(20),

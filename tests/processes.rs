@@ -71,7 +71,7 @@ async fn app_process() {
         .expect("app");
     // A short lease so the restarted process takes over the killed one's claims quickly.
     let cfg = Config {
-        workers: 2,
+        max_in_flight: 2,
         claim_lease: Duration::from_secs(4),
         handler_timeout: Duration::from_secs(2),
         ..Config::default()

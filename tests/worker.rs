@@ -58,7 +58,7 @@ async fn scripted(
 
 fn config() -> Config {
     Config {
-        workers: 2,
+        max_in_flight: 2,
         idle_poll: Duration::from_millis(50),
         retry_base: Duration::from_millis(20),
         retry_max: Duration::from_millis(80),
@@ -212,7 +212,8 @@ async fn events_of_a_store_uninstalled_since_are_not_handled() {
 #[tokio::test]
 async fn shutdown_finishes_the_event_in_hand_and_releases_the_rest() {
     let cfg = Config {
-        workers: 1,
+        max_in_flight: 1,
+        max_held: 16,
         claim_batch: 10,
         ..config()
     };

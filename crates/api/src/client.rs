@@ -140,6 +140,14 @@ impl Client {
         self.stores().get(store_hash).and_then(|gate| gate.last())
     }
 
+    /// Until when the store's requests are held back because its API quota is spent (a 429,
+    /// or `X-Rate-Limit-Requests-Left: 0`); `None` when the store may call now. Work queued
+    /// for the store can wait without holding a slot meanwhile.
+    pub fn paused_until(&self, store_hash: &str) -> Option<tokio::time::Instant> {
+        let until = self.stores().get(store_hash)?.paused_until()?;
+        (until > tokio::time::Instant::now()).then_some(until)
+    }
+
     fn stores(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<StoreGate>>> {
         // The map is only inserted into; a panic elsewhere cannot leave it half-updated.
         self.inner

@@ -187,6 +187,17 @@ impl ApiError {
         self.status() == Some(404)
     }
 
+    /// Whether the store's API quota is spent: a 429 the retry policy gave up on, possibly as
+    /// the last error of a spent time budget. Waiting for the window to reset fixes it.
+    pub fn is_rate_limited(&self) -> bool {
+        match self {
+            ApiError::RateLimited { .. } => true,
+            ApiError::Status { status: 429, .. } => true,
+            ApiError::BudgetExceeded { last, .. } => last.is_rate_limited(),
+            _ => false,
+        }
+    }
+
     /// Whether the error is a 401 or 403 (token invalid, app uninstalled, scope missing).
     pub fn is_unauthorized(&self) -> bool {
         matches!(self.status(), Some(401) | Some(403))

@@ -151,7 +151,7 @@ impl StoreGate {
         }
     }
 
-    fn paused_until(&self) -> Option<Instant> {
+    pub(crate) fn paused_until(&self) -> Option<Instant> {
         self.lock().paused_until
     }
 

@@ -35,8 +35,8 @@ pub use entities::tenants::TenantStatus;
 pub use error::{Result, StoreError};
 pub use migrations::Migrator;
 pub use repo::{
-    migrate, migrate_connection, InboxCounts, InboxEvent, InsertOutcome, Install, NewInboxEvent,
-    NewSession, ReconcileOutcome, Session, SessionLookup, Store, Subscription, SubscriptionUpsert,
-    Tenant, User, DEFAULT_INBOX_RETENTION,
+    migrate, migrate_connection, Claim, InboxCounts, InboxEvent, InsertOutcome, Install,
+    NewInboxEvent, NewSession, ReconcileOutcome, Session, SessionLookup, Settlement, Store,
+    Subscription, SubscriptionUpsert, Tenant, User, DEFAULT_INBOX_RETENTION,
 };
 pub use secret::SecretString;

@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use bigcommerce_app_store::entities::tenants;
 use bigcommerce_app_store::{
-    Backend, Clock, InboxStatus, InsertOutcome, Install, KeyRing, ManualClock, NewInboxEvent,
-    NewSession, ReconcileOutcome, SecretString, SessionLookup, Store, StoreConfig, StoreError,
-    SubscriptionUpsert, TenantStatus, DEFAULT_INBOX_RETENTION,
+    Backend, Claim, Clock, InboxStatus, InsertOutcome, Install, KeyRing, ManualClock,
+    NewInboxEvent, NewSession, ReconcileOutcome, SecretString, SessionLookup, Settlement, Store,
+    StoreConfig, StoreError, SubscriptionUpsert, TenantStatus, DEFAULT_INBOX_RETENTION,
 };
 use rand::RngCore;
 use sea_orm::{ConnectionTrait, Database, EntityTrait, Statement};
@@ -175,6 +175,7 @@ conformance!(
     lost_connections_are_reported_as_unavailable,
     sessions_open_check_and_end,
     signed_payloads_are_used_once,
+    inbox_claimed_inserts_fair_claims_and_batch_settlement,
 );
 
 fn install(hash: &str, token: &str) -> Install {
@@ -734,7 +735,8 @@ async fn inbox_expired_claim_is_reclaimed(ctx: Ctx) {
     let again = s.inbox_claim("w2", 10, lease).await.unwrap();
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].id, id);
-    assert_eq!(again[0].attempts, 0);
+    // Each claim counts an attempt, the lapsed one included (it may have killed its process).
+    assert_eq!(again[0].attempts, 2);
     // The stale owner can no longer settle it; the new one can.
     assert!(!s.inbox_complete(id, "w1").await.unwrap());
     assert!(!s
@@ -781,7 +783,10 @@ async fn inbox_retry_dead_letter_replay_purge(ctx: Ctx) {
     ctx.clock.advance(Duration::from_millis(1));
     let got = s.inbox_claim("w", 1, lease).await.unwrap();
     assert_eq!(got.len(), 1);
-    assert_eq!(got[0].attempts, 1);
+    assert_eq!(
+        got[0].attempts, 2,
+        "the second attempt, counted when claimed"
+    );
 
     // Dead-letter: kept, listed, never claimed.
     assert!(s.inbox_dead_letter(id, "w", "gave up").await.unwrap());
@@ -1204,4 +1209,135 @@ async fn signed_payloads_are_used_once(ctx: Ctx) {
     // Kept until the token's expiry, then purged.
     ctx.clock.advance(Duration::from_secs(3601));
     assert_eq!(s.sessions_purge_expired().await.unwrap(), 3);
+}
+
+async fn inbox_claimed_inserts_fair_claims_and_batch_settlement(ctx: Ctx) {
+    let s = &ctx.store;
+    let lease = Duration::from_secs(60);
+    let claim = Claim { owner: "p1", lease };
+    // Fresh rows: the first two inserted claimed by p1 (first attempt counted), the third not.
+    let events = [
+        event("aaa", "store/order/created", "1"),
+        event("aaa", "store/order/created", "2"),
+        event("bbb", "store/order/created", "3"),
+    ];
+    let outcomes = s
+        .inbox_insert_claimed(&events, Some(claim), |i| i < 2)
+        .await
+        .unwrap();
+    let ids: Vec<i64> = outcomes
+        .iter()
+        .map(|o| match o {
+            InsertOutcome::Inserted(id) => *id,
+            InsertOutcome::Duplicate => panic!("fresh rows"),
+        })
+        .collect();
+    let first = s.inbox_get(ids[0]).await.unwrap().unwrap();
+    assert_eq!(first.status, InboxStatus::Claimed);
+    assert_eq!(first.claim_owner.as_deref(), Some("p1"));
+    assert_eq!(first.attempts, 1);
+    assert_eq!(
+        first.claim_expires_at,
+        Some(ctx.clock.now() + time::Duration::seconds(60))
+    );
+    let third = s.inbox_get(ids[2]).await.unwrap().unwrap();
+    assert_eq!((third.status, third.attempts), (InboxStatus::Pending, 0));
+
+    // A backlog of store aaa does not hide bbb's rows from a claim that skips aaa.
+    for i in 10..20 {
+        s.inbox_insert(&event("aaa", "store/order/created", &i.to_string()))
+            .await
+            .unwrap();
+    }
+    let got = s
+        .inbox_claim_skipping("p2", 5, lease, &["aaa"])
+        .await
+        .unwrap();
+    assert_eq!(got.iter().map(|e| e.id).collect::<Vec<_>>(), [ids[2]]);
+    assert_eq!(got[0].attempts, 1);
+
+    // Extending p1's claims moves their expiry; p2's are untouched.
+    ctx.clock.advance(Duration::from_secs(50));
+    assert_eq!(s.inbox_extend_claims("p1", lease).await.unwrap(), 2);
+    ctx.clock.advance(Duration::from_secs(30));
+    // 80 s on: p2's claim lapsed and comes back; p1's extended ones do not.
+    let taken: Vec<i64> = s
+        .inbox_claim("p3", 100, lease)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.id)
+        .collect();
+    assert!(taken.contains(&ids[2]), "{taken:?}");
+    assert!(
+        !taken.contains(&ids[0]) && !taken.contains(&ids[1]),
+        "{taken:?}"
+    );
+
+    // One transaction settles many: done, retry (with the handlers that succeeded), dead,
+    // unstarted (given back without counting), and one whose claim p1 does not hold.
+    let retry_at = ctx.clock.now() + time::Duration::seconds(30);
+    let applied = s
+        .inbox_settle(
+            "p1",
+            &[
+                Settlement::Done { id: ids[0] },
+                Settlement::Retry {
+                    id: ids[1],
+                    error: "b failed".into(),
+                    next_attempt_at: retry_at,
+                    done_handlers: vec!["app::a".into()],
+                },
+                Settlement::Done { id: ids[2] },
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(applied, [true, true, false], "bbb's row is p3's now");
+    let retried = s.inbox_get(ids[1]).await.unwrap().unwrap();
+    assert_eq!(retried.status, InboxStatus::Pending);
+    assert_eq!(retried.done_handlers, ["app::a"]);
+    assert_eq!(retried.next_attempt_at, retry_at);
+    assert_eq!(retried.attempts, 1);
+    assert_eq!(
+        s.inbox_get(ids[0]).await.unwrap().unwrap().status,
+        InboxStatus::Done
+    );
+
+    let applied = s
+        .inbox_settle(
+            "p3",
+            &[Settlement::Dead {
+                id: ids[2],
+                error: "gave up".into(),
+                done_handlers: vec!["app::a".into(), "app::b".into()],
+            }],
+        )
+        .await
+        .unwrap();
+    assert_eq!(applied, [true]);
+    let dead = s.inbox_get(ids[2]).await.unwrap().unwrap();
+    assert_eq!(dead.status, InboxStatus::Dead);
+    assert_eq!(dead.done_handlers, ["app::a", "app::b"]);
+
+    ctx.clock.advance(Duration::from_secs(30));
+    let again = s
+        .inbox_claim_skipping("p1", 1, lease, &["aaa"])
+        .await
+        .unwrap();
+    assert!(again.is_empty(), "aaa skipped, bbb has nothing due");
+    let again = s.inbox_claim("p1", 1, lease).await.unwrap();
+    assert_eq!(again[0].id, ids[1]);
+    assert_eq!(again[0].attempts, 2);
+    assert_eq!(again[0].done_handlers, ["app::a"], "kept for the retry");
+    let applied = s
+        .inbox_settle("p1", &[Settlement::Unstarted { id: ids[1] }])
+        .await
+        .unwrap();
+    assert_eq!(applied, [true]);
+    let given_back = s.inbox_get(ids[1]).await.unwrap().unwrap();
+    assert_eq!(
+        (given_back.status, given_back.attempts),
+        (InboxStatus::Pending, 1)
+    );
 }

@@ -1,10 +1,12 @@
 //! `inbox`: verified webhook callbacks, stored before the 2xx answer and processed by workers.
 //!
 //! `(store_hash, scope, payload_hash)` is unique: BigCommerce's retries and duplicate
-//! deliveries of the same event insert nothing. A row is `pending` until a worker claims it
-//! (`claimed`, with `claim_owner` and `claim_expires_at`; an expired claim is claimable again),
-//! then `done`, back to `pending` with a later `next_attempt_at` after a failure, or `dead`
-//! after the retry limit. Dead rows stay until replayed or purged; done rows are purged after
+//! deliveries of the same event insert nothing. A row is `pending` until a process claims it
+//! (`claimed`, with `claim_owner` and `claim_expires_at`, extended while the process holds it;
+//! an expired claim is claimable again), or is inserted already claimed by the process that
+//! received it. Each claim counts an attempt. Then `done`, back to `pending` with a later
+//! `next_attempt_at` after a failure (`done_handlers` keeps the handlers that succeeded), or
+//! `dead` after the attempt limit. Dead rows stay until replayed or purged; done rows are purged after
 //! the retention period.
 
 use sea_orm::entity::prelude::*;
@@ -46,7 +48,8 @@ pub struct Model {
     pub received_at: i64,
     /// Processing state.
     pub status: InboxStatus,
-    /// Failed attempts so far.
+    /// Attempts started so far (counted when claimed, so an attempt that killed the process
+    /// counts too).
     pub attempts: i32,
     /// Not claimable before this time.
     pub next_attempt_at: i64,
@@ -58,6 +61,8 @@ pub struct Model {
     pub last_error: Option<String>,
     /// When it became done or dead.
     pub finished_at: Option<i64>,
+    /// Handlers that already succeeded for this event, one name per line; a retry skips them.
+    pub done_handlers: Option<String>,
 }
 
 /// `inbox` has no relations: rows are accepted before any tenant lookup could fail.

@@ -83,7 +83,7 @@ pub struct InboxEvent {
     pub received_at: OffsetDateTime,
     /// Processing state.
     pub status: InboxStatus,
-    /// Failed attempts so far.
+    /// Attempts started so far (each claim counts one).
     pub attempts: u32,
     /// Not claimable before this time.
     pub next_attempt_at: OffsetDateTime,
@@ -95,6 +95,8 @@ pub struct InboxEvent {
     pub last_error: Option<String>,
     /// When it became done or dead.
     pub finished_at: Option<OffsetDateTime>,
+    /// Handlers that already succeeded for this event (a retry skips them).
+    pub done_handlers: Vec<String>,
 }
 
 impl fmt::Debug for InboxEvent {
@@ -113,6 +115,7 @@ impl fmt::Debug for InboxEvent {
             .field("claim_expires_at", &self.claim_expires_at)
             .field("last_error", &self.last_error)
             .field("finished_at", &self.finished_at)
+            .field("done_handlers", &self.done_handlers)
             .finish()
     }
 }
@@ -137,6 +140,7 @@ impl TryFrom<inbox::Model> for InboxEvent {
             status: m.status,
             claim_owner: m.claim_owner,
             last_error: m.last_error,
+            done_handlers: split_handlers(m.done_handlers.as_deref()),
         })
     }
 }
@@ -153,6 +157,81 @@ pub struct InboxCounts {
     /// Dead letters.
     pub dead: u64,
 }
+
+/// Who claims rows and for how long: inserted or claimed rows are held by `owner` until
+/// `lease` from now (the holder extends it while it works on them).
+#[derive(Clone, Copy, Debug)]
+pub struct Claim<'a> {
+    /// The claiming process.
+    pub owner: &'a str,
+    /// How long the claim lasts unless extended.
+    pub lease: Duration,
+}
+
+/// How an attempt at a claimed row ended, written by [`Store::inbox_settle`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Settlement {
+    /// Every handler succeeded.
+    Done {
+        /// Row id.
+        id: i64,
+    },
+    /// Try again from `next_attempt_at`; the handlers in `done_handlers` are not run again.
+    Retry {
+        /// Row id.
+        id: i64,
+        /// Why this attempt failed.
+        error: String,
+        /// When the row is due again.
+        next_attempt_at: OffsetDateTime,
+        /// Handlers that have succeeded so far.
+        done_handlers: Vec<String>,
+    },
+    /// Give up: the row becomes a dead letter.
+    Dead {
+        /// Row id.
+        id: i64,
+        /// Why.
+        error: String,
+        /// Handlers that have succeeded so far.
+        done_handlers: Vec<String>,
+    },
+    /// The attempt never started (shutdown): due again at once, and it does not count.
+    Unstarted {
+        /// Row id.
+        id: i64,
+    },
+}
+
+impl Settlement {
+    /// The row it settles.
+    pub fn id(&self) -> i64 {
+        match self {
+            Settlement::Done { id }
+            | Settlement::Retry { id, .. }
+            | Settlement::Dead { id, .. }
+            | Settlement::Unstarted { id } => *id,
+        }
+    }
+}
+
+fn join_handlers(names: &[String]) -> Option<String> {
+    (!names.is_empty()).then(|| names.join("\n"))
+}
+
+fn split_handlers(joined: Option<&str>) -> Vec<String> {
+    joined
+        .map(|text| {
+            text.lines()
+                .filter(|l| !l.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Rows per `UPDATE ... WHERE id IN (...)` of a settlement.
+const SETTLE_CHUNK: usize = 500;
 
 const INSERT_SQL: &str = "INSERT INTO inbox (store_hash, scope, payload_hash, body, received_at, \
      status, attempts, next_attempt_at) VALUES (?, ?, ?, ?, ?, 'pending', 0, ?) \
@@ -173,6 +252,18 @@ impl Store {
     /// batch is a `Duplicate` of its first occurrence. Either all rows are stored or, on error,
     /// none. Row ids within one batch follow key order, not input order.
     pub async fn inbox_insert_many(&self, events: &[NewInboxEvent]) -> Result<Vec<InsertOutcome>> {
+        self.inbox_insert_claimed(events, None, |_| false).await
+    }
+
+    /// Like [`Store::inbox_insert_many`], with the rows for which `claimed(i)` holds inserted
+    /// already claimed by `claim` (their first attempt counted): the receiving process hands
+    /// them to its handlers at once, without reading them back.
+    pub async fn inbox_insert_claimed(
+        &self,
+        events: &[NewInboxEvent],
+        claim: Option<Claim<'_>>,
+        claimed: impl Fn(usize) -> bool + Sync,
+    ) -> Result<Vec<InsertOutcome>> {
         if events.is_empty() {
             return Ok(Vec::new());
         }
@@ -195,15 +286,22 @@ impl Store {
                 &b.payload_hash,
             ))
         });
+        let claim = claim.map(|c| (c.owner, now.saturating_add(duration_ms(c.lease))));
+        let rows = Rows {
+            events,
+            now,
+            claim,
+            claimed: &claimed,
+        };
         let mut outcomes = vec![InsertOutcome::Duplicate; events.len()];
         if unique.len() <= INSERT_CHUNK {
             // One statement is atomic on its own: no transaction round trips needed.
-            self.insert_chunk(&self.db, events, &unique, now, &first, &mut outcomes)
+            self.insert_chunk(&self.db, &rows, &unique, &first, &mut outcomes)
                 .await?;
         } else {
             let txn = self.db.begin().await?;
             for chunk in unique.chunks(INSERT_CHUNK) {
-                self.insert_chunk(&txn, events, chunk, now, &first, &mut outcomes)
+                self.insert_chunk(&txn, &rows, chunk, &first, &mut outcomes)
                     .await?;
             }
             txn.commit().await?;
@@ -216,32 +314,37 @@ impl Store {
     async fn insert_chunk<C: ConnectionTrait>(
         &self,
         conn: &C,
-        events: &[NewInboxEvent],
+        rows: &Rows<'_>,
         chunk: &[usize],
-        now: i64,
         first: &HashMap<(&str, &str, &str), usize>,
         outcomes: &mut [InsertOutcome],
     ) -> Result<()> {
-        let mut sql = String::with_capacity(200 + chunk.len() * 40);
+        let mut sql = String::with_capacity(200 + chunk.len() * 48);
         sql.push_str(
             "INSERT INTO inbox (store_hash, scope, payload_hash, body, received_at, status, \
-             attempts, next_attempt_at) VALUES ",
+             attempts, next_attempt_at, claim_owner, claim_expires_at) VALUES ",
         );
-        let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 6);
+        let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 8);
         for (j, &i) in chunk.iter().enumerate() {
             if j > 0 {
                 sql.push_str(", ");
             }
-            sql.push_str("(?, ?, ?, ?, ?, 'pending', 0, ?)");
-            let e = &events[i];
+            let e = &rows.events[i];
             values.extend([
                 e.store_hash.clone().into(),
                 e.scope.clone().into(),
                 e.payload_hash.clone().into(),
                 e.body.clone().into(),
-                now.into(),
-                now.into(),
+                rows.now.into(),
+                rows.now.into(),
             ]);
+            match rows.claim.filter(|_| (rows.claimed)(i)) {
+                Some((owner, expires)) => {
+                    sql.push_str("(?, ?, ?, ?, ?, 'claimed', 1, ?, ?, ?)");
+                    values.extend([owner.into(), expires.into()]);
+                }
+                None => sql.push_str("(?, ?, ?, ?, ?, 'pending', 0, ?, NULL, NULL)"),
+            }
         }
         sql.push_str(
             " ON CONFLICT (store_hash, scope, payload_hash) DO NOTHING \
@@ -275,17 +378,29 @@ impl Store {
 
     /// Claims up to `limit` due rows for `owner` until now + `lease`, oldest first: pending
     /// rows whose `next_attempt_at` has come, and rows whose previous claim expired (a crashed
-    /// worker's rows come back).
+    /// process's rows come back). Each claim counts an attempt.
     ///
     /// PostgreSQL: one `UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING`,
     /// which runs as a single transaction: concurrent claimers skip each other's locked rows,
-    /// so no row is handed to two workers. SQLite: the same statement without the lock clause;
-    /// SQLite has one writer at a time, so claims are serialised.
+    /// so no row is handed to two processes. SQLite: the same statement without the lock
+    /// clause; SQLite has one writer at a time, so claims are serialised.
     pub async fn inbox_claim(
         &self,
         owner: &str,
         limit: u32,
         lease: Duration,
+    ) -> Result<Vec<InboxEvent>> {
+        self.inbox_claim_skipping(owner, limit, lease, &[]).await
+    }
+
+    /// Like [`Store::inbox_claim`], leaving the rows of `skip_stores` (stores whose events the
+    /// caller already holds plenty of), so one store's backlog does not hide the others'.
+    pub async fn inbox_claim_skipping(
+        &self,
+        owner: &str,
+        limit: u32,
+        lease: Duration,
+        skip_stores: &[&str],
     ) -> Result<Vec<InboxEvent>> {
         if limit == 0 {
             return Ok(Vec::new());
@@ -296,25 +411,28 @@ impl Store {
             DbBackend::Postgres => " FOR UPDATE SKIP LOCKED",
             _ => "",
         };
+        let skip = if skip_stores.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " AND store_hash NOT IN ({})",
+                vec!["?"; skip_stores.len()].join(", ")
+            )
+        };
         let sql = format!(
-            "UPDATE inbox SET status = 'claimed', claim_owner = ?, claim_expires_at = ? \
+            "UPDATE inbox SET status = 'claimed', claim_owner = ?, claim_expires_at = ?, \
+             attempts = attempts + 1 \
              WHERE id IN (SELECT id FROM inbox \
-               WHERE (status = 'pending' AND next_attempt_at <= ?) \
-                  OR (status = 'claimed' AND claim_expires_at <= ?) \
+               WHERE ((status = 'pending' AND next_attempt_at <= ?) \
+                  OR (status = 'claimed' AND claim_expires_at <= ?)){skip} \
                ORDER BY id LIMIT ?{lock}) \
              RETURNING *"
         );
+        let mut values: Vec<Value> = vec![owner.into(), expires.into(), now.into(), now.into()];
+        values.extend(skip_stores.iter().map(|&s| Value::from(s)));
+        values.push(i64::from(limit).into());
         let rows = inbox::Entity::find()
-            .from_raw_sql(self.stmt(
-                &sql,
-                vec![
-                    owner.into(),
-                    expires.into(),
-                    now.into(),
-                    now.into(),
-                    i64::from(limit).into(),
-                ],
-            ))
+            .from_raw_sql(self.stmt(&sql, values))
             .all(&self.db)
             .await?;
         let mut events = rows
@@ -324,6 +442,105 @@ impl Store {
         // RETURNING does not promise an order.
         events.sort_by_key(|e| e.id);
         Ok(events)
+    }
+
+    /// Extends every claim `owner` holds to now + `lease` (it is still working on them).
+    /// Returns how many.
+    pub async fn inbox_extend_claims(&self, owner: &str, lease: Duration) -> Result<u64> {
+        let expires = self.now_ms().saturating_add(duration_ms(lease));
+        let res = self
+            .db
+            .execute(self.stmt(
+                "UPDATE inbox SET claim_expires_at = ? WHERE status = 'claimed' AND claim_owner = ?",
+                vec![expires.into(), owner.into()],
+            ))
+            .await?;
+        Ok(res.rows_affected())
+    }
+
+    /// Writes the outcomes of many attempts in one transaction. Returns, per settlement in input
+    /// order, whether it applied: `false` if `owner` no longer held the claim (it lapsed and
+    /// another process took the row).
+    pub async fn inbox_settle(&self, owner: &str, settlements: &[Settlement]) -> Result<Vec<bool>> {
+        if settlements.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = self.now_ms();
+        let txn = self.db.begin().await?;
+        let mut applied = vec![false; settlements.len()];
+        let done: Vec<(usize, i64)> = settlements
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| matches!(s, Settlement::Done { .. }))
+            .map(|(i, s)| (i, s.id()))
+            .collect();
+        for chunk in done.chunks(SETTLE_CHUNK) {
+            let sql = format!(
+                "UPDATE inbox SET status = 'done', finished_at = ?, claim_owner = NULL, \
+                 claim_expires_at = NULL WHERE status = 'claimed' AND claim_owner = ? \
+                 AND id IN ({}) RETURNING id",
+                vec!["?"; chunk.len()].join(", ")
+            );
+            let mut values: Vec<Value> = vec![now.into(), owner.into()];
+            values.extend(chunk.iter().map(|&(_, id)| Value::from(id)));
+            let done_ids: std::collections::HashSet<i64> = txn
+                .query_all(self.stmt(&sql, values))
+                .await?
+                .iter()
+                .map(|row| row.try_get::<i64>("", "id"))
+                .collect::<std::result::Result<_, _>>()?;
+            for &(i, id) in chunk {
+                applied[i] = done_ids.contains(&id);
+            }
+        }
+        for (i, settlement) in settlements.iter().enumerate() {
+            let (sql, values): (&str, Vec<Value>) = match settlement {
+                Settlement::Done { .. } => continue,
+                Settlement::Retry {
+                    id,
+                    error,
+                    next_attempt_at,
+                    done_handlers,
+                } => (
+                    "UPDATE inbox SET status = 'pending', last_error = ?, next_attempt_at = ?, \
+                     done_handlers = ?, claim_owner = NULL, claim_expires_at = NULL \
+                     WHERE id = ? AND status = 'claimed' AND claim_owner = ?",
+                    vec![
+                        error.clone().into(),
+                        to_millis(*next_attempt_at).into(),
+                        join_handlers(done_handlers).into(),
+                        (*id).into(),
+                        owner.into(),
+                    ],
+                ),
+                Settlement::Dead {
+                    id,
+                    error,
+                    done_handlers,
+                } => (
+                    "UPDATE inbox SET status = 'dead', last_error = ?, finished_at = ?, \
+                     done_handlers = ?, claim_owner = NULL, claim_expires_at = NULL \
+                     WHERE id = ? AND status = 'claimed' AND claim_owner = ?",
+                    vec![
+                        error.clone().into(),
+                        now.into(),
+                        join_handlers(done_handlers).into(),
+                        (*id).into(),
+                        owner.into(),
+                    ],
+                ),
+                Settlement::Unstarted { id } => (
+                    "UPDATE inbox SET status = 'pending', next_attempt_at = ?, \
+                     attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, \
+                     claim_owner = NULL, claim_expires_at = NULL \
+                     WHERE id = ? AND status = 'claimed' AND claim_owner = ?",
+                    vec![now.into(), (*id).into(), owner.into()],
+                ),
+            };
+            applied[i] = txn.execute(self.stmt(sql, values)).await?.rows_affected() == 1;
+        }
+        txn.commit().await?;
+        Ok(applied)
     }
 
     /// Marks a claimed row done. Returns `false` if `owner` no longer holds the claim (it
@@ -338,8 +555,9 @@ impl Store {
         .await
     }
 
-    /// Records a failed attempt: `attempts + 1`, `last_error`, and the row is not claimable
-    /// again before `next_attempt_at`. Returns `false` if `owner` no longer holds the claim.
+    /// Records a failed attempt (counted when it was claimed): `last_error`, and the row is not
+    /// claimable again before `next_attempt_at`. Returns `false` if `owner` no longer holds the
+    /// claim.
     pub async fn inbox_fail(
         &self,
         id: i64,
@@ -348,7 +566,7 @@ impl Store {
         next_attempt_at: OffsetDateTime,
     ) -> Result<bool> {
         self.exec_claimed(
-            "UPDATE inbox SET status = 'pending', attempts = attempts + 1, last_error = ?, \
+            "UPDATE inbox SET status = 'pending', last_error = ?, \
              next_attempt_at = ?, claim_owner = NULL, claim_expires_at = NULL \
              WHERE id = ? AND status = 'claimed' AND claim_owner = ?",
             vec![
@@ -361,13 +579,13 @@ impl Store {
         .await
     }
 
-    /// Moves a claimed row to the dead letters after its last failed attempt (`attempts + 1`,
-    /// `last_error`). Returns `false` if `owner` no longer holds the claim.
+    /// Moves a claimed row to the dead letters after its last failed attempt (`last_error`).
+    /// Returns `false` if `owner` no longer holds the claim.
     pub async fn inbox_dead_letter(&self, id: i64, owner: &str, error: &str) -> Result<bool> {
         let now = self.now_ms();
         let applied = self
             .exec_claimed(
-                "UPDATE inbox SET status = 'dead', attempts = attempts + 1, last_error = ?, \
+                "UPDATE inbox SET status = 'dead', last_error = ?, \
                  finished_at = ?, claim_owner = NULL, claim_expires_at = NULL \
                  WHERE id = ? AND status = 'claimed' AND claim_owner = ?",
                 vec![error.into(), now.into(), id.into(), owner.into()],
@@ -555,4 +773,13 @@ fn store_filter(store_hash: Option<&str>) -> (&'static str, Vec<Value>) {
         Some(hash) => (" AND store_hash = ?", vec![hash.into()]),
         None => ("", Vec::new()),
     }
+}
+
+/// What one multi-row insert writes.
+struct Rows<'a> {
+    events: &'a [NewInboxEvent],
+    now: i64,
+    /// Owner and lease expiry for rows inserted claimed.
+    claim: Option<(&'a str, i64)>,
+    claimed: &'a (dyn Fn(usize) -> bool + Sync),
 }

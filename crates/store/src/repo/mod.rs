@@ -23,7 +23,10 @@ mod subscriptions;
 mod tenants;
 mod users;
 
-pub use inbox::{InboxCounts, InboxEvent, InsertOutcome, NewInboxEvent, DEFAULT_INBOX_RETENTION};
+pub use inbox::{
+    Claim, InboxCounts, InboxEvent, InsertOutcome, NewInboxEvent, Settlement,
+    DEFAULT_INBOX_RETENTION,
+};
 pub use sessions::{NewSession, Session, SessionLookup};
 pub use subscriptions::{ReconcileOutcome, Subscription, SubscriptionUpsert};
 pub use tenants::{Install, Tenant};

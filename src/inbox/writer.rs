@@ -1,0 +1,355 @@
+//! Every write to the inbox, in group commits: the callbacks of concurrent requests in one
+//! insert, the outcomes of many events in one transaction, claims and claim extensions.
+//!
+//! On SQLite one writer task does all of it, so ingest and settlement never wait on each
+//! other for the database's single write lock; on PostgreSQL several writers work in parallel.
+//! A request is answered only after the insert holding its row has committed. A settlement that
+//! cannot be written (the database is briefly down) is kept and written again, with backoff,
+//! instead of being left to the claim's lease.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bigcommerce_app_store::{
+    Claim, InboxEvent, InsertOutcome, NewInboxEvent, Settlement, Store, StoreError,
+};
+use tokio::sync::{mpsc, oneshot, Notify};
+
+use super::dispatch::{Dispatch, Job};
+use crate::metrics as m;
+
+/// Why a callback was not stored.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum IngestError {
+    #[error(transparent)]
+    Storage(Arc<StoreError>),
+    #[error("the inbox writer has stopped")]
+    Stopped,
+}
+
+/// Longest wait between two tries of a settlement the database refused.
+const MAX_SETTLE_BACKOFF: Duration = Duration::from_secs(5);
+
+type InsertReply = oneshot::Sender<Result<InsertOutcome, IngestError>>;
+type ClaimReply = oneshot::Sender<Result<Vec<InboxEvent>, StoreError>>;
+
+enum Op {
+    Insert {
+        event: NewInboxEvent,
+        reply: InsertReply,
+    },
+    Settle(Settlement),
+    Claim {
+        limit: u32,
+        /// Stores to leave out (they hold their share already).
+        skip: Vec<String>,
+        reply: ClaimReply,
+    },
+    ExtendClaims {
+        reply: oneshot::Sender<Result<u64, StoreError>>,
+    },
+    /// Answered once every settlement sent before it is written (or given up on).
+    Flush(oneshot::Sender<()>),
+}
+
+/// The handle of the writer tasks; cheap to clone.
+#[derive(Clone)]
+pub(crate) struct Writer {
+    writers: Arc<[mpsc::Sender<Op>]>,
+    next: Arc<AtomicUsize>,
+}
+
+/// What the writer tasks share.
+pub(crate) struct WriterSetup {
+    pub(crate) store: Store,
+    pub(crate) dispatch: Dispatch,
+    /// Claim owner of this process.
+    pub(crate) owner: Arc<str>,
+    pub(crate) lease: Duration,
+    pub(crate) max_rows: usize,
+    pub(crate) linger: Duration,
+    /// Wakes the fetcher when rows were stored unclaimed.
+    pub(crate) new_rows: Arc<Notify>,
+}
+
+impl Writer {
+    /// Starts `writers` tasks (SQLite: 1).
+    pub(crate) fn start(setup: WriterSetup, writers: usize) -> Writer {
+        let setup = Arc::new(setup);
+        let writers: Arc<[mpsc::Sender<Op>]> = (0..writers.max(1))
+            .map(|_| {
+                let (tx, rx) = mpsc::channel(setup.max_rows * 8);
+                tokio::spawn(write_loop(setup.clone(), rx));
+                tx
+            })
+            .collect();
+        Writer {
+            writers,
+            next: Arc::default(),
+        }
+    }
+
+    fn pick(&self) -> &mpsc::Sender<Op> {
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.writers.len();
+        &self.writers[i]
+    }
+
+    /// Stores a callback; `Ok` once committed (or already stored).
+    pub(crate) async fn insert(&self, event: NewInboxEvent) -> Result<InsertOutcome, IngestError> {
+        let (reply, answer) = oneshot::channel();
+        self.pick()
+            .send(Op::Insert { event, reply })
+            .await
+            .map_err(|_| IngestError::Stopped)?;
+        answer.await.map_err(|_| IngestError::Stopped)?
+    }
+
+    /// Queues an outcome for the next group commit.
+    pub(crate) async fn settle(&self, settlement: Settlement) {
+        if self.pick().send(Op::Settle(settlement)).await.is_err() {
+            tracing::error!("the inbox writer has stopped; the outcome is lost and the event runs again when its claim lapses");
+        }
+    }
+
+    /// Claims due rows for this process (through the first writer: on SQLite the only one).
+    pub(crate) async fn claim(
+        &self,
+        limit: u32,
+        skip: Vec<String>,
+    ) -> Result<Vec<InboxEvent>, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        let stopped = || StoreError::Config("the inbox writer has stopped".into());
+        self.writers[0]
+            .send(Op::Claim { limit, skip, reply })
+            .await
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+
+    /// Extends every claim of this process.
+    pub(crate) async fn extend_claims(&self) -> Result<u64, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        let stopped = || StoreError::Config("the inbox writer has stopped".into());
+        self.writers[0]
+            .send(Op::ExtendClaims { reply })
+            .await
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+
+    /// Waits until every settlement queued so far is written, at most `limit`.
+    pub(crate) async fn flush(&self, limit: Duration) {
+        let mut answers = Vec::new();
+        for writer in self.writers.iter() {
+            let (reply, answer) = oneshot::channel();
+            if writer.send(Op::Flush(reply)).await.is_ok() {
+                answers.push(answer);
+            }
+        }
+        let all = async {
+            for answer in answers {
+                let _ = answer.await;
+            }
+        };
+        if tokio::time::timeout(limit, all).await.is_err() {
+            tracing::warn!(
+                "outcomes not all written at shutdown; their events run again when the claims lapse"
+            );
+        }
+    }
+}
+
+/// Ops taken in one round, by kind.
+#[derive(Default)]
+struct Round {
+    inserts: Vec<(NewInboxEvent, InsertReply)>,
+    claims: Vec<(u32, Vec<String>, ClaimReply)>,
+    extends: Vec<oneshot::Sender<Result<u64, StoreError>>>,
+    flushes: Vec<oneshot::Sender<()>>,
+}
+
+async fn write_loop(setup: Arc<WriterSetup>, mut rx: mpsc::Receiver<Op>) {
+    // Outcomes not written yet; kept across rounds until the database takes them.
+    let mut unsettled: Vec<Settlement> = Vec::new();
+    let mut waiting_flushes: Vec<oneshot::Sender<()>> = Vec::new();
+    let mut backoff = Duration::from_millis(50);
+    let mut retry_at: Option<tokio::time::Instant> = None;
+    let mut open = true;
+    // Tries left once every sender is gone (shutdown) and the database still refuses.
+    let mut tries_after_close = 10;
+    while open || (!unsettled.is_empty() && tries_after_close > 0) {
+        let mut round = Round::default();
+        let wake = tokio::select! {
+            op = rx.recv(), if open => op,
+            _ = sleep_until(retry_at), if !unsettled.is_empty() => None,
+        };
+        match wake {
+            Some(op) => take(op, &mut round, &mut unsettled),
+            None if retry_at.is_some_and(|at| at <= tokio::time::Instant::now()) => {}
+            None => open = false,
+        }
+        if !open {
+            tries_after_close -= 1;
+        }
+        // Whatever queued up while the previous round was written joins this one.
+        while round.inserts.len() < setup.max_rows {
+            match rx.try_recv() {
+                Ok(op) => take(op, &mut round, &mut unsettled),
+                Err(_) => break,
+            }
+        }
+        if !setup.linger.is_zero() && !round.inserts.is_empty() {
+            let deadline = tokio::time::Instant::now() + setup.linger;
+            while round.inserts.len() < setup.max_rows {
+                match tokio::time::timeout_at(deadline, rx.recv()).await {
+                    Ok(Some(op)) => take(op, &mut round, &mut unsettled),
+                    _ => break,
+                }
+            }
+        }
+        if !round.inserts.is_empty() {
+            insert(&setup, std::mem::take(&mut round.inserts)).await;
+        }
+        let due = retry_at.is_none_or(|at| at <= tokio::time::Instant::now());
+        if !unsettled.is_empty() && due {
+            match setup.store.inbox_settle(&setup.owner, &unsettled).await {
+                Ok(applied) => {
+                    m::settlement_batch(unsettled.len());
+                    let lapsed = applied.iter().filter(|a| !**a).count();
+                    if lapsed > 0 {
+                        tracing::warn!(
+                            events = lapsed,
+                            "claims lapsed before their outcome was written; another process may run them again"
+                        );
+                    }
+                    unsettled.clear();
+                    backoff = Duration::from_millis(50);
+                    retry_at = None;
+                }
+                Err(e) => {
+                    m::worker_error();
+                    tracing::error!(events = unsettled.len(), error = %e, retry_in = ?backoff, "outcomes not written; writing them again");
+                    retry_at = Some(tokio::time::Instant::now() + backoff);
+                    backoff = (backoff * 2).min(MAX_SETTLE_BACKOFF);
+                }
+            }
+        }
+        for (limit, skip, reply) in round.claims {
+            let skip: Vec<&str> = skip.iter().map(String::as_str).collect();
+            let claimed = setup
+                .store
+                .inbox_claim_skipping(&setup.owner, limit, setup.lease, &skip)
+                .await;
+            let _ = reply.send(claimed);
+        }
+        for reply in round.extends {
+            let _ = reply.send(
+                setup
+                    .store
+                    .inbox_extend_claims(&setup.owner, setup.lease)
+                    .await,
+            );
+        }
+        waiting_flushes.extend(round.flushes);
+        if unsettled.is_empty() {
+            for flush in waiting_flushes.drain(..) {
+                let _ = flush.send(());
+            }
+        }
+    }
+    if !unsettled.is_empty() {
+        tracing::error!(
+            events = unsettled.len(),
+            "outcomes never written; their events run again when the claims lapse"
+        );
+    }
+}
+
+fn take(op: Op, round: &mut Round, unsettled: &mut Vec<Settlement>) {
+    match op {
+        Op::Insert { event, reply } => round.inserts.push((event, reply)),
+        Op::Settle(settlement) => unsettled.push(settlement),
+        Op::Claim { limit, skip, reply } => round.claims.push((limit, skip, reply)),
+        Op::ExtendClaims { reply } => round.extends.push(reply),
+        Op::Flush(reply) => round.flushes.push(reply),
+    }
+}
+
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// One group commit of callbacks. Rows for which the dispatcher has room are inserted claimed
+/// by this process and handed to it directly.
+async fn insert(
+    setup: &WriterSetup,
+    batch: Vec<(
+        NewInboxEvent,
+        oneshot::Sender<Result<InsertOutcome, IngestError>>,
+    )>,
+) {
+    let (events, replies): (Vec<NewInboxEvent>, Vec<_>) = batch.into_iter().unzip();
+    let reserved: Vec<bool> = events
+        .iter()
+        .map(|e| setup.dispatch.try_reserve(&e.store_hash))
+        .collect();
+    m::group_commit_size(events.len());
+    let claim = Claim {
+        owner: &setup.owner,
+        lease: setup.lease,
+    };
+    let received_at = setup.store.now();
+    match setup
+        .store
+        .inbox_insert_claimed(&events, Some(claim), |i| reserved[i])
+        .await
+    {
+        Ok(outcomes) => {
+            let mut unclaimed = false;
+            for (((event, reply), outcome), reserved) in
+                events.into_iter().zip(replies).zip(outcomes).zip(reserved)
+            {
+                match (outcome, reserved) {
+                    (InsertOutcome::Inserted(id), true) => setup.dispatch.push(
+                        Job {
+                            id,
+                            store: Arc::from(event.store_hash),
+                            scope: event.scope,
+                            hash: event.payload_hash,
+                            body: event.body,
+                            received_at,
+                            attempts: 1,
+                            done_handlers: Vec::new(),
+                        },
+                        true,
+                    ),
+                    (InsertOutcome::Inserted(_), false) => unclaimed = true,
+                    (InsertOutcome::Duplicate, true) => {
+                        setup.dispatch.cancel_reservation(&event.store_hash)
+                    }
+                    (InsertOutcome::Duplicate, false) => {}
+                }
+                // A request that gave up (client gone) just drops its answer.
+                let _ = reply.send(Ok(outcome));
+            }
+            if unclaimed {
+                setup.new_rows.notify_one();
+            }
+        }
+        Err(e) => {
+            for (event, reserved) in events.iter().zip(reserved) {
+                if reserved {
+                    setup.dispatch.cancel_reservation(&event.store_hash);
+                }
+            }
+            let e = Arc::new(e);
+            for reply in replies {
+                let _ = reply.send(Err(IngestError::Storage(e.clone())));
+            }
+        }
+    }
+}
