@@ -112,8 +112,8 @@ pub struct Config {
     pub tenant_cache_ttl: Duration,
     /// Most rows one group commit writes.
     pub group_commit_max_rows: usize,
-    /// Writer tasks committing in parallel; `None`: 1 on SQLite (one writer at a time anyway),
-    /// 4 on PostgreSQL.
+    /// Inbox writer tasks committing in parallel; `None`: 1, which measured best on SQLite (one
+    /// writer at a time anyway) and on PostgreSQL (fewer, larger statements).
     pub group_commit_writers: Option<usize>,
     /// How long the group commit waits for more rows after the first. Zero: none; the time one
     /// commit takes is what the next batch gathers in.

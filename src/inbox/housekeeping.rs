@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use bigcommerce_app_store::Backend;
 use tokio::sync::watch;
 
 use super::dispatch::Job;
@@ -34,7 +35,7 @@ pub(crate) async fn fetch_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bo
         let mut full_batch = false;
         if room >= low_water {
             let limit = u32::try_from(room).unwrap_or(u32::MAX).min(cfg.claim_batch);
-            match engine.writer.claim(limit, saturated).await {
+            match claim(&engine, limit, &saturated).await {
                 Ok(rows) => {
                     full_batch = rows.len() == limit as usize;
                     if rows.is_empty() {
@@ -62,6 +63,32 @@ pub(crate) async fn fetch_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bo
             _ = &mut new_rows => {}
             _ = &mut room_freed, if room < low_water => {}
             _ = stop.changed() => return,
+        }
+    }
+}
+
+/// Claims due rows for this process. PostgreSQL: one locking statement per kind of due row,
+/// run beside the writers. SQLite: the due rows are found by a read (which does not hold the
+/// write lock), then claimed by the writer.
+async fn claim(
+    engine: &Engine,
+    limit: u32,
+    skip: &[String],
+) -> Result<Vec<bigcommerce_app_store::InboxEvent>, bigcommerce_app_store::StoreError> {
+    let skip: Vec<&str> = skip.iter().map(String::as_str).collect();
+    match engine.store.backend() {
+        Backend::Postgres => {
+            engine
+                .store
+                .inbox_claim_skipping(&engine.owner, limit, engine.cfg.claim_lease, &skip)
+                .await
+        }
+        Backend::Sqlite => {
+            let ids = engine.store.inbox_due(limit, &skip).await?;
+            if ids.is_empty() {
+                return Ok(Vec::new());
+            }
+            engine.writer.claim_ids(ids).await
         }
     }
 }

@@ -40,10 +40,9 @@ enum Op {
         reply: InsertReply,
     },
     Settle(Settlement),
+    /// Claims the rows of these ids that are still due (found by a read outside the writer).
     Claim {
-        limit: u32,
-        /// Stores to leave out (they hold their share already).
-        skip: Vec<String>,
+        ids: Vec<i64>,
         reply: ClaimReply,
     },
     ExtendClaims {
@@ -112,16 +111,13 @@ impl Writer {
         }
     }
 
-    /// Claims due rows for this process (through the first writer: on SQLite the only one).
-    pub(crate) async fn claim(
-        &self,
-        limit: u32,
-        skip: Vec<String>,
-    ) -> Result<Vec<InboxEvent>, StoreError> {
+    /// Claims for this process the rows of `ids` still due (through the first writer: on SQLite
+    /// the only one).
+    pub(crate) async fn claim_ids(&self, ids: Vec<i64>) -> Result<Vec<InboxEvent>, StoreError> {
         let (reply, answer) = oneshot::channel();
         let stopped = || StoreError::Config("the inbox writer has stopped".into());
         self.writers[0]
-            .send(Op::Claim { limit, skip, reply })
+            .send(Op::Claim { ids, reply })
             .await
             .map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
@@ -164,7 +160,7 @@ impl Writer {
 #[derive(Default)]
 struct Round {
     inserts: Vec<(NewInboxEvent, InsertReply)>,
-    claims: Vec<(u32, Vec<String>, ClaimReply)>,
+    claims: Vec<(Vec<i64>, ClaimReply)>,
     extends: Vec<oneshot::Sender<Result<u64, StoreError>>>,
     flushes: Vec<oneshot::Sender<()>>,
 }
@@ -235,11 +231,10 @@ async fn write_loop(setup: Arc<WriterSetup>, mut rx: mpsc::Receiver<Op>) {
                 }
             }
         }
-        for (limit, skip, reply) in round.claims {
-            let skip: Vec<&str> = skip.iter().map(String::as_str).collect();
+        for (ids, reply) in round.claims {
             let claimed = setup
                 .store
-                .inbox_claim_skipping(&setup.owner, limit, setup.lease, &skip)
+                .inbox_claim_ids(&setup.owner, &ids, setup.lease)
                 .await;
             let _ = reply.send(claimed);
         }
@@ -270,7 +265,7 @@ fn take(op: Op, round: &mut Round, unsettled: &mut Vec<Settlement>) {
     match op {
         Op::Insert { event, reply } => round.inserts.push((event, reply)),
         Op::Settle(settlement) => unsettled.push(settlement),
-        Op::Claim { limit, skip, reply } => round.claims.push((limit, skip, reply)),
+        Op::Claim { ids, reply } => round.claims.push((ids, reply)),
         Op::ExtendClaims { reply } => round.extends.push(reply),
         Op::Flush(reply) => round.flushes.push(reply),
     }

@@ -294,6 +294,13 @@ impl Store {
             claimed: &claimed,
         };
         let mut outcomes = vec![InsertOutcome::Duplicate; events.len()];
+        if self.db.get_database_backend() == DbBackend::Postgres {
+            // One statement text whatever the batch: arrays instead of a VALUES list, so the
+            // server plans it once per connection instead of once per batch.
+            self.insert_unnest(&rows, &unique, &first, &mut outcomes)
+                .await?;
+            return Ok(outcomes);
+        }
         if unique.len() <= INSERT_CHUNK {
             // One statement is atomic on its own: no transaction round trips needed.
             self.insert_chunk(&self.db, &rows, &unique, &first, &mut outcomes)
@@ -362,6 +369,58 @@ impl Store {
         Ok(())
     }
 
+    /// The PostgreSQL insert: the batch as arrays, unnested into rows.
+    async fn insert_unnest(
+        &self,
+        rows: &Rows<'_>,
+        unique: &[usize],
+        first: &HashMap<(&str, &str, &str), usize>,
+        outcomes: &mut [InsertOutcome],
+    ) -> Result<()> {
+        let pick = |f: &dyn Fn(&NewInboxEvent) -> Value| -> Vec<Value> {
+            unique.iter().map(|&i| f(&rows.events[i])).collect()
+        };
+        let array = |ty: sea_orm::sea_query::ArrayType, items: Vec<Value>| {
+            Value::Array(ty, Some(Box::new(items)))
+        };
+        use sea_orm::sea_query::ArrayType;
+        let claimed: Vec<Value> = unique
+            .iter()
+            .map(|&i| Value::from(rows.claim.is_some() && (rows.claimed)(i)))
+            .collect();
+        let (owner, expires) = rows.claim.unwrap_or(("", 0));
+        let sql = "INSERT INTO inbox (store_hash, scope, payload_hash, body, received_at, status, \
+             attempts, next_attempt_at, claim_owner, claim_expires_at) \
+             SELECT t.s, t.sc, t.h, t.b, $5, CASE WHEN t.c THEN 'claimed' ELSE 'pending' END, \
+             CASE WHEN t.c THEN 1 ELSE 0 END, $5, CASE WHEN t.c THEN $6 END, \
+             CASE WHEN t.c THEN $7::bigint END \
+             FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bytea[], $8::bool[]) \
+               AS t(s, sc, h, b, c) \
+             ON CONFLICT (store_hash, scope, payload_hash) DO NOTHING \
+             RETURNING id, store_hash, scope, payload_hash";
+        let values = vec![
+            array(ArrayType::String, pick(&|e| e.store_hash.clone().into())),
+            array(ArrayType::String, pick(&|e| e.scope.clone().into())),
+            array(ArrayType::String, pick(&|e| e.payload_hash.clone().into())),
+            array(ArrayType::Bytes, pick(&|e| e.body.clone().into())),
+            rows.now.into(),
+            owner.into(),
+            expires.into(),
+            array(ArrayType::Bool, claimed),
+        ];
+        let stmt = sea_orm::Statement::from_sql_and_values(DbBackend::Postgres, sql, values);
+        for row in self.db.query_all(stmt).await? {
+            let store_hash: String = row.try_get("", "store_hash")?;
+            let scope: String = row.try_get("", "scope")?;
+            let payload_hash: String = row.try_get("", "payload_hash")?;
+            let key = (store_hash.as_str(), scope.as_str(), payload_hash.as_str());
+            if let Some(&i) = first.get(&key) {
+                outcomes[i] = InsertOutcome::Inserted(row.try_get("", "id")?);
+            }
+        }
+        Ok(())
+    }
+
     fn stmt_insert(&self, event: &NewInboxEvent, now: i64) -> sea_orm::Statement {
         self.stmt(
             INSERT_SQL,
@@ -376,14 +435,14 @@ impl Store {
         )
     }
 
-    /// Claims up to `limit` due rows for `owner` until now + `lease`, oldest first: pending
-    /// rows whose `next_attempt_at` has come, and rows whose previous claim expired (a crashed
-    /// process's rows come back). Each claim counts an attempt.
+    /// Claims up to `limit` due rows for `owner` until now + `lease`: rows whose previous claim
+    /// expired (a crashed process's rows come back), then pending rows whose `next_attempt_at`
+    /// has come, earliest first. Each claim counts an attempt.
     ///
-    /// PostgreSQL: one `UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING`,
-    /// which runs as a single transaction: concurrent claimers skip each other's locked rows,
-    /// so no row is handed to two processes. SQLite: the same statement without the lock
-    /// clause; SQLite has one writer at a time, so claims are serialised.
+    /// PostgreSQL: `UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING`, each
+    /// a single transaction: concurrent claimers skip each other's locked rows, so no row is
+    /// handed to two processes. SQLite: the ids are read first, then claimed by an `UPDATE`
+    /// that checks again that each is still due; SQLite has one writer at a time.
     pub async fn inbox_claim(
         &self,
         owner: &str,
@@ -395,6 +454,7 @@ impl Store {
 
     /// Like [`Store::inbox_claim`], leaving the rows of `skip_stores` (stores whose events the
     /// caller already holds plenty of), so one store's backlog does not hide the others'.
+    /// Lapsed claims come first, then pending rows by due time.
     pub async fn inbox_claim_skipping(
         &self,
         owner: &str,
@@ -405,41 +465,115 @@ impl Store {
         if limit == 0 {
             return Ok(Vec::new());
         }
+        if self.db.get_database_backend() != DbBackend::Postgres {
+            let ids = self.inbox_due(limit, skip_stores).await?;
+            return self.inbox_claim_ids(owner, &ids, lease).await;
+        }
+        // PostgreSQL: each UPDATE locks the rows it picks and skips rows another claimer holds,
+        // so no row is handed to two processes.
+        let mut events = Vec::new();
+        for (due, order) in [
+            (
+                "status = 'claimed' AND claim_expires_at <= ?",
+                "claim_expires_at",
+            ),
+            (
+                "status = 'pending' AND next_attempt_at <= ?",
+                "next_attempt_at, id",
+            ),
+        ] {
+            let left = limit as usize - events.len();
+            if left == 0 {
+                break;
+            }
+            let now = self.now_ms();
+            let expires = now.saturating_add(duration_ms(lease));
+            let sql = format!(
+                "UPDATE inbox SET status = 'claimed', claim_owner = ?, claim_expires_at = ?, \
+                 attempts = attempts + 1 \
+                 WHERE id IN (SELECT id FROM inbox WHERE {due}{skip} ORDER BY {order} LIMIT ? \
+                 FOR UPDATE SKIP LOCKED) RETURNING *",
+                skip = skip_clause(skip_stores.len()),
+            );
+            let mut values: Vec<Value> = vec![owner.into(), expires.into(), now.into()];
+            values.extend(skip_stores.iter().map(|&s| Value::from(s)));
+            values.push((left as i64).into());
+            let rows = inbox::Entity::find()
+                .from_raw_sql(self.stmt(&sql, values))
+                .all(&self.db)
+                .await?;
+            for row in rows {
+                events.push(InboxEvent::try_from(row)?);
+            }
+        }
+        events.sort_by_key(|e| e.id);
+        Ok(events)
+    }
+
+    /// Ids of up to `limit` rows due for a claim, leaving `skip_stores`: lapsed claims first,
+    /// then pending rows by due time. Only reads, so on SQLite it does not take the write lock;
+    /// [`Store::inbox_claim_ids`] then claims those still due.
+    pub async fn inbox_due(&self, limit: u32, skip_stores: &[&str]) -> Result<Vec<i64>> {
         let now = self.now_ms();
-        let expires = now.saturating_add(duration_ms(lease));
-        let lock = match self.db.get_database_backend() {
-            DbBackend::Postgres => " FOR UPDATE SKIP LOCKED",
-            _ => "",
-        };
-        let skip = if skip_stores.is_empty() {
-            String::new()
-        } else {
-            format!(
-                " AND store_hash NOT IN ({})",
-                vec!["?"; skip_stores.len()].join(", ")
-            )
-        };
-        let sql = format!(
-            "UPDATE inbox SET status = 'claimed', claim_owner = ?, claim_expires_at = ?, \
-             attempts = attempts + 1 \
-             WHERE id IN (SELECT id FROM inbox \
-               WHERE ((status = 'pending' AND next_attempt_at <= ?) \
-                  OR (status = 'claimed' AND claim_expires_at <= ?)){skip} \
-               ORDER BY id LIMIT ?{lock}) \
-             RETURNING *"
-        );
-        let mut values: Vec<Value> = vec![owner.into(), expires.into(), now.into(), now.into()];
-        values.extend(skip_stores.iter().map(|&s| Value::from(s)));
-        values.push(i64::from(limit).into());
-        let rows = inbox::Entity::find()
-            .from_raw_sql(self.stmt(&sql, values))
-            .all(&self.db)
-            .await?;
-        let mut events = rows
-            .into_iter()
-            .map(InboxEvent::try_from)
-            .collect::<Result<Vec<_>>>()?;
-        // RETURNING does not promise an order.
+        let mut ids = Vec::new();
+        for (due, order) in [
+            (
+                "status = 'claimed' AND claim_expires_at <= ?",
+                "claim_expires_at",
+            ),
+            (
+                "status = 'pending' AND next_attempt_at <= ?",
+                "next_attempt_at, id",
+            ),
+        ] {
+            let left = limit as usize - ids.len();
+            if left == 0 {
+                break;
+            }
+            let sql = format!(
+                "SELECT id FROM inbox WHERE {due}{skip} ORDER BY {order} LIMIT ?",
+                skip = skip_clause(skip_stores.len()),
+            );
+            let mut values: Vec<Value> = vec![now.into()];
+            values.extend(skip_stores.iter().map(|&s| Value::from(s)));
+            values.push((left as i64).into());
+            for row in self.db.query_all(self.stmt(&sql, values)).await? {
+                ids.push(row.try_get::<i64>("", "id")?);
+            }
+        }
+        Ok(ids)
+    }
+
+    /// Claims for `owner` the rows of `ids` that are still due (pending and due, or with a lapsed
+    /// claim), counting an attempt each; the others were taken meanwhile and are left out.
+    pub async fn inbox_claim_ids(
+        &self,
+        owner: &str,
+        ids: &[i64],
+        lease: Duration,
+    ) -> Result<Vec<InboxEvent>> {
+        let mut events = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(SETTLE_CHUNK) {
+            let now = self.now_ms();
+            let expires = now.saturating_add(duration_ms(lease));
+            let sql = format!(
+                "UPDATE inbox SET status = 'claimed', claim_owner = ?, claim_expires_at = ?, \
+                 attempts = attempts + 1 \
+                 WHERE id IN ({}) AND ((status = 'pending' AND next_attempt_at <= ?) \
+                 OR (status = 'claimed' AND claim_expires_at <= ?)) RETURNING *",
+                vec!["?"; chunk.len()].join(", ")
+            );
+            let mut values: Vec<Value> = vec![owner.into(), expires.into()];
+            values.extend(chunk.iter().map(|&id| Value::from(id)));
+            values.extend([Value::from(now), Value::from(now)]);
+            let rows = inbox::Entity::find()
+                .from_raw_sql(self.stmt(&sql, values))
+                .all(&self.db)
+                .await?;
+            for row in rows {
+                events.push(InboxEvent::try_from(row)?);
+            }
+        }
         events.sort_by_key(|e| e.id);
         Ok(events)
     }
@@ -458,8 +592,9 @@ impl Store {
         Ok(res.rows_affected())
     }
 
-    /// Writes the outcomes of many attempts in one transaction. Returns, per settlement in input
-    /// order, whether it applied: `false` if `owner` no longer held the claim (it lapsed and
+    /// Writes the outcomes of many attempts in one transaction (on PostgreSQL committed without
+    /// waiting for the disk: a lost outcome only runs its event again). Returns, per settlement
+    /// in input order, whether it applied: `false` if `owner` no longer held the claim (it lapsed and
     /// another process took the row).
     pub async fn inbox_settle(&self, owner: &str, settlements: &[Settlement]) -> Result<Vec<bool>> {
         if settlements.is_empty() {
@@ -467,6 +602,13 @@ impl Store {
         }
         let now = self.now_ms();
         let txn = self.db.begin().await?;
+        if self.db.get_database_backend() == DbBackend::Postgres {
+            // An outcome lost in a database crash only makes its event run again (handlers
+            // run at least once), so its commit need not wait for the disk: this halves the
+            // commits that do.
+            txn.execute_unprepared("SET LOCAL synchronous_commit TO OFF")
+                .await?;
+        }
         let mut applied = vec![false; settlements.len()];
         let done: Vec<(usize, i64)> = settlements
             .iter()
@@ -474,15 +616,35 @@ impl Store {
             .filter(|(_, s)| matches!(s, Settlement::Done { .. }))
             .map(|(i, s)| (i, s.id()))
             .collect();
-        for chunk in done.chunks(SETTLE_CHUNK) {
-            let sql = format!(
-                "UPDATE inbox SET status = 'done', finished_at = ?, claim_owner = NULL, \
-                 claim_expires_at = NULL WHERE status = 'claimed' AND claim_owner = ? \
-                 AND id IN ({}) RETURNING id",
-                vec!["?"; chunk.len()].join(", ")
-            );
-            let mut values: Vec<Value> = vec![now.into(), owner.into()];
-            values.extend(chunk.iter().map(|&(_, id)| Value::from(id)));
+        let postgres = self.db.get_database_backend() == DbBackend::Postgres;
+        for chunk in done.chunks(if postgres { usize::MAX } else { SETTLE_CHUNK }) {
+            let (sql, values) = if postgres {
+                // One statement text whatever the batch (see `insert_unnest`).
+                let ids: Vec<Value> = chunk.iter().map(|&(_, id)| Value::from(id)).collect();
+                (
+                    "UPDATE inbox SET status = 'done', finished_at = ?, claim_owner = NULL, \
+                     claim_expires_at = NULL WHERE status = 'claimed' AND claim_owner = ? \
+                     AND id = ANY(?) RETURNING id"
+                        .to_owned(),
+                    vec![
+                        now.into(),
+                        owner.into(),
+                        Value::Array(sea_orm::sea_query::ArrayType::BigInt, Some(Box::new(ids))),
+                    ],
+                )
+            } else {
+                let mut values: Vec<Value> = vec![now.into(), owner.into()];
+                values.extend(chunk.iter().map(|&(_, id)| Value::from(id)));
+                (
+                    format!(
+                        "UPDATE inbox SET status = 'done', finished_at = ?, claim_owner = NULL, \
+                         claim_expires_at = NULL WHERE status = 'claimed' AND claim_owner = ? \
+                         AND id IN ({}) RETURNING id",
+                        vec!["?"; chunk.len()].join(", ")
+                    ),
+                    values,
+                )
+            };
             let done_ids: std::collections::HashSet<i64> = txn
                 .query_all(self.stmt(&sql, values))
                 .await?
@@ -765,6 +927,15 @@ async fn insert_one<C: ConnectionTrait>(
     match conn.query_one(stmt).await? {
         Some(row) => Ok(InsertOutcome::Inserted(row.try_get("", "id")?)),
         None => Ok(InsertOutcome::Duplicate),
+    }
+}
+
+/// ` AND store_hash NOT IN (?, ...)` for `n` stores, or nothing.
+fn skip_clause(n: usize) -> String {
+    if n == 0 {
+        String::new()
+    } else {
+        format!(" AND store_hash NOT IN ({})", vec!["?"; n].join(", "))
     }
 }
 
