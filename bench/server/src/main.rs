@@ -197,19 +197,7 @@ async fn install(store: &Store, hash: &str) -> Result<String, Error> {
 
 async fn open(url: &str) -> Result<Store, Error> {
     let cfg = StoreConfig::new(url, KeyRing::generate("bench")?);
-    let store = Store::connect(&cfg).await?;
-    if std::env::var_os("BENCH_DROP_IDX").is_some() {
-        use sea_orm::ConnectionTrait;
-        store
-            .connection()
-            .execute_unprepared("DROP INDEX ix_inbox_status_claim_expires")
-            .await?;
-        store
-            .connection()
-            .execute_unprepared("DROP INDEX ix_inbox_status_received")
-            .await?;
-    }
-    Ok(store)
+    Ok(Store::connect(&cfg).await?)
 }
 
 /// What an app without group commit does: one insert, one commit, per callback.
