@@ -13,6 +13,9 @@ use crate::app::{BoxFuture, TenantLookup};
 use crate::handler::Tenant;
 use crate::ids::StoreHash;
 
+/// Longest a handler's API call waits for its store's spent quota before the engine takes over.
+const HANDLER_RATE_LIMIT_WAIT: Duration = Duration::from_millis(250);
+
 /// Most stores remembered at once (installed or not).
 const MAX_ENTRIES: usize = 100_000;
 
@@ -46,6 +49,21 @@ impl TenantCache {
                 store.clone(),
                 stored.generation,
                 api.store(store.as_str(), token.expose()),
+            ),
+            _ => Tenant::new(store.clone(), stored.generation),
+        }
+    }
+
+    /// The handler context of an installed tenant for the handling engine: its API client gives
+    /// up at once when the store's quota is spent, so the engine puts the event back and serves
+    /// other stores meanwhile instead of holding a slot while the handler waits.
+    pub(crate) fn context_for_handlers(&self, store: &StoreHash, stored: &StoredTenant) -> Tenant {
+        match (&self.api, &stored.access_token) {
+            (Some(api), Some(token)) => Tenant::with_api(
+                store.clone(),
+                stored.generation,
+                api.store(store.as_str(), token.expose())
+                    .with_max_rate_limit_wait(HANDLER_RATE_LIMIT_WAIT),
             ),
             _ => Tenant::new(store.clone(), stored.generation),
         }

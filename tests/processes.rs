@@ -57,6 +57,22 @@ async fn record(meta: Meta, State(store): State<Store>) -> Result<(), HandlerErr
     Ok(())
 }
 
+/// Kills the whole process on a `poison` event, as an abort or running out of memory would.
+#[webhook_handler("store/order/created")]
+async fn poison(meta: Meta) -> Result<(), HandlerError> {
+    if meta.hash.starts_with("poison") {
+        std::process::abort();
+    }
+    Ok(())
+}
+
+fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 /// The app process. Not a test by itself: run by the tests below with its settings set.
 #[tokio::test]
 #[ignore = "the app process of the multi-process tests; started by them"]
@@ -66,13 +82,15 @@ async fn app_process() {
     let store = Store::connect(&store_config(&url)).await.expect("store");
     let app = App::empty()
         .handler(record)
+        .handler(poison)
         .state(store.clone())
         .build()
         .expect("app");
     // A short lease so the restarted process takes over the killed one's claims quickly.
     let cfg = Config {
         max_in_flight: 2,
-        claim_lease: Duration::from_secs(4),
+        claim_lease: Duration::from_secs(env_number("BCAPP_TEST_LEASE_SECS", 4)),
+        max_attempts: env_number("BCAPP_TEST_MAX_ATTEMPTS", 8) as u32,
         handler_timeout: Duration::from_secs(2),
         ..Config::default()
     };
@@ -93,6 +111,10 @@ struct AppProcess {
 
 impl AppProcess {
     fn start(db_url: &str, dir: &Path, name: &str) -> AppProcess {
+        AppProcess::start_with(db_url, dir, name, &[])
+    }
+
+    fn start_with(db_url: &str, dir: &Path, name: &str, env: &[(&str, &str)]) -> AppProcess {
         let port_file: PathBuf = dir.join(format!("{name}.port"));
         let _ = std::fs::remove_file(&port_file);
         let child = Command::new(std::env::current_exe().expect("test binary"))
@@ -105,6 +127,7 @@ impl AppProcess {
             ])
             .env("BCAPP_TEST_DB", db_url)
             .env("BCAPP_TEST_PORT_FILE", &port_file)
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -125,6 +148,11 @@ impl AppProcess {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// Whether the process has ended (killed by its own handler, say).
+    fn has_exited(&mut self) -> bool {
+        self.child.try_wait().ok().flatten().is_some()
     }
 
     fn kill(&mut self) {
@@ -205,6 +233,13 @@ async fn killed_mid_load_then_restarted_loses_no_acknowledged_event() {
             app.kill();
         }
     }
+    // The dead process held events it had claimed straight from the receiver (in memory, not
+    // read back); they are in the database, claimed, and come back when the lease lapses.
+    let at_kill = store.inbox_counts().await.expect("counts");
+    assert!(
+        at_kill.claimed > 0 || at_kill.done >= acknowledged.len() as u64,
+        "{at_kill:?}"
+    );
     assert!(
         acknowledged.len() >= 200,
         "the app acknowledged {} before the kill",
@@ -293,4 +328,60 @@ async fn two_instances_on_one_postgres_handle_each_event_once() {
     drop((a, b));
     store.close().await.ok();
     db.drop_database().await;
+}
+
+#[tokio::test]
+async fn an_event_whose_handler_kills_the_process_reaches_the_dead_letters() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}/bcapp.db?mode=rwc", dir.path().display());
+    let store = Store::connect(&store_config(&url)).await.expect("store");
+    create_handled_table(&store).await;
+    let secret = secret_of(&install(&store, "aaa").await);
+    let settings = [
+        ("BCAPP_TEST_LEASE_SECS", "1"),
+        ("BCAPP_TEST_MAX_ATTEMPTS", "3"),
+    ];
+    let client = reqwest::Client::new();
+    let mut app = AppProcess::start_with(&url, dir.path(), "run-0", &settings);
+    assert!(deliver(&client, app.port, &secret, "poison-1").await);
+    assert!(deliver(&client, app.port, &secret, "fine-1").await);
+    // Each start claims the poisoned event again (its lease lapsed), counts an attempt, and
+    // dies; past the limit the event is dead-lettered instead of run.
+    let mut restarts = 0;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let c = store.inbox_counts().await.expect("counts");
+        if c.dead == 1 && c.pending + c.claimed == 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not dead-lettered: {c:?}"
+        );
+        if app.has_exited() {
+            restarts += 1;
+            app = AppProcess::start_with(&url, dir.path(), &format!("run-{restarts}"), &settings);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(restarts >= 3, "the handler killed {restarts} processes");
+    let dead = store
+        .inbox_dead_letters(None, 10)
+        .await
+        .expect("dead letters");
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].payload_hash, "poison-1");
+    assert!(
+        dead[0]
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("the process stopped")),
+        "{:?}",
+        dead[0].last_error
+    );
+    assert!(
+        handled(&store).await.iter().any(|(h, _)| h == "fine-1"),
+        "the other event was handled"
+    );
+    drop(app);
 }

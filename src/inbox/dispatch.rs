@@ -27,10 +27,25 @@ pub(crate) struct Job {
     pub(crate) hash: String,
     pub(crate) body: Vec<u8>,
     pub(crate) received_at: OffsetDateTime,
-    /// Attempts started, this one included.
+    /// Attempts counted so far: this one included, except for a recovered job, whose attempt
+    /// is counted when it starts.
     pub(crate) attempts: u32,
     /// Handlers that succeeded in earlier attempts.
     pub(crate) done_handlers: Vec<String>,
+    /// Claimed back after its claim lapsed.
+    pub(crate) recovered: bool,
+}
+
+/// From this attempt on, an event claimed back after a lapsed claim runs alone: it may be the
+/// one killing its process (an abort, running out of memory), and alone it takes no other event
+/// down with it. The first recovery runs as usual: most processes die for reasons of their own.
+const RUN_ALONE_FROM_ATTEMPT: u32 = 3;
+
+impl Job {
+    /// A recovered job's attempt is counted when it starts: the next one is `attempts + 1`.
+    fn runs_alone(&self) -> bool {
+        self.recovered && self.attempts + 1 >= RUN_ALONE_FROM_ATTEMPT
+    }
 }
 
 impl From<InboxEvent> for Job {
@@ -44,6 +59,7 @@ impl From<InboxEvent> for Job {
             received_at: row.received_at,
             attempts: row.attempts,
             done_handlers: row.done_handlers,
+            recovered: row.recovered,
         }
     }
 }
@@ -69,6 +85,10 @@ struct State {
     in_flight: usize,
     /// Fresh rows are claimed for this process only while its handlers run.
     running: bool,
+    /// Events that run alone (see [`RUN_ALONE_FROM_ATTEMPT`]), before any other.
+    alone: VecDeque<Job>,
+    /// The event running alone, while it runs.
+    running_alone: Option<i64>,
 }
 
 /// What a finished event leaves behind.
@@ -166,6 +186,12 @@ impl Dispatch {
         if !reserved {
             queue.held += 1;
         }
+        if job.runs_alone() {
+            state.alone.push_back(job);
+            drop(state);
+            self.wake.notify_one();
+            return;
+        }
         queue.jobs.push_back(job);
         if !queue.ready && queue.paused_until.is_none() {
             queue.ready = true;
@@ -193,6 +219,20 @@ impl Dispatch {
     pub(crate) fn next(&self) -> Option<Job> {
         let now = Instant::now();
         let mut state = self.lock();
+        if state.running_alone.is_some() {
+            return None;
+        }
+        if !state.alone.is_empty() {
+            // Nothing new starts until the events in flight are done; then this one, alone.
+            if state.in_flight > 0 {
+                return None;
+            }
+            let job = state.alone.pop_front()?;
+            state.running_alone = Some(job.id);
+            state.in_flight += 1;
+            state.stores.entry(job.store.clone()).or_default().in_flight += 1;
+            return Some(job);
+        }
         while state.in_flight < self.max_in_flight {
             let store = state.ring.pop_front()?;
             let api_pause = self.api.as_ref().and_then(|api| api.paused_until(&store));
@@ -231,10 +271,13 @@ impl Dispatch {
         None
     }
 
-    /// Records the end of an in-flight job of `store`.
-    pub(crate) fn finish(&self, store: &Arc<str>, finished: Finished) {
+    /// Records the end of the in-flight job `id` of `store`.
+    pub(crate) fn finish(&self, store: &Arc<str>, id: i64, finished: Finished) {
         let mut state = self.lock();
         state.in_flight = state.in_flight.saturating_sub(1);
+        if state.running_alone == Some(id) {
+            state.running_alone = None;
+        }
         let mut freed = false;
         let queue = state.stores.entry(store.clone()).or_default();
         queue.in_flight = queue.in_flight.saturating_sub(1);
@@ -302,6 +345,13 @@ impl Dispatch {
             jobs.extend(queue.jobs.drain(..));
             queue.ready = false;
         }
+        let alone: Vec<Job> = state.alone.drain(..).collect();
+        for job in &alone {
+            if let Some(queue) = state.stores.get_mut(&job.store) {
+                queue.held = queue.held.saturating_sub(1);
+            }
+        }
+        jobs.extend(alone);
         state.held = state.held.saturating_sub(jobs.len());
         state.ring.clear();
         jobs
@@ -345,6 +395,7 @@ mod tests {
             received_at: OffsetDateTime::UNIX_EPOCH,
             attempts: 1,
             done_handlers: Vec::new(),
+            recovered: false,
         }
     }
 
@@ -390,7 +441,7 @@ mod tests {
         let started: Vec<i64> = std::iter::from_fn(|| d.next()).map(|j| j.id).collect();
         assert_eq!(started, [0, 10, 1], "a: two at most, then b");
         let a: Arc<str> = Arc::from("a");
-        d.finish(&a, Finished::Settled);
+        d.finish(&a, 0, Finished::Settled);
         assert_eq!(d.next().map(|j| j.id), Some(2));
         assert!(d.next().is_none(), "a at its cap, budget full");
     }
@@ -420,9 +471,9 @@ mod tests {
         d.push(job("a", 2), false);
         d.push(job("b", 3), false);
         let first = d.next().expect("a's first");
-        let store = first.store.clone();
+        let (store, id) = (first.store.clone(), first.id);
         let until = Instant::now() + std::time::Duration::from_secs(5);
-        d.finish(&store, Finished::Requeue(first, until));
+        d.finish(&store, id, Finished::Requeue(first, until));
         let next: Vec<i64> = std::iter::from_fn(|| d.next()).map(|j| j.id).collect();
         assert_eq!(next, [3], "a is paused with its events; b goes on");
         assert_eq!(d.resume_paused(), Some(until));
@@ -434,5 +485,49 @@ mod tests {
             [1, 2],
             "a's events in their order, the requeued one first"
         );
+    }
+}
+
+#[cfg(test)]
+mod alone_tests {
+    use super::*;
+
+    #[test]
+    fn an_event_recovered_again_runs_alone() {
+        let cfg = Config {
+            max_in_flight: 10,
+            max_held: 100,
+            ..Config::default()
+        };
+        let d = Dispatch::new(&cfg, None);
+        d.set_running(true);
+        let job = |id, attempts, recovered| Job {
+            id,
+            store: Arc::from("a"),
+            scope: "store/order/created".into(),
+            hash: id.to_string(),
+            body: Vec::new(),
+            received_at: OffsetDateTime::UNIX_EPOCH,
+            attempts,
+            done_handlers: Vec::new(),
+            recovered,
+        };
+        d.push(job(1, 1, false), false);
+        d.push(job(2, 1, true), false);
+        let first: Vec<i64> = std::iter::from_fn(|| d.next()).map(|j| j.id).collect();
+        assert_eq!(first, [1, 2], "a first recovery runs as usual");
+        d.push(job(3, 2, true), false);
+        d.push(job(4, 1, false), false);
+        assert!(
+            d.next().is_none(),
+            "the suspect waits for the others in flight"
+        );
+        let a: Arc<str> = Arc::from("a");
+        d.finish(&a, 1, Finished::Settled);
+        d.finish(&a, 2, Finished::Settled);
+        assert_eq!(d.next().map(|j| j.id), Some(3));
+        assert!(d.next().is_none(), "nothing runs beside it");
+        d.finish(&a, 3, Finished::Settled);
+        assert_eq!(d.next().map(|j| j.id), Some(4));
     }
 }

@@ -27,6 +27,9 @@ pub(crate) fn backoff(cfg: &Config, attempt: u32) -> Duration {
     jittered.max(floor)
 }
 
+/// How long an event waits when its attempt could not be counted (the database is down).
+const COUNT_RETRY_PAUSE: Duration = Duration::from_secs(1);
+
 /// How long a store waits when a handler met its spent API budget but the client knows no
 /// reset time.
 const RATE_LIMIT_FALLBACK_PAUSE: Duration = Duration::from_secs(1);
@@ -37,11 +40,9 @@ pub(crate) async fn run(engine: Arc<Engine>, job: Job) {
         "event", store = %job.store, scope = %job.scope, hash = %job.hash,
         attempt = job.attempts, id = job.id,
     );
-    let _entered = span.enter();
-    drop(_entered);
-    let store = job.store.clone();
+    let (store, id) = (job.store.clone(), job.id);
     let finished = tracing::Instrument::instrument(attempt(&engine, job), span).await;
-    engine.dispatch.finish(&store, finished);
+    engine.dispatch.finish(&store, id, finished);
 }
 
 /// What one attempt decided.
@@ -53,8 +54,30 @@ enum Decision {
     RateLimited(Option<Instant>),
 }
 
-async fn attempt(engine: &Engine, job: Job) -> Finished {
+async fn attempt(engine: &Engine, mut job: Job) -> Finished {
     let cfg = &engine.cfg;
+    if job.recovered {
+        // Its attempt counts now that it starts (not when it was claimed back).
+        match engine
+            .store
+            .inbox_count_attempt(job.id, &engine.owner)
+            .await
+        {
+            Ok(true) => {
+                job.attempts += 1;
+                job.recovered = false;
+            }
+            Ok(false) => {
+                tracing::warn!("claim lost before the event started; another process has it");
+                return Finished::Settled;
+            }
+            Err(e) => {
+                m::worker_error();
+                tracing::error!(error = %e, "cannot count the attempt; the event waits");
+                return Finished::Requeue(job, Instant::now() + COUNT_RETRY_PAUSE);
+            }
+        }
+    }
     let mut done_handlers = job.done_handlers.clone();
     let decision = decide(engine, &job, &mut done_handlers).await;
     let settlement = match decision {
@@ -114,7 +137,7 @@ async fn attempt(engine: &Engine, job: Job) -> Finished {
 async fn decide(engine: &Engine, job: &Job, done_handlers: &mut Vec<String>) -> Decision {
     let cfg = &engine.cfg;
     if job.attempts > cfg.max_attempts {
-        // Claimed more often than the limit without an outcome: every attempt ended with the
+        // Started more often than the limit without an outcome: every attempt ended with the
         // process (an abort, running out of memory, a kill).
         return Decision::Dead(
             "attempts_exhausted",
@@ -131,7 +154,9 @@ async fn decide(engine: &Engine, job: &Job, done_handlers: &mut Vec<String>) -> 
         Err(e) => return Decision::Dead("unparseable", format!("payload does not parse: {e}")),
     };
     let tenant = match engine.tenants.get(&job.store).await {
-        Ok(Some(t)) if t.is_installed() => engine.tenants.context(&envelope.producer, &t),
+        Ok(Some(t)) if t.is_installed() => {
+            engine.tenants.context_for_handlers(&envelope.producer, &t)
+        }
         Ok(_) => {
             tracing::info!("store uninstalled since the event arrived; not handled");
             return Decision::Done;

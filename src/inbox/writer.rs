@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bigcommerce_app_store::{
-    Claim, InboxEvent, InsertOutcome, NewInboxEvent, Settlement, Store, StoreError,
+    Claim, Due, InboxEvent, InsertOutcome, NewInboxEvent, Settlement, Store, StoreError,
 };
 use tokio::sync::{mpsc, oneshot, Notify};
 
@@ -42,7 +42,7 @@ enum Op {
     Settle(Settlement),
     /// Claims the rows of these ids that are still due (found by a read outside the writer).
     Claim {
-        ids: Vec<i64>,
+        due: Vec<Due>,
         reply: ClaimReply,
     },
     ExtendClaims {
@@ -111,13 +111,13 @@ impl Writer {
         }
     }
 
-    /// Claims for this process the rows of `ids` still due (through the first writer: on SQLite
+    /// Claims for this process the `due` rows still due (through the first writer: on SQLite
     /// the only one).
-    pub(crate) async fn claim_ids(&self, ids: Vec<i64>) -> Result<Vec<InboxEvent>, StoreError> {
+    pub(crate) async fn claim_ids(&self, due: Vec<Due>) -> Result<Vec<InboxEvent>, StoreError> {
         let (reply, answer) = oneshot::channel();
         let stopped = || StoreError::Config("the inbox writer has stopped".into());
         self.writers[0]
-            .send(Op::Claim { ids, reply })
+            .send(Op::Claim { due, reply })
             .await
             .map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
@@ -160,7 +160,7 @@ impl Writer {
 #[derive(Default)]
 struct Round {
     inserts: Vec<(NewInboxEvent, InsertReply)>,
-    claims: Vec<(Vec<i64>, ClaimReply)>,
+    claims: Vec<(Vec<Due>, ClaimReply)>,
     extends: Vec<oneshot::Sender<Result<u64, StoreError>>>,
     flushes: Vec<oneshot::Sender<()>>,
 }
@@ -231,10 +231,10 @@ async fn write_loop(setup: Arc<WriterSetup>, mut rx: mpsc::Receiver<Op>) {
                 }
             }
         }
-        for (ids, reply) in round.claims {
+        for (due, reply) in round.claims {
             let claimed = setup
                 .store
-                .inbox_claim_ids(&setup.owner, &ids, setup.lease)
+                .inbox_claim_ids(&setup.owner, &due, setup.lease)
                 .await;
             let _ = reply.send(claimed);
         }
@@ -265,7 +265,7 @@ fn take(op: Op, round: &mut Round, unsettled: &mut Vec<Settlement>) {
     match op {
         Op::Insert { event, reply } => round.inserts.push((event, reply)),
         Op::Settle(settlement) => unsettled.push(settlement),
-        Op::Claim { ids, reply } => round.claims.push((ids, reply)),
+        Op::Claim { due, reply } => round.claims.push((due, reply)),
         Op::ExtendClaims { reply } => round.extends.push(reply),
         Op::Flush(reply) => round.flushes.push(reply),
     }
@@ -319,6 +319,7 @@ async fn insert(
                             received_at,
                             attempts: 1,
                             done_handlers: Vec::new(),
+                            recovered: false,
                         },
                         true,
                     ),

@@ -132,6 +132,7 @@ impl Client {
             store_hash: Arc::from(store_hash),
             token: access_token.into(),
             gate,
+            max_rate_limit_wait: None,
         }
     }
 
@@ -201,6 +202,8 @@ pub struct StoreClient {
     store_hash: Arc<str>,
     token: Secret,
     gate: Arc<StoreGate>,
+    /// Longest a call waits for the store's spent quota; `None`: as the retry policy allows.
+    max_rate_limit_wait: Option<Duration>,
 }
 
 impl fmt::Debug for StoreClient {
@@ -222,6 +225,15 @@ enum AttemptError {
 }
 
 impl StoreClient {
+    /// Makes calls give up with [`ApiError::RateLimited`] instead of waiting longer than `max`
+    /// for the store's spent quota (a 429, or a pause already known): for callers that have
+    /// better things to do meanwhile, like a queue that can put the work back and serve other
+    /// stores. The store stays paused for every handle of it.
+    pub fn with_max_rate_limit_wait(mut self, max: Duration) -> StoreClient {
+        self.max_rate_limit_wait = Some(max);
+        self
+    }
+
     /// The store hash this handle addresses.
     pub fn store_hash(&self) -> &str {
         &self.store_hash
@@ -355,6 +367,17 @@ impl StoreClient {
         let mut attempt: u32 = 0;
         let mut consecutive_429: u32 = 0;
         loop {
+            if let Some(max) = self.max_rate_limit_wait {
+                let now = Instant::now();
+                if let Some(until) = self.gate.paused_until().filter(|u| *u > later(now, max)) {
+                    return Err(ApiError::RateLimited {
+                        method,
+                        path: path.to_owned(),
+                        attempts: attempt,
+                        retry_after: Some(until - now),
+                    });
+                }
+            }
             attempt += 1;
             let permit = self.gate.acquire().await;
             let outcome = self.attempt(method, &url, body.as_deref()).await;
@@ -374,6 +397,9 @@ impl StoreClient {
                         attempts: attempt,
                         retry_after: info.wait_hint(),
                     };
+                    if self.max_rate_limit_wait.is_some_and(|max| wait > max) {
+                        return Err(failure);
+                    }
                     (failure, wait)
                 }
                 Ok(response) => {

@@ -525,3 +525,41 @@ async fn bad_store_hashes_and_paths_are_refused() {
         .unwrap_or_default()
         .is_empty());
 }
+
+#[tokio::test]
+async fn a_capped_rate_limit_wait_gives_up_at_once_and_keeps_the_store_paused() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(api("/v2/orders/1")))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .insert_header("X-Rate-Limit-Time-Reset-Ms", "3000")
+                .insert_header("X-Rate-Limit-Requests-Left", "0"),
+        )
+        .mount(&server)
+        .await;
+    let capped = store(&server).with_max_rate_limit_wait(Duration::from_millis(250));
+    let started = Instant::now();
+    let err = capped
+        .get::<Value>("/v2/orders/1")
+        .await
+        .expect_err("rate limited");
+    assert!(err.is_rate_limited(), "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "it did not wait"
+    );
+    // The pause is known: the next call gives up without sending anything.
+    let err = capped
+        .get::<Value>("/v2/orders/1")
+        .await
+        .expect_err("still paused");
+    assert!(
+        matches!(err, ApiError::RateLimited { attempts: 0, .. }),
+        "{err}"
+    );
+    assert_eq!(
+        received(&server, "GET", &api("/v2/orders/1")).await.len(),
+        1
+    );
+}

@@ -35,7 +35,7 @@ pub use entities::tenants::TenantStatus;
 pub use error::{Result, StoreError};
 pub use migrations::Migrator;
 pub use repo::{
-    migrate, migrate_connection, Claim, InboxCounts, InboxEvent, InsertOutcome, Install,
+    migrate, migrate_connection, Claim, Due, InboxCounts, InboxEvent, InsertOutcome, Install,
     NewInboxEvent, NewSession, ReconcileOutcome, Session, SessionLookup, Settlement, Store,
     Subscription, SubscriptionUpsert, Tenant, User, DEFAULT_INBOX_RETENTION,
 };

@@ -735,8 +735,13 @@ async fn inbox_expired_claim_is_reclaimed(ctx: Ctx) {
     let again = s.inbox_claim("w2", 10, lease).await.unwrap();
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].id, id);
-    // Each claim counts an attempt, the lapsed one included (it may have killed its process).
-    assert_eq!(again[0].attempts, 2);
+    // Claimed back from a lapsed claim: its attempt counts when it starts, not now (it may
+    // only have been waiting in the process that died).
+    assert_eq!(again[0].attempts, 1);
+    assert!(again[0].recovered);
+    assert!(s.inbox_count_attempt(id, "w2").await.unwrap());
+    assert!(!s.inbox_count_attempt(id, "w1").await.unwrap(), "w1 lost it");
+    assert_eq!(s.inbox_get(id).await.unwrap().unwrap().attempts, 2);
     // The stale owner can no longer settle it; the new one can.
     assert!(!s.inbox_complete(id, "w1").await.unwrap());
     assert!(!s

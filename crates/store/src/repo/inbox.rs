@@ -97,6 +97,18 @@ pub struct InboxEvent {
     pub finished_at: Option<OffsetDateTime>,
     /// Handlers that already succeeded for this event (a retry skips them).
     pub done_handlers: Vec<String>,
+    /// Claimed back from a claim that lapsed (its holder died, or stopped extending it), as
+    /// opposed to a fresh or retried row: set by the claim that returned it.
+    pub recovered: bool,
+}
+
+/// A row due for a claim, found by [`Store::inbox_due`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Due {
+    /// Row id.
+    pub id: i64,
+    /// Its previous claim lapsed (rather than: pending and due).
+    pub recovered: bool,
 }
 
 impl fmt::Debug for InboxEvent {
@@ -116,6 +128,7 @@ impl fmt::Debug for InboxEvent {
             .field("last_error", &self.last_error)
             .field("finished_at", &self.finished_at)
             .field("done_handlers", &self.done_handlers)
+            .field("recovered", &self.recovered)
             .finish()
     }
 }
@@ -141,6 +154,7 @@ impl TryFrom<inbox::Model> for InboxEvent {
             claim_owner: m.claim_owner,
             last_error: m.last_error,
             done_handlers: split_handlers(m.done_handlers.as_deref()),
+            recovered: false,
         })
     }
 }
@@ -436,8 +450,10 @@ impl Store {
     }
 
     /// Claims up to `limit` due rows for `owner` until now + `lease`: rows whose previous claim
-    /// expired (a crashed process's rows come back), then pending rows whose `next_attempt_at`
-    /// has come, earliest first. Each claim counts an attempt.
+    /// expired (a crashed process's rows come back, marked `recovered`), then pending rows whose
+    /// `next_attempt_at` has come, earliest first. Claiming a pending row counts an attempt; a
+    /// recovered row's attempt is counted when it starts ([`Store::inbox_count_attempt`]), so
+    /// rows that were only waiting in a process that died are not charged for it.
     ///
     /// PostgreSQL: `UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING`, each
     /// a single transaction: concurrent claimers skip each other's locked rows, so no row is
@@ -466,20 +482,22 @@ impl Store {
             return Ok(Vec::new());
         }
         if self.db.get_database_backend() != DbBackend::Postgres {
-            let ids = self.inbox_due(limit, skip_stores).await?;
-            return self.inbox_claim_ids(owner, &ids, lease).await;
+            let due = self.inbox_due(limit, skip_stores).await?;
+            return self.inbox_claim_ids(owner, &due, lease).await;
         }
         // PostgreSQL: each UPDATE locks the rows it picks and skips rows another claimer holds,
         // so no row is handed to two processes.
         let mut events = Vec::new();
-        for (due, order) in [
+        for (due, order, recovered) in [
             (
                 "status = 'claimed' AND claim_expires_at <= ?",
                 "claim_expires_at",
+                true,
             ),
             (
                 "status = 'pending' AND next_attempt_at <= ?",
                 "next_attempt_at, id",
+                false,
             ),
         ] {
             let left = limit as usize - events.len();
@@ -488,9 +506,13 @@ impl Store {
             }
             let now = self.now_ms();
             let expires = now.saturating_add(duration_ms(lease));
+            let count = if recovered {
+                ""
+            } else {
+                ", attempts = attempts + 1"
+            };
             let sql = format!(
-                "UPDATE inbox SET status = 'claimed', claim_owner = ?, claim_expires_at = ?, \
-                 attempts = attempts + 1 \
+                "UPDATE inbox SET status = 'claimed', claim_owner = ?, claim_expires_at = ?{count} \
                  WHERE id IN (SELECT id FROM inbox WHERE {due}{skip} ORDER BY {order} LIMIT ? \
                  FOR UPDATE SKIP LOCKED) RETURNING *",
                 skip = skip_clause(skip_stores.len()),
@@ -503,7 +525,9 @@ impl Store {
                 .all(&self.db)
                 .await?;
             for row in rows {
-                events.push(InboxEvent::try_from(row)?);
+                let mut event = InboxEvent::try_from(row)?;
+                event.recovered = recovered;
+                events.push(event);
             }
         }
         events.sort_by_key(|e| e.id);
@@ -513,17 +537,19 @@ impl Store {
     /// Ids of up to `limit` rows due for a claim, leaving `skip_stores`: lapsed claims first,
     /// then pending rows by due time. Only reads, so on SQLite it does not take the write lock;
     /// [`Store::inbox_claim_ids`] then claims those still due.
-    pub async fn inbox_due(&self, limit: u32, skip_stores: &[&str]) -> Result<Vec<i64>> {
+    pub async fn inbox_due(&self, limit: u32, skip_stores: &[&str]) -> Result<Vec<Due>> {
         let now = self.now_ms();
         let mut ids = Vec::new();
-        for (due, order) in [
+        for (due, order, recovered) in [
             (
                 "status = 'claimed' AND claim_expires_at <= ?",
                 "claim_expires_at",
+                true,
             ),
             (
                 "status = 'pending' AND next_attempt_at <= ?",
                 "next_attempt_at, id",
+                false,
             ),
         ] {
             let left = limit as usize - ids.len();
@@ -538,44 +564,60 @@ impl Store {
             values.extend(skip_stores.iter().map(|&s| Value::from(s)));
             values.push((left as i64).into());
             for row in self.db.query_all(self.stmt(&sql, values)).await? {
-                ids.push(row.try_get::<i64>("", "id")?);
+                ids.push(Due {
+                    id: row.try_get::<i64>("", "id")?,
+                    recovered,
+                });
             }
         }
         Ok(ids)
     }
 
-    /// Claims for `owner` the rows of `ids` that are still due (pending and due, or with a lapsed
+    /// Claims for `owner` the `due` rows that are still due (pending and due, or with a lapsed
     /// claim), counting an attempt each; the others were taken meanwhile and are left out.
     pub async fn inbox_claim_ids(
         &self,
         owner: &str,
-        ids: &[i64],
+        due: &[Due],
         lease: Duration,
     ) -> Result<Vec<InboxEvent>> {
-        let mut events = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(SETTLE_CHUNK) {
+        let mut events = Vec::with_capacity(due.len());
+        for chunk in due.chunks(SETTLE_CHUNK) {
             let now = self.now_ms();
             let expires = now.saturating_add(duration_ms(lease));
             let sql = format!(
                 "UPDATE inbox SET status = 'claimed', claim_owner = ?, claim_expires_at = ?, \
-                 attempts = attempts + 1 \
+                 attempts = attempts + CASE WHEN status = 'pending' THEN 1 ELSE 0 END \
                  WHERE id IN ({}) AND ((status = 'pending' AND next_attempt_at <= ?) \
                  OR (status = 'claimed' AND claim_expires_at <= ?)) RETURNING *",
                 vec!["?"; chunk.len()].join(", ")
             );
             let mut values: Vec<Value> = vec![owner.into(), expires.into()];
-            values.extend(chunk.iter().map(|&id| Value::from(id)));
+            values.extend(chunk.iter().map(|d| Value::from(d.id)));
             values.extend([Value::from(now), Value::from(now)]);
             let rows = inbox::Entity::find()
                 .from_raw_sql(self.stmt(&sql, values))
                 .all(&self.db)
                 .await?;
             for row in rows {
-                events.push(InboxEvent::try_from(row)?);
+                let mut event = InboxEvent::try_from(row)?;
+                event.recovered = chunk.iter().any(|d| d.id == event.id && d.recovered);
+                events.push(event);
             }
         }
         events.sort_by_key(|e| e.id);
         Ok(events)
+    }
+
+    /// Counts the start of an attempt at a recovered row `owner` holds (see
+    /// [`Store::inbox_claim`]). Returns `false` if `owner` no longer holds it.
+    pub async fn inbox_count_attempt(&self, id: i64, owner: &str) -> Result<bool> {
+        self.exec_claimed(
+            "UPDATE inbox SET attempts = attempts + 1 \
+             WHERE id = ? AND status = 'claimed' AND claim_owner = ?",
+            vec![id.into(), owner.into()],
+        )
+        .await
     }
 
     /// Extends every claim `owner` holds to now + `lease` (it is still working on them).

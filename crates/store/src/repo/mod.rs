@@ -24,7 +24,7 @@ mod tenants;
 mod users;
 
 pub use inbox::{
-    Claim, InboxCounts, InboxEvent, InsertOutcome, NewInboxEvent, Settlement,
+    Claim, Due, InboxCounts, InboxEvent, InsertOutcome, NewInboxEvent, Settlement,
     DEFAULT_INBOX_RETENTION,
 };
 pub use sessions::{NewSession, Session, SessionLookup};
