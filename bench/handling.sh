@@ -37,7 +37,7 @@ if command -v psql >/dev/null && psql "$pg_admin" -qtAc 'select 1' >/dev/null 2>
 
 fresh_pg() { # a new database per run
   local name="bcapp_bench_$1_$$"
-  psql "$pg_admin" -qtAc "DROP DATABASE IF EXISTS $name" >/dev/null
+  psql "$pg_admin" -qtAc "DROP DATABASE IF EXISTS $name" >/dev/null 2>&1
   psql "$pg_admin" -qtAc "CREATE DATABASE $name" >/dev/null
   echo "${pg_admin%/*}/$name"
 }
@@ -71,6 +71,8 @@ run() { # label mode url [env...]
   fi
   RSS[$label]=$(awk '/VmHWM/ {printf "%.1f", $2/1024}' "/proc/$pid/status")
   kill "$pid"; wait "$pid" 2>/dev/null || true
+  # A run's files (a SQLite WAL can reach a GiB) must not be written back during the next run.
+  rm -f "$work"/*.db "$work"/*.db-wal "$work"/*.db-shm; sync
   RPS[$label]=$(awk '/Requests\/sec/ {printf "%.0f", $2}' "$work/$label.out")
   P99[$label]=$(awk '$1=="99%" {print $2}' "$work/$label.out")
   if grep -q "Non-2xx" "$work/$label.out"; then
@@ -83,6 +85,7 @@ drain() { # label url
   local out; out=$("$server" drain "$2" "$backlog")
   DRAIN[$1]=$(echo "$out" | sed -E 's/.*"per_second":([0-9.]+).*/\1/' | awk '{printf "%.0f", $1}')
   DRAIN_RSS[$1]=$(echo "$out" | sed -E 's/.*"peak_rss_mib":([0-9.]+).*/\1/' | awk '{printf "%.1f", $1}')
+  rm -f "$work"/*.db "$work"/*.db-wal "$work"/*.db-shm; sync
 }
 
 run bare bare "sqlite::memory:"

@@ -740,7 +740,10 @@ async fn inbox_expired_claim_is_reclaimed(ctx: Ctx) {
     assert_eq!(again[0].attempts, 1);
     assert!(again[0].recovered);
     assert!(s.inbox_count_attempt(id, "w2").await.unwrap());
-    assert!(!s.inbox_count_attempt(id, "w1").await.unwrap(), "w1 lost it");
+    assert!(
+        !s.inbox_count_attempt(id, "w1").await.unwrap(),
+        "w1 lost it"
+    );
     assert_eq!(s.inbox_get(id).await.unwrap().unwrap().attempts, 2);
     // The stale owner can no longer settle it; the new one can.
     assert!(!s.inbox_complete(id, "w1").await.unwrap());

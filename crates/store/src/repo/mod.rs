@@ -63,9 +63,6 @@ impl Store {
         cfg.validate()?;
         migrate(cfg).await?;
         let db = open(cfg, None).await?;
-        if cfg.backend()? == Backend::Sqlite {
-            tokio::spawn(checkpoint_sqlite(db.clone()));
-        }
         Ok(Store::from_connection(db, cfg.key_ring.clone()))
     }
 
@@ -130,49 +127,6 @@ impl Store {
 
     pub(crate) fn now_ms(&self) -> i64 {
         to_millis(self.clock.now())
-    }
-}
-
-/// How often the WAL of a SQLite database is copied back into the database file.
-const SQLITE_CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
-/// WAL frames (pages, 1 GiB at 4 KiB) past which a checkpoint waits for writers to shrink the
-/// file back: only sustained overload grows it that far, since passive checkpoints keep up
-/// otherwise.
-const SQLITE_WAL_MAX_FRAMES: i64 = 256 * 1024;
-
-/// Copies SQLite's write-ahead log back into the database file from a connection of its own,
-/// so the writer never pauses for it (SQLite's own checkpoint runs in the committing
-/// connection and syncs the file: that was a p99 of a quarter second under load). Passive
-/// checkpoints never block writers; only a WAL grown past [`SQLITE_WAL_MAX_FRAMES`] (the
-/// passive ones cannot keep up) gets a blocking one that truncates it. Ends when the pool closes.
-async fn checkpoint_sqlite(db: DatabaseConnection) {
-    let mut tick = tokio::time::interval(SQLITE_CHECKPOINT_EVERY);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        let passive = db
-            .query_one(Statement::from_string(
-                DbBackend::Sqlite,
-                "PRAGMA wal_checkpoint(PASSIVE)",
-            ))
-            .await;
-        let frames = match passive {
-            Ok(Some(row)) => row.try_get_by_index::<i64>(1).unwrap_or(0),
-            Ok(None) => 0,
-            Err(DbErr::ConnectionAcquire(_)) if db.ping().await.is_err() => return,
-            Err(e) => {
-                tracing::debug!(error = %e, "SQLite checkpoint did not run");
-                continue;
-            }
-        };
-        if frames > SQLITE_WAL_MAX_FRAMES {
-            if let Err(e) = db
-                .execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)")
-                .await
-            {
-                tracing::warn!(error = %e, frames, "SQLite WAL not truncated");
-            }
-        }
     }
 }
 
@@ -243,13 +197,6 @@ async fn open(cfg: &StoreConfig, max_connections: Option<u32>) -> Result<Databas
             Backend::Postgres => 10,
             Backend::Sqlite => 4,
         });
-    // The store's own task checkpoints the main pool's WAL (see `checkpoint_sqlite`); the
-    // migration connection keeps SQLite's automatic checkpoint.
-    let autocheckpoint = if max_connections.is_some() {
-        "1000"
-    } else {
-        "0"
-    };
     let mut opts = ConnectOptions::new(cfg.database_url.clone());
     opts.max_connections(max)
         .min_connections(0)
@@ -260,12 +207,14 @@ async fn open(cfg: &StoreConfig, max_connections: Option<u32>) -> Result<Databas
         .test_before_acquire(false)
         // Statement logging would be noisy at info level; errors are reported by the callers.
         .sqlx_logging(false)
-        .map_sqlx_sqlite_opts(move |o| {
+        .map_sqlx_sqlite_opts(|o| {
             o.journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(SQLITE_BUSY_TIMEOUT)
                 .foreign_keys(true)
-                .pragma("wal_autocheckpoint", autocheckpoint)
+                // Under sustained load the write-ahead log can grow past what a checkpoint
+                // resets; once it does reset, the file is cut back to this (64 MiB).
+                .pragma("journal_size_limit", "67108864")
         });
     Database::connect(opts)
         .await
