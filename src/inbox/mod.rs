@@ -111,7 +111,10 @@ impl Engine {
         let unstarted = self.dispatch.drain_queued();
         for job in &unstarted {
             self.writer
-                .settle(Settlement::Unstarted { id: job.id })
+                .settle(Settlement::Unstarted {
+                    id: job.id,
+                    counted: !job.recovered,
+                })
                 .await;
         }
         let deadline = tokio::time::Instant::now() + self.cfg.shutdown_grace;

@@ -1339,7 +1339,13 @@ async fn inbox_claimed_inserts_fair_claims_and_batch_settlement(ctx: Ctx) {
     assert_eq!(again[0].attempts, 2);
     assert_eq!(again[0].done_handlers, ["app::a"], "kept for the retry");
     let applied = s
-        .inbox_settle("p1", &[Settlement::Unstarted { id: ids[1] }])
+        .inbox_settle(
+            "p1",
+            &[Settlement::Unstarted {
+                id: ids[1],
+                counted: true,
+            }],
+        )
         .await
         .unwrap();
     assert_eq!(applied, [true]);

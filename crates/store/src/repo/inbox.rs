@@ -214,6 +214,9 @@ pub enum Settlement {
     Unstarted {
         /// Row id.
         id: i64,
+        /// Whether its attempt was counted when it was claimed (and is taken back now); a row
+        /// claimed back from a lapsed claim is counted only when it starts.
+        counted: bool,
     },
 }
 
@@ -224,7 +227,7 @@ impl Settlement {
             Settlement::Done { id }
             | Settlement::Retry { id, .. }
             | Settlement::Dead { id, .. }
-            | Settlement::Unstarted { id } => *id,
+            | Settlement::Unstarted { id, .. } => *id,
         }
     }
 }
@@ -243,6 +246,21 @@ fn split_handlers(joined: Option<&str>) -> Vec<String> {
         })
         .unwrap_or_default()
 }
+
+/// The two kinds of rows due for a claim, in the order they are taken: its condition (with the
+/// time as the one parameter), its order, and whether it is claimed back from a lapsed claim.
+const DUE_KINDS: [(&str, &str, bool); 2] = [
+    (
+        "status = 'claimed' AND claim_expires_at <= ?",
+        "claim_expires_at",
+        true,
+    ),
+    (
+        "status = 'pending' AND next_attempt_at <= ?",
+        "next_attempt_at, id",
+        false,
+    ),
+];
 
 /// Rows per `UPDATE ... WHERE id IN (...)` of a settlement.
 const SETTLE_CHUNK: usize = 500;
@@ -488,18 +506,7 @@ impl Store {
         // PostgreSQL: each UPDATE locks the rows it picks and skips rows another claimer holds,
         // so no row is handed to two processes.
         let mut events = Vec::new();
-        for (due, order, recovered) in [
-            (
-                "status = 'claimed' AND claim_expires_at <= ?",
-                "claim_expires_at",
-                true,
-            ),
-            (
-                "status = 'pending' AND next_attempt_at <= ?",
-                "next_attempt_at, id",
-                false,
-            ),
-        ] {
+        for (due, order, recovered) in DUE_KINDS {
             let left = limit as usize - events.len();
             if left == 0 {
                 break;
@@ -540,18 +547,7 @@ impl Store {
     pub async fn inbox_due(&self, limit: u32, skip_stores: &[&str]) -> Result<Vec<Due>> {
         let now = self.now_ms();
         let mut ids = Vec::new();
-        for (due, order, recovered) in [
-            (
-                "status = 'claimed' AND claim_expires_at <= ?",
-                "claim_expires_at",
-                true,
-            ),
-            (
-                "status = 'pending' AND next_attempt_at <= ?",
-                "next_attempt_at, id",
-                false,
-            ),
-        ] {
+        for (due, order, recovered) in DUE_KINDS {
             let left = limit as usize - ids.len();
             if left == 0 {
                 break;
@@ -733,12 +729,12 @@ impl Store {
                         owner.into(),
                     ],
                 ),
-                Settlement::Unstarted { id } => (
+                Settlement::Unstarted { id, counted } => (
                     "UPDATE inbox SET status = 'pending', next_attempt_at = ?, \
-                     attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, \
+                     attempts = CASE WHEN ? AND attempts > 0 THEN attempts - 1 ELSE attempts END, \
                      claim_owner = NULL, claim_expires_at = NULL \
                      WHERE id = ? AND status = 'claimed' AND claim_owner = ?",
-                    vec![now.into(), (*id).into(), owner.into()],
+                    vec![now.into(), (*counted).into(), (*id).into(), owner.into()],
                 ),
             };
             applied[i] = txn.execute(self.stmt(sql, values)).await?.rows_affected() == 1;
