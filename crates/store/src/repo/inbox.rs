@@ -639,14 +639,6 @@ impl Store {
             return Ok(Vec::new());
         }
         let now = self.now_ms();
-        let txn = self.db.begin().await?;
-        if self.db.get_database_backend() == DbBackend::Postgres {
-            // An outcome lost in a database crash only makes its event run again (handlers
-            // run at least once), so its commit need not wait for the disk: this halves the
-            // commits that do.
-            txn.execute_unprepared("SET LOCAL synchronous_commit TO OFF")
-                .await?;
-        }
         let mut applied = vec![false; settlements.len()];
         let done: Vec<(usize, i64)> = settlements
             .iter()
@@ -655,44 +647,23 @@ impl Store {
             .map(|(i, s)| (i, s.id()))
             .collect();
         let postgres = self.db.get_database_backend() == DbBackend::Postgres;
-        for chunk in done.chunks(if postgres { usize::MAX } else { SETTLE_CHUNK }) {
-            let (sql, values) = if postgres {
-                // One statement text whatever the batch (see `insert_unnest`).
-                let ids: Vec<Value> = chunk.iter().map(|&(_, id)| Value::from(id)).collect();
-                (
-                    "UPDATE inbox SET status = 'done', finished_at = ?, claim_owner = NULL, \
-                     claim_expires_at = NULL WHERE status = 'claimed' AND claim_owner = ? \
-                     AND id = ANY(?) RETURNING id"
-                        .to_owned(),
-                    vec![
-                        now.into(),
-                        owner.into(),
-                        Value::Array(sea_orm::sea_query::ArrayType::BigInt, Some(Box::new(ids))),
-                    ],
-                )
-            } else {
-                let mut values: Vec<Value> = vec![now.into(), owner.into()];
-                values.extend(chunk.iter().map(|&(_, id)| Value::from(id)));
-                (
-                    format!(
-                        "UPDATE inbox SET status = 'done', finished_at = ?, claim_owner = NULL, \
-                         claim_expires_at = NULL WHERE status = 'claimed' AND claim_owner = ? \
-                         AND id IN ({}) RETURNING id",
-                        vec!["?"; chunk.len()].join(", ")
-                    ),
-                    values,
-                )
-            };
-            let done_ids: std::collections::HashSet<i64> = txn
-                .query_all(self.stmt(&sql, values))
-                .await?
-                .iter()
-                .map(|row| row.try_get::<i64>("", "id"))
-                .collect::<std::result::Result<_, _>>()?;
-            for &(i, id) in chunk {
-                applied[i] = done_ids.contains(&id);
-            }
+        if !postgres && done.len() == settlements.len() && done.len() <= SETTLE_CHUNK {
+            // The usual batch: one statement, atomic on its own, and no transaction round
+            // trips through SQLite's connection thread.
+            self.settle_done(&self.db, owner, now, &done, &mut applied)
+                .await?;
+            return Ok(applied);
         }
+        let txn = self.db.begin().await?;
+        if postgres {
+            // An outcome lost in a database crash only makes its event run again (handlers
+            // run at least once), so its commit need not wait for the disk: this halves the
+            // commits that do.
+            txn.execute_unprepared("SET LOCAL synchronous_commit TO OFF")
+                .await?;
+        }
+        self.settle_done(&txn, owner, now, &done, &mut applied)
+            .await?;
         for (i, settlement) in settlements.iter().enumerate() {
             let (sql, values): (&str, Vec<Value>) = match settlement {
                 Settlement::Done { .. } => continue,
@@ -741,6 +712,57 @@ impl Store {
         }
         txn.commit().await?;
         Ok(applied)
+    }
+
+    /// The `Done` outcomes of a settlement: `applied[i]` set for the ones `owner` still held.
+    async fn settle_done<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        owner: &str,
+        now: i64,
+        done: &[(usize, i64)],
+        applied: &mut [bool],
+    ) -> Result<()> {
+        let postgres = self.db.get_database_backend() == DbBackend::Postgres;
+        for chunk in done.chunks(if postgres { usize::MAX } else { SETTLE_CHUNK }) {
+            let (sql, values) = if postgres {
+                // One statement text whatever the batch (see `insert_unnest`).
+                let ids: Vec<Value> = chunk.iter().map(|&(_, id)| Value::from(id)).collect();
+                (
+                    "UPDATE inbox SET status = 'done', finished_at = ?, claim_owner = NULL, \
+                     claim_expires_at = NULL WHERE status = 'claimed' AND claim_owner = ? \
+                     AND id = ANY(?) RETURNING id"
+                        .to_owned(),
+                    vec![
+                        now.into(),
+                        owner.into(),
+                        Value::Array(sea_orm::sea_query::ArrayType::BigInt, Some(Box::new(ids))),
+                    ],
+                )
+            } else {
+                let mut values: Vec<Value> = vec![now.into(), owner.into()];
+                values.extend(chunk.iter().map(|&(_, id)| Value::from(id)));
+                (
+                    format!(
+                        "UPDATE inbox SET status = 'done', finished_at = ?, claim_owner = NULL, \
+                         claim_expires_at = NULL WHERE status = 'claimed' AND claim_owner = ? \
+                         AND id IN ({}) RETURNING id",
+                        vec!["?"; chunk.len()].join(", ")
+                    ),
+                    values,
+                )
+            };
+            let done_ids: std::collections::HashSet<i64> = conn
+                .query_all(self.stmt(&sql, values))
+                .await?
+                .iter()
+                .map(|row| row.try_get::<i64>("", "id"))
+                .collect::<std::result::Result<_, _>>()?;
+            for &(i, id) in chunk {
+                applied[i] = done_ids.contains(&id);
+            }
+        }
+        Ok(())
     }
 
     /// Marks a claimed row done. Returns `false` if `owner` no longer holds the claim (it
