@@ -563,6 +563,7 @@ impl App {
                 route.name,
             );
             let started = std::time::Instant::now();
+            let _watched = crate::watchdog::HandlerRun::start(route.name);
             let running = CatchUnwind((route.call)(call));
             let result = match deadline {
                 Some(deadline) => tokio::time::timeout_at(deadline, running).await.ok(),

@@ -17,6 +17,7 @@
 //! | `BC_API_URL` | `https://api.bigcommerce.com` | the API base (the local emulator in development) |
 //! | `BC_LOGIN_URL` | `https://login.bigcommerce.com` | the OAuth token endpoint's base |
 //! | `BCAPP_RECONCILE_INTERVAL_SECS` | `3600` | how often every store's subscriptions are checked |
+//! | `BCAPP_INGEST_TIMEOUT_MS` | `500` | longest a callback waits to be stored before it is answered 503 (BigCommerce redelivers it) |
 //! | `BCAPP_SESSION_TTL_SECS` | `7200` | how long a merchant's session in the app's UI lasts after `/load` |
 //! | `BCAPP_FRAME_ANCESTORS` | `https://*.bigcommerce.com https://*.mybigcommerce.com` | who may frame the app's pages (`Content-Security-Policy: frame-ancestors`), space-separated |
 //!
@@ -118,6 +119,10 @@ pub struct Config {
     /// How long the group commit waits for more rows after the first. Zero: none; the time one
     /// commit takes is what the next batch gathers in.
     pub group_commit_linger: Duration,
+    /// Longest a callback waits for its tenant and its insert before it is answered 503: a slow
+    /// refusal ties up connections on both sides and counts as a failure at BigCommerce too.
+    /// While the database refuses writes, callbacks are refused at once (one at a time tries).
+    pub ingest_timeout: Duration,
     /// Events handled at once by this process: handlers mostly wait on BigCommerce's API, so
     /// this is a budget of waiting work, not of threads.
     pub max_in_flight: usize,
@@ -177,6 +182,7 @@ impl Default for Config {
             group_commit_max_rows: 256,
             group_commit_writers: None,
             group_commit_linger: Duration::ZERO,
+            ingest_timeout: Duration::from_millis(500),
             max_in_flight: 256,
             max_in_flight_per_store: None,
             max_held: 1024,
@@ -250,6 +256,10 @@ impl Config {
         if let Some(v) = lookup("BCAPP_RECONCILE_INTERVAL_SECS") {
             cfg.reconcile_interval =
                 Duration::from_secs(parse_number("BCAPP_RECONCILE_INTERVAL_SECS", &v)?);
+        }
+        if let Some(v) = lookup("BCAPP_INGEST_TIMEOUT_MS") {
+            cfg.ingest_timeout =
+                Duration::from_millis(parse_number("BCAPP_INGEST_TIMEOUT_MS", &v)?);
         }
         if let Some(v) = lookup("BCAPP_SESSION_TTL_SECS") {
             cfg.session_ttl = Duration::from_secs(parse_number("BCAPP_SESSION_TTL_SECS", &v)?);
@@ -351,6 +361,12 @@ impl Config {
         }
         if self.reconcile_interval.is_zero() || self.reconcile_concurrency == 0 {
             return fail("reconcile_interval and reconcile_concurrency must be positive".into());
+        }
+        if self.ingest_timeout < Duration::from_millis(10) {
+            return fail(format!(
+                "ingest_timeout ({:?}) must be at least 10 ms (BCAPP_INGEST_TIMEOUT_MS)",
+                self.ingest_timeout
+            ));
         }
         if self.session_ttl < std::time::Duration::from_secs(60) {
             return fail(format!(

@@ -34,6 +34,7 @@ pub mod server;
 pub mod tenants;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod watchdog;
 
 pub use app::{
     App, AppBuilder, BuildError, DispatchError, Dispatched, HandlerOutcome, Installed, Outcome,

@@ -13,6 +13,7 @@
 //! | `bcapp_handling_lag_seconds` | histogram | from receipt to done, per event |
 //! | `bcapp_settlement_rows` | histogram | outcomes per settlement transaction |
 //! | `bcapp_rate_limited_pauses_total` | counter | a store's events waited for its API budget |
+//! | `bcapp_blocked_handlers_total` | counter | `handler`: ran well past its timeout (it blocks its thread) |
 //! | `bcapp_handler_duration_seconds` | histogram | `handler` |
 //! | `bcapp_handler_failures_total` | counter | `handler`, `kind`: retryable, permanent, panic, timeout, rate_limited |
 //! | `bcapp_event_retries_total` | counter | |
@@ -89,6 +90,10 @@ pub(crate) fn handling_lag(seconds: f64) {
 
 pub(crate) fn settlement_batch(rows: usize) {
     metrics::histogram!("bcapp_settlement_rows").record(rows as f64);
+}
+
+pub(crate) fn blocked_handler(handler: &'static str) {
+    metrics::counter!("bcapp_blocked_handlers_total", "handler" => handler).increment(1);
 }
 
 pub(crate) fn rate_limited_pause() {

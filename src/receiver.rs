@@ -84,8 +84,21 @@ pub(crate) async fn receive(State(rx): State<Arc<Receiver>>, request: Request) -
         Err(e) => return reject(StatusCode::UNPROCESSABLE_ENTITY, "-", &e.to_string()),
     };
     let store_hash = callback.producer.as_str();
+    // Known down: refuse at once rather than queue behind a dead database, letting one
+    // callback at a time find out whether it is back.
+    let health = rx.ingest.health();
+    let probe = health.is_failing();
+    if probe && !health.try_probe() {
+        return storage_down(store_hash, &"the database does not take writes");
+    }
+    let _probe = ProbeGuard(probe.then_some(health));
+    let deadline = tokio::time::Instant::now() + rx.cfg.ingest_timeout;
 
-    let tenant = match rx.tenants.get(store_hash).await {
+    let tenant = match tokio::time::timeout_at(deadline, rx.tenants.get(store_hash)).await {
+        Err(_) => return storage_down(store_hash, &"tenant lookup timed out"),
+        Ok(tenant) => tenant,
+    };
+    let tenant = match tenant {
         Ok(Some(tenant)) => tenant,
         Ok(None) => {
             return reject(
@@ -160,7 +173,12 @@ pub(crate) async fn receive(State(rx): State<Arc<Receiver>>, request: Request) -
         payload_hash: callback.hash,
         body: body.to_vec(),
     };
-    match rx.ingest.insert(event).await {
+    let inserted = match tokio::time::timeout_at(deadline, rx.ingest.insert(event)).await {
+        // The row may still be committed: BigCommerce's redelivery is then a duplicate.
+        Err(_) => return storage_down(store_hash, &"storing timed out"),
+        Ok(inserted) => inserted,
+    };
+    match inserted {
         Ok(InsertOutcome::Inserted(_)) => {
             m::received(StatusCode::OK);
             StatusCode::OK.into_response()
@@ -185,6 +203,17 @@ fn is_length_limit(error: &axum::Error) -> bool {
         current = e.source();
     }
     false
+}
+
+/// Ends a probe of a failing database when its callback is answered.
+struct ProbeGuard<'a>(Option<&'a crate::inbox::WriteHealth>);
+
+impl Drop for ProbeGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(health) = self.0 {
+            health.end_probe();
+        }
+    }
 }
 
 fn storage_down(store: &str, e: &dyn std::fmt::Display) -> Response {

@@ -28,7 +28,7 @@ use tokio::task::JoinHandle;
 
 use crate::app::App;
 use crate::cfg::{Config, ConfigError, SignatureMode};
-use crate::inbox::{self, Dispatch, Engine, Writer, WriterSetup};
+use crate::inbox::{self, Dispatch, Engine, WriteHealth, Writer, WriterSetup};
 use crate::install::{self, Lifecycle};
 use crate::merchant::{PageHeaders, SessionStore};
 use crate::receiver::{self, Receiver};
@@ -131,6 +131,7 @@ impl Server {
             rand::random::<u32>()
         ));
         let new_rows = Arc::new(Notify::new());
+        let write_health = Arc::new(WriteHealth::default());
         let dispatch = Dispatch::new(&cfg, api.clone());
         let writer = Writer::start(
             WriterSetup {
@@ -141,6 +142,7 @@ impl Server {
                 max_rows: cfg.group_commit_max_rows,
                 linger: cfg.group_commit_linger,
                 new_rows: new_rows.clone(),
+                health: write_health,
             },
             // One task writes everything by default: on SQLite (one writer at a time) ingest
             // and outcomes never wait on each other for the lock, and on PostgreSQL fewer,
@@ -177,6 +179,9 @@ impl Server {
             Health {
                 store: store.clone(),
                 handling: alive,
+                writer: engine.writer.clone(),
+                dispatch: engine.dispatch.clone(),
+                stuck_after: cfg.handler_timeout * 2 + std::time::Duration::from_secs(2),
             },
         )?;
         Ok(Server {
@@ -219,6 +224,11 @@ impl Server {
     pub fn start_workers(&self) -> Workers {
         let (stop, stopped) = watch::channel(false);
         let engine = &self.engine;
+        let watchdog_stop = Arc::new(AtomicBool::new(false));
+        crate::watchdog::spawn(
+            engine.cfg.handler_timeout + std::time::Duration::from_secs(2),
+            watchdog_stop.clone(),
+        );
         let dispatch = tokio::spawn(engine.clone().dispatch_loop(stopped.clone()));
         let mut others: Vec<JoinHandle<()>> = vec![
             tokio::spawn(inbox::fetch_loop(engine.clone(), stopped.clone())),
@@ -236,6 +246,7 @@ impl Server {
             dispatch,
             others,
             grace: engine.cfg.shutdown_grace,
+            watchdog_stop,
         }
     }
 
@@ -389,6 +400,7 @@ pub struct Workers {
     dispatch: JoinHandle<()>,
     others: Vec<JoinHandle<()>>,
     grace: std::time::Duration,
+    watchdog_stop: Arc<AtomicBool>,
 }
 
 impl Workers {
@@ -397,6 +409,7 @@ impl Workers {
     /// outcomes and releases this process's claims.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
+        self.watchdog_stop.store(true, Ordering::Relaxed);
         // The dispatcher waits out the grace and then the outcome writes (bounded by the grace
         // too); past both, it is stuck.
         let abort = self.dispatch.abort_handle();
@@ -424,20 +437,42 @@ struct Health {
     store: Store,
     /// Whether the dispatcher runs.
     handling: Arc<AtomicBool>,
+    writer: Writer,
+    dispatch: Dispatch,
+    /// In-flight events with none finished for this long: handlers are stuck.
+    stuck_after: std::time::Duration,
 }
 
+/// Ready means "this instance can take a callback now": the database answers and takes writes,
+/// the encryption key opens what is stored, and events are being handled (not stuck).
 async fn ready(State(health): State<Health>) -> impl IntoResponse {
+    let not_ready = |reason: String| {
+        tracing::warn!(reason, "not ready");
+        (StatusCode::SERVICE_UNAVAILABLE, reason)
+    };
     if let Err(e) = health.store.ping().await {
-        tracing::warn!(error = %e, "not ready: database unreachable");
-        return (StatusCode::SERVICE_UNAVAILABLE, "database unreachable");
+        return not_ready(format!("database unreachable: {e}"));
+    }
+    // After a failed write, only a write that succeeds again makes the instance ready: a
+    // database that answers reads but not writes (a full disk) takes no callback.
+    if health.writer.health().is_failing() {
+        if let Err(e) = health.writer.probe(&health.store).await {
+            return not_ready(format!("the database does not take writes: {e}"));
+        }
+    }
+    if let Err(e) = health.store.check_keys().await {
+        return not_ready(format!("stored data cannot be read: {e}"));
     }
     if !health.handling.load(Ordering::SeqCst) {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "events are not being handled",
-        );
+        return not_ready("events are not being handled".to_owned());
     }
-    (StatusCode::OK, "ready")
+    if let Some((in_flight, since)) = health.dispatch.stuck(health.stuck_after) {
+        return not_ready(format!(
+            "{in_flight} event(s) in flight and none finished for {} s: handlers are stuck",
+            since.as_secs()
+        ));
+    }
+    (StatusCode::OK, "ready".to_owned())
 }
 
 async fn metrics() -> impl IntoResponse {

@@ -380,14 +380,15 @@ async fn database_outage_answers_503_and_recovers() {
     let proxy = Proxy::start(db.host_port()).await;
     let store = connect(&db.url(Some(&format!("127.0.0.1:{}", proxy.port)))).await;
     let secret = secret_of(&install(&store, "aaa").await);
-    let router = server(
+    let server = server(
         &store,
         Config {
             tenant_cache_ttl: Duration::from_secs(600),
             ..Config::default()
         },
-    )
-    .router();
+    );
+    let workers = server.start_workers();
+    let router = server.router();
     let auth = [JSON, ("x-bcapp-webhook-secret", secret.as_str())];
     assert_eq!(
         post(&router, "/webhooks", order_created("aaa", "before"), &auth)
@@ -399,6 +400,7 @@ async fn database_outage_answers_503_and_recovers() {
     proxy.cut();
     let mut refused = 0;
     for i in 0..5 {
+        let started = std::time::Instant::now();
         let (status, _) = post(
             &router,
             "/webhooks",
@@ -406,6 +408,13 @@ async fn database_outage_answers_503_and_recovers() {
             &auth,
         )
         .await;
+        // Refused fast (the ingest timeout, then at once while the database is known down),
+        // not after the pool's 2 s acquire timeout.
+        assert!(
+            started.elapsed() < Duration::from_millis(900),
+            "refusal {i} took {:?}",
+            started.elapsed()
+        );
         assert_ne!(
             status,
             StatusCode::OK,
@@ -421,6 +430,15 @@ async fn database_outage_answers_503_and_recovers() {
     );
 
     proxy.restore();
+    // Readiness recovers by itself: it tries a write once the database answers again.
+    assert!(
+        eventually(Duration::from_secs(20), || {
+            let router = router.clone();
+            async move { get(&router, "/readyz").await.0 == StatusCode::OK }
+        })
+        .await,
+        "ready again"
+    );
     // BigCommerce retries: once the database is back, the same callbacks are stored.
     assert!(
         eventually(Duration::from_secs(20), || {
@@ -449,6 +467,7 @@ async fn database_outage_answers_503_and_recovers() {
         );
     }
     assert_eq!(stored(&store).await, 6, "before + 5 retried, nothing lost");
+    workers.shutdown().await;
     store.close().await.ok();
     db.drop_database().await;
 }

@@ -89,6 +89,8 @@ struct State {
     alone: VecDeque<Job>,
     /// The event running alone, while it runs.
     running_alone: Option<i64>,
+    /// The last time an event finished, or the first one started after none was in flight.
+    last_progress: Option<Instant>,
 }
 
 /// What a finished event leaves behind.
@@ -229,6 +231,7 @@ impl Dispatch {
             }
             let job = state.alone.pop_front()?;
             state.running_alone = Some(job.id);
+            state.last_progress = Some(now);
             state.in_flight += 1;
             state.stores.entry(job.store.clone()).or_default().in_flight += 1;
             return Some(job);
@@ -265,16 +268,31 @@ impl Dispatch {
                 queue.ready = true;
                 state.ring.push_back(store);
             }
+            if state.in_flight == 0 {
+                state.last_progress = Some(now);
+            }
             state.in_flight += 1;
             return Some(job);
         }
         None
     }
 
+    /// Events in flight and how long none has finished, when that is longer than `threshold`:
+    /// handlers that block their thread, or hang past their timeout.
+    pub(crate) fn stuck(
+        &self,
+        threshold: std::time::Duration,
+    ) -> Option<(usize, std::time::Duration)> {
+        let state = self.lock();
+        let since = state.last_progress?.elapsed();
+        (state.in_flight > 0 && since > threshold).then_some((state.in_flight, since))
+    }
+
     /// Records the end of the in-flight job `id` of `store`.
     pub(crate) fn finish(&self, store: &Arc<str>, id: i64, finished: Finished) {
         let mut state = self.lock();
         state.in_flight = state.in_flight.saturating_sub(1);
+        state.last_progress = Some(Instant::now());
         if state.running_alone == Some(id) {
             state.running_alone = None;
         }

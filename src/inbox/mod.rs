@@ -51,7 +51,7 @@ use crate::reconcile::Reconciler;
 use crate::tenants::TenantCache;
 
 pub(crate) use dispatch::Dispatch;
-pub(crate) use writer::{Writer, WriterSetup};
+pub(crate) use writer::{WriteHealth, Writer, WriterSetup};
 
 /// Everything the handling side of a process shares.
 pub(crate) struct Engine {

@@ -7,7 +7,7 @@
 //! cannot be written (the database is briefly down) is kept and written again, with backoff,
 //! instead of being left to the claim's lease.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,6 +26,44 @@ pub(crate) enum IngestError {
     Storage(Arc<StoreError>),
     #[error("the inbox writer has stopped")]
     Stopped,
+}
+
+/// Whether the database takes new callbacks, as the writer's last insert saw it (updates of
+/// existing rows may still succeed on a full disk, so outcomes do not count). While it does
+/// not, the receiver refuses at once, letting one callback through at a time to find out when
+/// it does again, and readiness reports it.
+#[derive(Debug, Default)]
+pub(crate) struct WriteHealth {
+    failing: AtomicBool,
+    /// A callback is trying the database while it is failing.
+    probing: AtomicBool,
+}
+
+impl WriteHealth {
+    pub(crate) fn is_failing(&self) -> bool {
+        self.failing.load(Ordering::SeqCst)
+    }
+
+    fn succeeded(&self) {
+        if self.failing.swap(false, Ordering::SeqCst) {
+            tracing::info!("the database takes writes again");
+        }
+    }
+
+    fn failed(&self, error: &StoreError) {
+        if !self.failing.swap(true, Ordering::SeqCst) {
+            tracing::error!(error = %error, "the database refuses writes; callbacks get 503 at once until it takes them again");
+        }
+    }
+
+    /// While failing: `true` for the one caller allowed to try the database now.
+    pub(crate) fn try_probe(&self) -> bool {
+        !self.probing.swap(true, Ordering::SeqCst)
+    }
+
+    pub(crate) fn end_probe(&self) {
+        self.probing.store(false, Ordering::SeqCst);
+    }
 }
 
 /// Longest wait between two tries of a settlement the database refused.
@@ -57,6 +95,7 @@ enum Op {
 pub(crate) struct Writer {
     writers: Arc<[mpsc::Sender<Op>]>,
     next: Arc<AtomicUsize>,
+    health: Arc<WriteHealth>,
 }
 
 /// What the writer tasks share.
@@ -70,11 +109,13 @@ pub(crate) struct WriterSetup {
     pub(crate) linger: Duration,
     /// Wakes the fetcher when rows were stored unclaimed.
     pub(crate) new_rows: Arc<Notify>,
+    pub(crate) health: Arc<WriteHealth>,
 }
 
 impl Writer {
     /// Starts `writers` tasks (SQLite: 1).
     pub(crate) fn start(setup: WriterSetup, writers: usize) -> Writer {
+        let health = setup.health.clone();
         let setup = Arc::new(setup);
         let writers: Arc<[mpsc::Sender<Op>]> = (0..writers.max(1))
             .map(|_| {
@@ -86,7 +127,24 @@ impl Writer {
         Writer {
             writers,
             next: Arc::default(),
+            health,
         }
+    }
+
+    /// Whether the database takes writes, as last seen.
+    pub(crate) fn health(&self) -> &WriteHealth {
+        &self.health
+    }
+
+    /// Tries a real write (a row inserted and deleted in one transaction), to tell whether the
+    /// database takes writes now; updates the health.
+    pub(crate) async fn probe(&self, store: &Store) -> Result<(), StoreError> {
+        let result = store.inbox_write_probe().await;
+        match &result {
+            Ok(()) => self.health.succeeded(),
+            Err(e) => self.health.failed(e),
+        }
+        result
     }
 
     fn pick(&self) -> &mpsc::Sender<Op> {
@@ -304,6 +362,7 @@ async fn insert(
         .await
     {
         Ok(outcomes) => {
+            setup.health.succeeded();
             let mut unclaimed = false;
             for (((event, reply), outcome), reserved) in
                 events.into_iter().zip(replies).zip(outcomes).zip(reserved)
@@ -337,6 +396,7 @@ async fn insert(
             }
         }
         Err(e) => {
+            setup.health.failed(&e);
             for (event, reserved) in events.iter().zip(reserved) {
                 if reserved {
                     setup.dispatch.cancel_reservation(&event.store_hash);

@@ -616,6 +616,33 @@ impl Store {
         .await
     }
 
+    /// Writes and deletes a row in one transaction: whether the database takes writes now (a
+    /// full disk, a read-only or unreachable database fail it). The row is never visible.
+    pub async fn inbox_write_probe(&self) -> Result<()> {
+        let txn = self.db.begin().await?;
+        let now = self.now_ms();
+        let hash = format!("probe-{:016x}", rand::random::<u64>());
+        txn.execute(self.stmt(
+            "INSERT INTO inbox (store_hash, scope, payload_hash, body, received_at, status, \
+             attempts, next_attempt_at) VALUES ('-', 'probe', ?, ?, ?, 'done', 0, ?)",
+            vec![
+                hash.clone().into(),
+                // As large as a callback may be, so it needs new pages as an insert would.
+                vec![0u8; 64 * 1024].into(),
+                now.into(),
+                now.into(),
+            ],
+        ))
+        .await?;
+        txn.execute(self.stmt(
+            "DELETE FROM inbox WHERE store_hash = '-' AND payload_hash = ?",
+            vec![hash.into()],
+        ))
+        .await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
     /// Extends every claim `owner` holds to now + `lease` (it is still working on them).
     /// Returns how many.
     pub async fn inbox_extend_claims(&self, owner: &str, lease: Duration) -> Result<u64> {

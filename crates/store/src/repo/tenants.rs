@@ -223,6 +223,20 @@ impl Store {
             .transpose()
     }
 
+    /// Checks that the key ring opens what is stored: decrypts one tenant that has secrets.
+    /// `Ok` also when nothing is stored yet. A wrong or missing key is a `Decrypt` error naming
+    /// the key id.
+    pub async fn check_keys(&self) -> Result<()> {
+        let row = tenants::Entity::find()
+            .filter(tenants::Column::AccessTokenKeyId.is_not_null())
+            .one(&self.db)
+            .await?;
+        match row {
+            Some(row) => self.decrypt_tenant(row).map(|_| ()),
+            None => Ok(()),
+        }
+    }
+
     /// All installed tenants, decrypted, by store hash.
     pub async fn installed_tenants(&self) -> Result<Vec<Tenant>> {
         tenants::Entity::find()
