@@ -57,6 +57,7 @@ fn big_callback(store: &str, hash: &str) -> Vec<u8> {
 }
 
 #[tokio::test]
+#[ignore = "mounts a tmpfs, so it needs root: .ci/run runs it with --ignored"]
 async fn a_full_disk_is_refused_fast_and_recovers_on_its_own() {
     let disk = SmallDisk::mount("3m");
     let url = format!("sqlite://{}/bcapp.db?mode=rwc", disk.path().display());
