@@ -279,7 +279,10 @@ fn map_request_error(
 pub fn store_hash_from_context(context: &str) -> Option<&str> {
     context
         .strip_prefix("stores/")
-        .filter(|hash| !hash.is_empty() && hash.chars().all(|c| c.is_ascii_alphanumeric()))
+        // The framework's store-hash rule: 1 to 64 ASCII letters and digits.
+        .filter(|hash| {
+            !hash.is_empty() && hash.len() <= 64 && hash.chars().all(|c| c.is_ascii_alphanumeric())
+        })
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -428,6 +431,16 @@ mod tests {
         assert_eq!(store_hash_from_context("stores/"), None);
         assert_eq!(store_hash_from_context("store/g5cd38"), None);
         assert_eq!(store_hash_from_context("stores/g5/../x"), None);
+        // Found by the property tests: a signed payload naming a 65-character store verified,
+        // then named a store the rest of the framework refuses.
+        assert_eq!(
+            store_hash_from_context(&format!("stores/{}", "a".repeat(64))).map(str::len),
+            Some(64)
+        );
+        assert_eq!(
+            store_hash_from_context(&format!("stores/{}", "a".repeat(65))),
+            None
+        );
     }
 
     #[test]
