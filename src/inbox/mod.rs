@@ -6,7 +6,8 @@
 //!    with the callbacks of concurrent requests in one statement (group commit) and answers once
 //!    it is committed. When this process has room, the row is inserted already claimed by it
 //!    (with a lease and its first attempt counted) and goes straight to the dispatcher: fresh
-//!    events are never read back.
+//!    events are never read back. While the database refuses inserts, callbacks are refused
+//!    at once (one at a time tries it), and readiness says so.
 //! 2. [`dispatch`]: held events wait in per-store queues, served in turn, within a budget of
 //!    events in flight (`max_in_flight`, hundreds: handlers mostly wait on BigCommerce's API).
 //!    A store whose API budget is spent waits apart with its events.
@@ -27,8 +28,10 @@
 //!   process that dies comes back when its lease lapses (`claim_lease`).
 //! - At least once per handler: an event's handlers that succeeded are recorded and not run
 //!   again; the others run until they succeed or the attempts run out (then a dead letter).
-//! - Each claim counts an attempt, so an event whose handler kills the process also reaches the
-//!   dead letters after `max_attempts`.
+//! - Every attempt that starts is counted (a claim counts it; an event claimed back from a dead
+//!   process counts it when it starts), so an event whose handler kills the process reaches the
+//!   dead letters after `max_attempts`; from its third attempt it runs alone, taking no other
+//!   event down with it.
 //! - Several instances on one PostgreSQL run each event once between them while their
 //!   processes live (claims are exclusive and extended); a dead instance's events run again.
 

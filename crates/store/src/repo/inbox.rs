@@ -389,16 +389,8 @@ impl Store {
             " ON CONFLICT (store_hash, scope, payload_hash) DO NOTHING \
              RETURNING id, store_hash, scope, payload_hash",
         );
-        for row in conn.query_all(self.stmt(&sql, values)).await? {
-            let store_hash: String = row.try_get("", "store_hash")?;
-            let scope: String = row.try_get("", "scope")?;
-            let payload_hash: String = row.try_get("", "payload_hash")?;
-            let key = (store_hash.as_str(), scope.as_str(), payload_hash.as_str());
-            if let Some(&i) = first.get(&key) {
-                outcomes[i] = InsertOutcome::Inserted(row.try_get("", "id")?);
-            }
-        }
-        Ok(())
+        let inserted = conn.query_all(self.stmt(&sql, values)).await?;
+        record_inserted(&inserted, first, outcomes)
     }
 
     /// The PostgreSQL insert: the batch as arrays, unnested into rows.
@@ -441,16 +433,8 @@ impl Store {
             array(ArrayType::Bool, claimed),
         ];
         let stmt = sea_orm::Statement::from_sql_and_values(DbBackend::Postgres, sql, values);
-        for row in self.db.query_all(stmt).await? {
-            let store_hash: String = row.try_get("", "store_hash")?;
-            let scope: String = row.try_get("", "scope")?;
-            let payload_hash: String = row.try_get("", "payload_hash")?;
-            let key = (store_hash.as_str(), scope.as_str(), payload_hash.as_str());
-            if let Some(&i) = first.get(&key) {
-                outcomes[i] = InsertOutcome::Inserted(row.try_get("", "id")?);
-            }
-        }
-        Ok(())
+        let inserted = self.db.query_all(stmt).await?;
+        record_inserted(&inserted, first, outcomes)
     }
 
     fn stmt_insert(&self, event: &NewInboxEvent, now: i64) -> sea_orm::Statement {
@@ -1015,6 +999,25 @@ async fn insert_one<C: ConnectionTrait>(
         Some(row) => Ok(InsertOutcome::Inserted(row.try_get("", "id")?)),
         None => Ok(InsertOutcome::Duplicate),
     }
+}
+
+/// Marks as inserted, with their ids, the events an insert returned (`RETURNING id, store_hash,
+/// scope, payload_hash`); the others stay duplicates.
+fn record_inserted(
+    rows: &[sea_orm::QueryResult],
+    first: &HashMap<(&str, &str, &str), usize>,
+    outcomes: &mut [InsertOutcome],
+) -> Result<()> {
+    for row in rows {
+        let store_hash: String = row.try_get("", "store_hash")?;
+        let scope: String = row.try_get("", "scope")?;
+        let payload_hash: String = row.try_get("", "payload_hash")?;
+        let key = (store_hash.as_str(), scope.as_str(), payload_hash.as_str());
+        if let Some(&i) = first.get(&key) {
+            outcomes[i] = InsertOutcome::Inserted(row.try_get("", "id")?);
+        }
+    }
+    Ok(())
 }
 
 /// ` AND store_hash NOT IN (?, ...)` for `n` stores, or nothing.
