@@ -146,8 +146,8 @@ impl Server {
             },
             // One task writes everything by default: on SQLite (one writer at a time) ingest
             // and outcomes never wait on each other for the lock, and on PostgreSQL fewer,
-            // larger statements cost the server far less than parallel small ones (measured:
-            // 13.5k against 5.6k events/s with four writers, see BENCHMARKS.md).
+            // larger statements cost the server less than parallel small ones (measured: one
+            // writer 7.8k to 13.5k events/s, four writers 5.5k to 7.4k; see BENCHMARKS.md).
             cfg.group_commit_writers.unwrap_or(1),
         );
         let receiver = Arc::new(Receiver {
