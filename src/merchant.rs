@@ -55,12 +55,8 @@ pub const CSRF_PARAM: &str = "csrf_token";
 /// Where a request's session token came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum TokenSource {
-    /// Opened by this very request (`/load`, `/auth`).
-    Opened,
-    /// `Authorization: Bearer`.
-    Header,
-    /// `?bcapp_session=`.
-    Query,
+    /// `Authorization: Bearer` or `?bcapp_session=`: another site cannot know it.
+    Explicit,
     /// The `bcapp_session` cookie: the only source another site can make a browser send.
     Cookie,
 }
@@ -83,7 +79,6 @@ struct MerchantInner {
     channel_id: Option<u64>,
     expires_at: OffsetDateTime,
     token: SecretString,
-    source: TokenSource,
 }
 
 impl Merchant {
@@ -336,10 +331,10 @@ fn find_token(parts: &Parts) -> Option<(String, TokenSource)> {
         .map(str::trim)
         .filter(|t| !t.is_empty());
     if let Some(token) = bearer {
-        return Some((token.to_owned(), TokenSource::Header));
+        return Some((token.to_owned(), TokenSource::Explicit));
     }
     if let Some(token) = query_param(parts, SESSION_PARAM) {
-        return Some((token, TokenSource::Query));
+        return Some((token, TokenSource::Explicit));
     }
     parts
         .headers
@@ -424,7 +419,6 @@ impl SessionStore {
                 channel_id: user.channel_id,
                 expires_at: session.expires_at,
                 token,
-                source: TokenSource::Opened,
             }),
         })
     }
@@ -440,7 +434,7 @@ impl SessionStore {
     }
 
     /// The merchant of a presented token, or why there is none.
-    async fn resolve(&self, token: &str, source: TokenSource) -> Result<Merchant, SessionRefused> {
+    async fn resolve(&self, token: &str) -> Result<Merchant, SessionRefused> {
         let session = match self.store.session(token).await {
             Ok(Ok(session)) => session,
             Ok(Err(SessionLookup::OtherStore)) => return Err(SessionRefused::OtherStore),
@@ -486,7 +480,6 @@ impl SessionStore {
                 channel_id: session.channel_id.and_then(|c| u64::try_from(c).ok()),
                 expires_at: session.expires_at,
                 token: SecretString::new(token),
-                source,
             }),
         })
     }
@@ -494,8 +487,8 @@ impl SessionStore {
     /// The merchant of a request that carries a session, if any (`None`: no token, or a token
     /// that is not valid).
     pub(crate) async fn of_request(&self, parts: &Parts) -> Option<Merchant> {
-        let (token, source) = find_token(parts)?;
-        self.resolve(&token, source).await.ok()
+        let (token, _) = find_token(parts)?;
+        self.resolve(&token).await.ok()
     }
 }
 
@@ -514,8 +507,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Merchant {
             .cloned()
             .ok_or(reject(SessionRefused::NotServed))?;
         let (token, source) = find_token(parts).ok_or(reject(SessionRefused::Missing))?;
-        let merchant = sessions.resolve(&token, source).await.map_err(reject)?;
-        if merchant.inner.source == TokenSource::Cookie && is_unsafe(&parts.method) {
+        let merchant = sessions.resolve(&token).await.map_err(reject)?;
+        if source == TokenSource::Cookie && is_unsafe(&parts.method) {
             let presented = parts
                 .headers
                 .get(CSRF_HEADER)

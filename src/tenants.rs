@@ -44,27 +44,31 @@ impl TenantCache {
 
     /// The handler context of an installed tenant.
     pub fn context(&self, store: &StoreHash, stored: &StoredTenant) -> Tenant {
-        match (&self.api, &stored.access_token) {
-            (Some(api), Some(token)) => Tenant::with_api(
-                store.clone(),
-                stored.generation,
-                api.store(store.as_str(), token.expose()),
-            ),
-            _ => Tenant::new(store.clone(), stored.generation),
-        }
+        self.context_with(store, stored, None)
     }
 
     /// The handler context of an installed tenant for the handling engine: its API client gives
     /// up at once when the store's quota is spent, so the engine puts the event back and serves
     /// other stores meanwhile instead of holding a slot while the handler waits.
     pub(crate) fn context_for_handlers(&self, store: &StoreHash, stored: &StoredTenant) -> Tenant {
+        self.context_with(store, stored, Some(HANDLER_RATE_LIMIT_WAIT))
+    }
+
+    fn context_with(
+        &self,
+        store: &StoreHash,
+        stored: &StoredTenant,
+        max_rate_limit_wait: Option<Duration>,
+    ) -> Tenant {
         match (&self.api, &stored.access_token) {
-            (Some(api), Some(token)) => Tenant::with_api(
-                store.clone(),
-                stored.generation,
-                api.store(store.as_str(), token.expose())
-                    .with_max_rate_limit_wait(HANDLER_RATE_LIMIT_WAIT),
-            ),
+            (Some(api), Some(token)) => {
+                let client = api.store(store.as_str(), token.expose());
+                let client = match max_rate_limit_wait {
+                    Some(max) => client.with_max_rate_limit_wait(max),
+                    None => client,
+                };
+                Tenant::with_api(store.clone(), stored.generation, client)
+            }
             _ => Tenant::new(store.clone(), stored.generation),
         }
     }
