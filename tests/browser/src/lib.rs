@@ -195,7 +195,7 @@ impl Browser {
         let deadline = Instant::now() + TIMEOUT;
         loop {
             match old.tag_name().await {
-                Err(e) if e.is_stale_element_reference() => return Ok(()),
+                Err(e) if e.is_stale_element_reference() || left_document(&e) => return Ok(()),
                 Err(e) => return Err(self.explain(&format!("after clicking {css}: {e}")).await),
                 Ok(_) if Instant::now() > deadline => {
                     return Err(self
@@ -345,4 +345,11 @@ fn delete_session(port: u16, session: &str) -> std::io::Result<()> {
     let mut answer = Vec::new();
     stream.read_to_end(&mut answer)?;
     Ok(())
+}
+
+/// Chromium answers an "unknown error" instead of a stale-element reference when the old page's
+/// node is asked about while the navigation is replacing the document: it left the page as well.
+fn left_document(error: &fantoccini::error::CmdError) -> bool {
+    let text = error.to_string();
+    text.contains("does not belong to the document") || text.contains("No node with given id")
 }
