@@ -160,7 +160,7 @@ async fn stored_hashes(store: &bigcommerce_app::store::Store) -> Vec<String> {
         .connection()
         .query_all(Statement::from_string(
             store.connection().get_database_backend(),
-            "SELECT payload_hash FROM inbox",
+            "SELECT payload_hash FROM bcapp_inbox",
         ))
         .await
         .expect("query")

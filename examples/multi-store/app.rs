@@ -21,7 +21,8 @@ use bigcommerce_app::{
     StoreOwner, Tenant,
 };
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, Schema};
+use sea_orm::{DatabaseConnection, DbErr, EntityTrait};
+use sea_orm_migration::MigratorTrait;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -68,6 +69,50 @@ pub mod tables {
     }
 }
 
+/// The app's own migrations, a plain sea-orm migrator: it knows nothing of the framework's
+/// tables (all named `bcapp_*`) and the framework knows nothing of these.
+pub mod migrations {
+    use sea_orm::Schema;
+    use sea_orm_migration::prelude::*;
+
+    use super::tables;
+
+    pub struct Migrator;
+
+    #[async_trait::async_trait]
+    impl MigratorTrait for Migrator {
+        fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+            vec![Box::new(CartReminders)]
+        }
+    }
+
+    /// The settings and reminders tables, created from their entities.
+    #[derive(DeriveMigrationName)]
+    struct CartReminders;
+
+    #[async_trait::async_trait]
+    impl MigrationTrait for CartReminders {
+        async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+            let schema = Schema::new(manager.get_database_backend());
+            manager
+                .create_table(schema.create_table_from_entity(tables::settings::Entity))
+                .await?;
+            manager
+                .create_table(schema.create_table_from_entity(tables::reminders::Entity))
+                .await
+        }
+
+        async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+            manager
+                .drop_table(Table::drop().table(tables::reminders::Entity).to_owned())
+                .await?;
+            manager
+                .drop_table(Table::drop().table(tables::settings::Entity).to_owned())
+                .await
+        }
+    }
+}
+
 /// A store's reminder settings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Settings {
@@ -96,17 +141,10 @@ impl Db {
         Db(store.connection().clone())
     }
 
-    /// Creates the app's tables if they are missing.
+    /// Brings the app's own tables up to date: the app's migrations, recorded in sea-orm's
+    /// usual `seaql_migrations` table, apart from the framework's (`bcapp_migrations`).
     pub async fn prepare(&self) -> Result<(), DbErr> {
-        let backend = self.0.get_database_backend();
-        let schema = Schema::new(backend);
-        for mut table in [
-            schema.create_table_from_entity(tables::settings::Entity),
-            schema.create_table_from_entity(tables::reminders::Entity),
-        ] {
-            self.0.execute(backend.build(table.if_not_exists())).await?;
-        }
-        Ok(())
+        migrations::Migrator::up(&self.0, None).await
     }
 
     pub async fn settings(&self, store_hash: &str) -> Result<Settings, DbErr> {

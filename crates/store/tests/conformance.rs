@@ -437,9 +437,9 @@ async fn key_rotation_and_wrong_keys(ctx: Ctx) {
     let copy = Statement::from_sql_and_values(
         rotated.connection().get_database_backend(),
         if ctx.backend == Backend::Postgres {
-            "UPDATE tenants SET access_token_enc = $1, access_token_key_id = 'k1' WHERE store_hash = 'kr2'"
+            "UPDATE bcapp_tenants SET access_token_enc = $1, access_token_key_id = 'k1' WHERE store_hash = 'kr2'"
         } else {
-            "UPDATE tenants SET access_token_enc = ?, access_token_key_id = 'k1' WHERE store_hash = 'kr2'"
+            "UPDATE bcapp_tenants SET access_token_enc = ?, access_token_key_id = 'k1' WHERE store_hash = 'kr2'"
         },
         [row1.access_token_enc.clone().unwrap().into()],
     );
@@ -1113,7 +1113,7 @@ async fn sessions_open_check_and_end(ctx: Ctx) {
         .connection()
         .query_all(Statement::from_string(
             ctx.store.connection().get_database_backend(),
-            "SELECT token_hash FROM sessions",
+            "SELECT token_hash FROM bcapp_sessions",
         ))
         .await
         .unwrap();

@@ -31,7 +31,7 @@ pub enum InboxStatus {
 
 /// An `inbox` row.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-#[sea_orm(table_name = "inbox")]
+#[sea_orm(table_name = "bcapp_inbox")]
 pub struct Model {
     /// Arrival order.
     #[sea_orm(primary_key)]

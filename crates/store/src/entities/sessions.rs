@@ -6,7 +6,7 @@ use sea_orm::entity::prelude::*;
 
 /// A `sessions` row.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-#[sea_orm(table_name = "sessions")]
+#[sea_orm(table_name = "bcapp_sessions")]
 pub struct Model {
     /// SHA-256 of the session token, lowercase hex.
     #[sea_orm(primary_key, auto_increment = false)]

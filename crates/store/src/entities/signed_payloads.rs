@@ -5,7 +5,7 @@ use sea_orm::entity::prelude::*;
 
 /// A `signed_payloads` row.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-#[sea_orm(table_name = "signed_payloads")]
+#[sea_orm(table_name = "bcapp_signed_payloads")]
 pub struct Model {
     /// The token's unique id.
     #[sea_orm(primary_key, auto_increment = false)]

@@ -5,7 +5,7 @@ use sea_orm::entity::prelude::*;
 
 /// A `subscriptions` row.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-#[sea_orm(table_name = "subscriptions")]
+#[sea_orm(table_name = "bcapp_subscriptions")]
 pub struct Model {
     /// Store.
     #[sea_orm(primary_key, auto_increment = false)]

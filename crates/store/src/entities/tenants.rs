@@ -20,7 +20,7 @@ pub enum TenantStatus {
 
 /// A `tenants` row (ciphertexts, not the decrypted view: see [`crate::Tenant`]).
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-#[sea_orm(table_name = "tenants")]
+#[sea_orm(table_name = "bcapp_tenants")]
 pub struct Model {
     /// BigCommerce store hash (`stores/{hash}` without the prefix).
     #[sea_orm(primary_key, auto_increment = false)]

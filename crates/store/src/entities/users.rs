@@ -5,7 +5,7 @@ use sea_orm::entity::prelude::*;
 
 /// A `users` row.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-#[sea_orm(table_name = "users")]
+#[sea_orm(table_name = "bcapp_users")]
 pub struct Model {
     /// Store the user belongs to.
     #[sea_orm(primary_key, auto_increment = false)]

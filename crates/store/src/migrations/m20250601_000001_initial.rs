@@ -12,6 +12,7 @@ impl MigrationName for Migration {
 
 #[derive(DeriveIden)]
 enum Tenants {
+    #[sea_orm(iden = "bcapp_tenants")]
     Table,
     StoreHash,
     Status,
@@ -35,6 +36,7 @@ enum Tenants {
 
 #[derive(DeriveIden)]
 enum Users {
+    #[sea_orm(iden = "bcapp_users")]
     Table,
     StoreHash,
     UserId,
@@ -46,6 +48,7 @@ enum Users {
 
 #[derive(DeriveIden)]
 enum Subscriptions {
+    #[sea_orm(iden = "bcapp_subscriptions")]
     Table,
     StoreHash,
     Scope,
@@ -61,6 +64,7 @@ enum Subscriptions {
 
 #[derive(DeriveIden)]
 enum Inbox {
+    #[sea_orm(iden = "bcapp_inbox")]
     Table,
     Id,
     StoreHash,
@@ -137,7 +141,7 @@ impl MigrationTrait for Migration {
         manager
             .create_index(
                 Index::create()
-                    .name("ix_tenants_status")
+                    .name("ix_bcapp_tenants_status")
                     .table(Tenants::Table)
                     .col(Tenants::Status)
                     .to_owned(),
@@ -157,7 +161,7 @@ impl MigrationTrait for Migration {
                     .primary_key(Index::create().col(Users::StoreHash).col(Users::UserId))
                     .foreign_key(
                         ForeignKey::create()
-                            .name("fk_users_tenant")
+                            .name("fk_bcapp_users_tenant")
                             .from(Users::Table, Users::StoreHash)
                             .to(Tenants::Table, Tenants::StoreHash)
                             .on_delete(ForeignKeyAction::Cascade),
@@ -211,7 +215,7 @@ impl MigrationTrait for Migration {
                     )
                     .foreign_key(
                         ForeignKey::create()
-                            .name("fk_subscriptions_tenant")
+                            .name("fk_bcapp_subscriptions_tenant")
                             .from(Subscriptions::Table, Subscriptions::StoreHash)
                             .to(Tenants::Table, Tenants::StoreHash)
                             .on_delete(ForeignKeyAction::Cascade),
@@ -263,7 +267,7 @@ impl MigrationTrait for Migration {
         manager
             .create_index(
                 Index::create()
-                    .name("ux_inbox_dedup")
+                    .name("ux_bcapp_inbox_dedup")
                     .table(Inbox::Table)
                     .col(Inbox::StoreHash)
                     .col(Inbox::Scope)
@@ -276,7 +280,7 @@ impl MigrationTrait for Migration {
         manager
             .create_index(
                 Index::create()
-                    .name("ix_inbox_status_next_attempt")
+                    .name("ix_bcapp_inbox_status_next_attempt")
                     .table(Inbox::Table)
                     .col(Inbox::Status)
                     .col(Inbox::NextAttemptAt)
@@ -286,7 +290,7 @@ impl MigrationTrait for Migration {
         manager
             .create_index(
                 Index::create()
-                    .name("ix_inbox_status_claim_expires")
+                    .name("ix_bcapp_inbox_status_claim_expires")
                     .table(Inbox::Table)
                     .col(Inbox::Status)
                     .col(Inbox::ClaimExpiresAt)
@@ -297,7 +301,7 @@ impl MigrationTrait for Migration {
         manager
             .create_index(
                 Index::create()
-                    .name("ix_inbox_status_received")
+                    .name("ix_bcapp_inbox_status_received")
                     .table(Inbox::Table)
                     .col(Inbox::Status)
                     .col(Inbox::ReceivedAt)

@@ -13,12 +13,14 @@ impl MigrationName for Migration {
 
 #[derive(DeriveIden)]
 enum Tenants {
+    #[sea_orm(iden = "bcapp_tenants")]
     Table,
     StoreHash,
 }
 
 #[derive(DeriveIden)]
 enum Sessions {
+    #[sea_orm(iden = "bcapp_sessions")]
     Table,
     TokenHash,
     StoreHash,
@@ -33,6 +35,7 @@ enum Sessions {
 
 #[derive(DeriveIden)]
 enum SignedPayloads {
+    #[sea_orm(iden = "bcapp_signed_payloads")]
     Table,
     Jti,
     StoreHash,
@@ -73,7 +76,7 @@ impl MigrationTrait for Migration {
                     .col(ColumnDef::new(Sessions::ExpiresAt).big_integer().not_null())
                     .foreign_key(
                         ForeignKey::create()
-                            .name("fk_sessions_tenant")
+                            .name("fk_bcapp_sessions_tenant")
                             .from(Sessions::Table, Sessions::StoreHash)
                             .to(Tenants::Table, Tenants::StoreHash)
                             .on_delete(ForeignKeyAction::Cascade),
@@ -85,7 +88,7 @@ impl MigrationTrait for Migration {
         manager
             .create_index(
                 Index::create()
-                    .name("ix_sessions_store_user")
+                    .name("ix_bcapp_sessions_store_user")
                     .table(Sessions::Table)
                     .col(Sessions::StoreHash)
                     .col(Sessions::UserId)
@@ -95,7 +98,7 @@ impl MigrationTrait for Migration {
         manager
             .create_index(
                 Index::create()
-                    .name("ix_sessions_expires")
+                    .name("ix_bcapp_sessions_expires")
                     .table(Sessions::Table)
                     .col(Sessions::ExpiresAt)
                     .to_owned(),
@@ -138,7 +141,7 @@ impl MigrationTrait for Migration {
         manager
             .create_index(
                 Index::create()
-                    .name("ix_signed_payloads_expires")
+                    .name("ix_bcapp_signed_payloads_expires")
                     .table(SignedPayloads::Table)
                     .col(SignedPayloads::ExpiresAt)
                     .to_owned(),

@@ -13,6 +13,7 @@ impl MigrationName for Migration {
 
 #[derive(DeriveIden)]
 enum Inbox {
+    #[sea_orm(iden = "bcapp_inbox")]
     Table,
     DoneHandlers,
 }

@@ -6,11 +6,20 @@ mod m20250601_000001_initial;
 mod m20261129_000002_merchant_sessions;
 mod m20261129_000003_inbox_handler_outcomes;
 
-/// All migrations of the store, in order.
+/// Where the framework records which of its migrations ran: a table of its own, so an app's
+/// own sea-orm migrator (with its `seaql_migrations`) never sees the framework's migrations as
+/// "missing", nor the framework the app's.
+pub const MIGRATIONS_TABLE: &str = "bcapp_migrations";
+
+/// All migrations of the store, in order. Every table they create is named `bcapp_*`.
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
+    fn migration_table_name() -> DynIden {
+        Alias::new(MIGRATIONS_TABLE).into_iden()
+    }
+
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         vec![
             Box::new(m20250601_000001_initial::Migration),

@@ -265,7 +265,8 @@ const DUE_KINDS: [(&str, &str, bool); 2] = [
 /// Rows per `UPDATE ... WHERE id IN (...)` of a settlement.
 const SETTLE_CHUNK: usize = 500;
 
-const INSERT_SQL: &str = "INSERT INTO inbox (store_hash, scope, payload_hash, body, received_at, \
+const INSERT_SQL: &str =
+    "INSERT INTO bcapp_inbox (store_hash, scope, payload_hash, body, received_at, \
      status, attempts, next_attempt_at) VALUES (?, ?, ?, ?, ?, 'pending', 0, ?) \
      ON CONFLICT (store_hash, scope, payload_hash) DO NOTHING RETURNING id";
 
@@ -360,7 +361,7 @@ impl Store {
     ) -> Result<()> {
         let mut sql = String::with_capacity(200 + chunk.len() * 48);
         sql.push_str(
-            "INSERT INTO inbox (store_hash, scope, payload_hash, body, received_at, status, \
+            "INSERT INTO bcapp_inbox (store_hash, scope, payload_hash, body, received_at, status, \
              attempts, next_attempt_at, claim_owner, claim_expires_at) VALUES ",
         );
         let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 8);
@@ -413,7 +414,8 @@ impl Store {
             .map(|&i| Value::from(rows.claim.is_some() && (rows.claimed)(i)))
             .collect();
         let (owner, expires) = rows.claim.unwrap_or(("", 0));
-        let sql = "INSERT INTO inbox (store_hash, scope, payload_hash, body, received_at, status, \
+        let sql =
+            "INSERT INTO bcapp_inbox (store_hash, scope, payload_hash, body, received_at, status, \
              attempts, next_attempt_at, claim_owner, claim_expires_at) \
              SELECT t.s, t.sc, t.h, t.b, $5, CASE WHEN t.c THEN 'claimed' ELSE 'pending' END, \
              CASE WHEN t.c THEN 1 ELSE 0 END, $5, CASE WHEN t.c THEN $6 END, \
@@ -503,8 +505,8 @@ impl Store {
                 ", attempts = attempts + 1"
             };
             let sql = format!(
-                "UPDATE inbox SET status = 'claimed', claim_owner = ?, claim_expires_at = ?{count} \
-                 WHERE id IN (SELECT id FROM inbox WHERE {due}{skip} ORDER BY {order} LIMIT ? \
+                "UPDATE bcapp_inbox SET status = 'claimed', claim_owner = ?, claim_expires_at = ?{count} \
+                 WHERE id IN (SELECT id FROM bcapp_inbox WHERE {due}{skip} ORDER BY {order} LIMIT ? \
                  FOR UPDATE SKIP LOCKED) RETURNING *",
                 skip = skip_clause(skip_stores.len()),
             );
@@ -537,7 +539,7 @@ impl Store {
                 break;
             }
             let sql = format!(
-                "SELECT id FROM inbox WHERE {due}{skip} ORDER BY {order} LIMIT ?",
+                "SELECT id FROM bcapp_inbox WHERE {due}{skip} ORDER BY {order} LIMIT ?",
                 skip = skip_clause(skip_stores.len()),
             );
             let mut values: Vec<Value> = vec![now.into()];
@@ -566,7 +568,7 @@ impl Store {
             let now = self.now_ms();
             let expires = now.saturating_add(duration_ms(lease));
             let sql = format!(
-                "UPDATE inbox SET status = 'claimed', claim_owner = ?, claim_expires_at = ?, \
+                "UPDATE bcapp_inbox SET status = 'claimed', claim_owner = ?, claim_expires_at = ?, \
                  attempts = attempts + CASE WHEN status = 'pending' THEN 1 ELSE 0 END \
                  WHERE id IN ({}) AND ((status = 'pending' AND next_attempt_at <= ?) \
                  OR (status = 'claimed' AND claim_expires_at <= ?)) RETURNING *",
@@ -593,7 +595,7 @@ impl Store {
     /// [`Store::inbox_claim`]). Returns `false` if `owner` no longer holds it.
     pub async fn inbox_count_attempt(&self, id: i64, owner: &str) -> Result<bool> {
         self.exec_claimed(
-            "UPDATE inbox SET attempts = attempts + 1 \
+            "UPDATE bcapp_inbox SET attempts = attempts + 1 \
              WHERE id = ? AND status = 'claimed' AND claim_owner = ?",
             vec![id.into(), owner.into()],
         )
@@ -607,7 +609,7 @@ impl Store {
         let now = self.now_ms();
         let hash = format!("probe-{:016x}", rand::random::<u64>());
         txn.execute(self.stmt(
-            "INSERT INTO inbox (store_hash, scope, payload_hash, body, received_at, status, \
+            "INSERT INTO bcapp_inbox (store_hash, scope, payload_hash, body, received_at, status, \
              attempts, next_attempt_at) VALUES ('-', 'probe', ?, ?, ?, 'done', 0, ?)",
             vec![
                 hash.clone().into(),
@@ -619,7 +621,7 @@ impl Store {
         ))
         .await?;
         txn.execute(self.stmt(
-            "DELETE FROM inbox WHERE store_hash = '-' AND payload_hash = ?",
+            "DELETE FROM bcapp_inbox WHERE store_hash = '-' AND payload_hash = ?",
             vec![hash.into()],
         ))
         .await?;
@@ -634,7 +636,7 @@ impl Store {
         let res = self
             .db
             .execute(self.stmt(
-                "UPDATE inbox SET claim_expires_at = ? WHERE status = 'claimed' AND claim_owner = ?",
+                "UPDATE bcapp_inbox SET claim_expires_at = ? WHERE status = 'claimed' AND claim_owner = ?",
                 vec![expires.into(), owner.into()],
             ))
             .await?;
@@ -684,7 +686,7 @@ impl Store {
                     next_attempt_at,
                     done_handlers,
                 } => (
-                    "UPDATE inbox SET status = 'pending', last_error = ?, next_attempt_at = ?, \
+                    "UPDATE bcapp_inbox SET status = 'pending', last_error = ?, next_attempt_at = ?, \
                      done_handlers = ?, claim_owner = NULL, claim_expires_at = NULL \
                      WHERE id = ? AND status = 'claimed' AND claim_owner = ?",
                     vec![
@@ -700,7 +702,7 @@ impl Store {
                     error,
                     done_handlers,
                 } => (
-                    "UPDATE inbox SET status = 'dead', last_error = ?, finished_at = ?, \
+                    "UPDATE bcapp_inbox SET status = 'dead', last_error = ?, finished_at = ?, \
                      done_handlers = ?, claim_owner = NULL, claim_expires_at = NULL \
                      WHERE id = ? AND status = 'claimed' AND claim_owner = ?",
                     vec![
@@ -712,7 +714,7 @@ impl Store {
                     ],
                 ),
                 Settlement::Unstarted { id, counted } => (
-                    "UPDATE inbox SET status = 'pending', next_attempt_at = ?, \
+                    "UPDATE bcapp_inbox SET status = 'pending', next_attempt_at = ?, \
                      attempts = CASE WHEN ? AND attempts > 0 THEN attempts - 1 ELSE attempts END, \
                      claim_owner = NULL, claim_expires_at = NULL \
                      WHERE id = ? AND status = 'claimed' AND claim_owner = ?",
@@ -740,7 +742,7 @@ impl Store {
                 // One statement text whatever the batch (see `insert_unnest`).
                 let ids: Vec<Value> = chunk.iter().map(|&(_, id)| Value::from(id)).collect();
                 (
-                    "UPDATE inbox SET status = 'done', finished_at = ?, claim_owner = NULL, \
+                    "UPDATE bcapp_inbox SET status = 'done', finished_at = ?, claim_owner = NULL, \
                      claim_expires_at = NULL WHERE status = 'claimed' AND claim_owner = ? \
                      AND id = ANY(?) RETURNING id"
                         .to_owned(),
@@ -755,7 +757,7 @@ impl Store {
                 values.extend(chunk.iter().map(|&(_, id)| Value::from(id)));
                 (
                     format!(
-                        "UPDATE inbox SET status = 'done', finished_at = ?, claim_owner = NULL, \
+                        "UPDATE bcapp_inbox SET status = 'done', finished_at = ?, claim_owner = NULL, \
                          claim_expires_at = NULL WHERE status = 'claimed' AND claim_owner = ? \
                          AND id IN ({}) RETURNING id",
                         vec!["?"; chunk.len()].join(", ")
@@ -781,7 +783,7 @@ impl Store {
     pub async fn inbox_complete(&self, id: i64, owner: &str) -> Result<bool> {
         let now = self.now_ms();
         self.exec_claimed(
-            "UPDATE inbox SET status = 'done', finished_at = ?, claim_owner = NULL, \
+            "UPDATE bcapp_inbox SET status = 'done', finished_at = ?, claim_owner = NULL, \
              claim_expires_at = NULL WHERE id = ? AND status = 'claimed' AND claim_owner = ?",
             vec![now.into(), id.into(), owner.into()],
         )
@@ -799,7 +801,7 @@ impl Store {
         next_attempt_at: OffsetDateTime,
     ) -> Result<bool> {
         self.exec_claimed(
-            "UPDATE inbox SET status = 'pending', last_error = ?, \
+            "UPDATE bcapp_inbox SET status = 'pending', last_error = ?, \
              next_attempt_at = ?, claim_owner = NULL, claim_expires_at = NULL \
              WHERE id = ? AND status = 'claimed' AND claim_owner = ?",
             vec![
@@ -818,7 +820,7 @@ impl Store {
         let now = self.now_ms();
         let applied = self
             .exec_claimed(
-                "UPDATE inbox SET status = 'dead', last_error = ?, \
+                "UPDATE bcapp_inbox SET status = 'dead', last_error = ?, \
                  finished_at = ?, claim_owner = NULL, claim_expires_at = NULL \
                  WHERE id = ? AND status = 'claimed' AND claim_owner = ?",
                 vec![error.into(), now.into(), id.into(), owner.into()],
@@ -870,7 +872,7 @@ impl Store {
         let res = self
             .db
             .execute(self.stmt(
-                "UPDATE inbox SET status = 'pending', attempts = 0, next_attempt_at = ?, \
+                "UPDATE bcapp_inbox SET status = 'pending', attempts = 0, next_attempt_at = ?, \
                  finished_at = NULL WHERE id = ? AND status = 'dead'",
                 vec![now.into(), id.into()],
             ))
@@ -887,7 +889,7 @@ impl Store {
             .db
             .execute(self.stmt(
                 &format!(
-                    "UPDATE inbox SET status = 'pending', attempts = 0, next_attempt_at = ?, \
+                    "UPDATE bcapp_inbox SET status = 'pending', attempts = 0, next_attempt_at = ?, \
                      finished_at = NULL WHERE status = 'dead'{filter}"
                 ),
                 values,
@@ -902,7 +904,7 @@ impl Store {
         let res = self
             .db
             .execute(self.stmt(
-                "UPDATE inbox SET status = 'pending', claim_owner = NULL, claim_expires_at = NULL \
+                "UPDATE bcapp_inbox SET status = 'pending', claim_owner = NULL, claim_expires_at = NULL \
                  WHERE status = 'claimed' AND claim_owner = ?",
                 vec![owner.into()],
             ))
@@ -919,7 +921,7 @@ impl Store {
             let res = self
                 .db
                 .execute(self.stmt(
-                    "DELETE FROM inbox WHERE id IN (SELECT id FROM inbox \
+                    "DELETE FROM bcapp_inbox WHERE id IN (SELECT id FROM bcapp_inbox \
                      WHERE status = 'done' AND received_at < ? LIMIT ?)",
                     vec![cutoff.into(), PURGE_BATCH.into()],
                 ))
@@ -966,7 +968,7 @@ impl Store {
         let rows = self
             .db
             .query_all(self.stmt(
-                "SELECT status, COUNT(*) AS n FROM inbox GROUP BY status",
+                "SELECT status, COUNT(*) AS n FROM bcapp_inbox GROUP BY status",
                 Vec::new(),
             ))
             .await?;

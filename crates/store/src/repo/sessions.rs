@@ -112,7 +112,7 @@ impl Store {
         let expires_at = now.saturating_add(duration_ms(new.ttl));
         self.db
             .execute(self.stmt(
-                "INSERT INTO sessions (token_hash, store_hash, user_id, email, is_owner, \
+                "INSERT INTO bcapp_sessions (token_hash, store_hash, user_id, email, is_owner, \
                  generation, channel_id, created_at, expires_at) \
                  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 vec![
@@ -173,7 +173,7 @@ impl Store {
         let sessions = self
             .db
             .execute(self.stmt(
-                "DELETE FROM sessions WHERE expires_at <= ?",
+                "DELETE FROM bcapp_sessions WHERE expires_at <= ?",
                 vec![now.into()],
             ))
             .await?
@@ -181,7 +181,7 @@ impl Store {
         let payloads = self
             .db
             .execute(self.stmt(
-                "DELETE FROM signed_payloads WHERE expires_at <= ?",
+                "DELETE FROM bcapp_signed_payloads WHERE expires_at <= ?",
                 vec![now.into()],
             ))
             .await?
@@ -208,7 +208,7 @@ impl Store {
         let res = self
             .db
             .execute(self.stmt(
-                "INSERT INTO signed_payloads (jti, store_hash, callback, used_at, expires_at) \
+                "INSERT INTO bcapp_signed_payloads (jti, store_hash, callback, used_at, expires_at) \
                  VALUES (?, ?, ?, ?, ?) ON CONFLICT (jti) DO NOTHING",
                 vec![
                     jti.into(),

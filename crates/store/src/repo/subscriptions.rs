@@ -136,7 +136,7 @@ impl Store {
         let now = self.now_ms();
         let row = subscriptions::Entity::find()
             .from_raw_sql(self.stmt(
-                "INSERT INTO subscriptions (store_hash, scope, hook_id, destination, is_active, \
+                "INSERT INTO bcapp_subscriptions (store_hash, scope, hook_id, destination, is_active, \
                  last_outcome, last_error, last_reconciled_at, created_at, updated_at) \
                  VALUES (?, ?, ?, ?, ?, NULL, NULL, NULL, ?, ?) \
                  ON CONFLICT (store_hash, scope) DO UPDATE SET \
@@ -220,7 +220,7 @@ impl Store {
         let res = self
             .db
             .execute(self.stmt(
-                "UPDATE subscriptions SET last_outcome = ?, last_error = ?, \
+                "UPDATE bcapp_subscriptions SET last_outcome = ?, last_error = ?, \
                  last_reconciled_at = ?, updated_at = ? WHERE store_hash = ? AND scope = ?",
                 vec![
                     outcome.as_str().into(),

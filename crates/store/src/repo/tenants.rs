@@ -15,7 +15,7 @@ use crate::entities::tenants::{self, TenantStatus};
 use crate::error::{Result, StoreError};
 use crate::secret::SecretString;
 
-const TABLE: &str = "tenants";
+const TABLE: &str = "bcapp_tenants";
 const TOKEN: &str = "access_token";
 /// Current and previous webhook secrets share one purpose so that rotation can move the
 /// ciphertext between the two columns inside a single UPDATE.
@@ -122,14 +122,14 @@ impl Store {
         )?;
         // One statement, so concurrent installs of the same store each get their own
         // generation and no read-modify-write race exists.
-        let sql = "INSERT INTO tenants (store_hash, status, generation, access_token_enc, \
+        let sql = "INSERT INTO bcapp_tenants (store_hash, status, generation, access_token_enc, \
              access_token_key_id, scopes, owner_id, owner_email, account_uuid, installed_at, \
              uninstalled_at, webhook_secret_enc, webhook_secret_key_id, previous_webhook_secret_enc, \
              previous_webhook_secret_key_id, webhook_secret_rotated_at, created_at, updated_at) \
              VALUES (?, 'installed', 1, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, NULL, NULL, NULL, ?, ?) \
              ON CONFLICT (store_hash) DO UPDATE SET \
                status = 'installed', \
-               generation = tenants.generation + 1, \
+               generation = bcapp_tenants.generation + 1, \
                access_token_enc = excluded.access_token_enc, \
                access_token_key_id = excluded.access_token_key_id, \
                scopes = excluded.scopes, \
@@ -138,9 +138,9 @@ impl Store {
                account_uuid = excluded.account_uuid, \
                installed_at = excluded.installed_at, \
                uninstalled_at = NULL, \
-               previous_webhook_secret_enc = tenants.webhook_secret_enc, \
-               previous_webhook_secret_key_id = tenants.webhook_secret_key_id, \
-               webhook_secret_rotated_at = CASE WHEN tenants.webhook_secret_enc IS NULL \
+               previous_webhook_secret_enc = bcapp_tenants.webhook_secret_enc, \
+               previous_webhook_secret_key_id = bcapp_tenants.webhook_secret_key_id, \
+               webhook_secret_rotated_at = CASE WHEN bcapp_tenants.webhook_secret_enc IS NULL \
                  THEN NULL ELSE excluded.installed_at END, \
                webhook_secret_enc = excluded.webhook_secret_enc, \
                webhook_secret_key_id = excluded.webhook_secret_key_id, \
@@ -178,7 +178,7 @@ impl Store {
         let txn = self.db.begin().await?;
         let res = txn
             .execute(self.stmt(
-                "UPDATE tenants SET status = 'uninstalled', uninstalled_at = ?, \
+                "UPDATE bcapp_tenants SET status = 'uninstalled', uninstalled_at = ?, \
                  access_token_enc = NULL, access_token_key_id = NULL, \
                  webhook_secret_enc = NULL, webhook_secret_key_id = NULL, \
                  previous_webhook_secret_enc = NULL, previous_webhook_secret_key_id = NULL, \
@@ -190,13 +190,13 @@ impl Store {
         let applied = res.rows_affected() == 1;
         if applied {
             txn.execute(self.stmt(
-                "DELETE FROM subscriptions WHERE store_hash = ?",
+                "DELETE FROM bcapp_subscriptions WHERE store_hash = ?",
                 vec![store_hash.into()],
             ))
             .await?;
             // The merchant's sessions end with the installation.
             txn.execute(self.stmt(
-                "DELETE FROM sessions WHERE store_hash = ?",
+                "DELETE FROM bcapp_sessions WHERE store_hash = ?",
                 vec![store_hash.into()],
             ))
             .await?;
@@ -261,7 +261,7 @@ impl Store {
         )?;
         let row = tenants::Entity::find()
             .from_raw_sql(self.stmt(
-                "UPDATE tenants SET previous_webhook_secret_enc = webhook_secret_enc, \
+                "UPDATE bcapp_tenants SET previous_webhook_secret_enc = webhook_secret_enc, \
                  previous_webhook_secret_key_id = webhook_secret_key_id, \
                  webhook_secret_enc = ?, webhook_secret_key_id = ?, \
                  webhook_secret_rotated_at = ?, updated_at = ? \
@@ -349,7 +349,7 @@ impl Store {
                 continue;
             }
             let sql = format!(
-                "UPDATE tenants SET {} WHERE {}",
+                "UPDATE bcapp_tenants SET {} WHERE {}",
                 sets.join(", "),
                 conds.join(" AND ")
             );

@@ -60,12 +60,12 @@ impl Store {
         let now = self.now_ms();
         let row = users::Entity::find()
             .from_raw_sql(self.stmt(
-                "INSERT INTO users (store_hash, user_id, email, is_owner, added_at, removed_at) \
+                "INSERT INTO bcapp_users (store_hash, user_id, email, is_owner, added_at, removed_at) \
                  VALUES (?, ?, ?, ?, ?, NULL) \
                  ON CONFLICT (store_hash, user_id) DO UPDATE SET \
                    email = excluded.email, \
                    is_owner = excluded.is_owner, \
-                   added_at = CASE WHEN users.removed_at IS NULL THEN users.added_at \
+                   added_at = CASE WHEN bcapp_users.removed_at IS NULL THEN bcapp_users.added_at \
                      ELSE excluded.added_at END, \
                    removed_at = NULL \
                  RETURNING *",
