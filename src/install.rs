@@ -12,9 +12,9 @@
 //!   is accepted once, on any instance sharing the database; a replay is refused with 401.
 //! - `/load` records the user, opens a session (store, user, install generation) and renders the
 //!   app's load page. A reload of the same link by the same browser goes on with its session.
-//! - `/uninstall` tears the installation down only when it is really gone: it is signed by the
-//!   store owner (only owners can uninstall), after the current install, and the store's token
-//!   no longer works (one API call answers 401). A payload that passes the checks while the
+//! - `/uninstall` tears the installation down only when it is really gone: it is signed after
+//!   the current install (by the owner or, with Multiple Users on, an authorized user), and the
+//!   store's token no longer works (one API call answers 401). A payload that passes the checks while the
 //!   token still works is a replayed or misdirected one: logged and ignored (409). If
 //!   BigCommerce cannot be asked, nothing is torn down (503); the periodic reconcile finds a
 //!   revoked token later and tears the installation down then.
@@ -501,13 +501,10 @@ async fn uninstall(
         tracing::warn!(store = %store_hash, "uninstall signed before the current installation; ignored");
         return StatusCode::OK.into_response();
     }
+    // Not only the owner: with Multiple Users on, BigCommerce lets authorized users uninstall
+    // too. Who signed matters less than whether the token is really revoked, checked next.
     if !payload.user_is_owner() {
-        tracing::warn!(
-            store = %store_hash,
-            user = payload.claims.user.id,
-            "uninstall signed for a user who is not the store owner (only owners uninstall); ignored"
-        );
-        return StatusCode::FORBIDDEN.into_response();
+        tracing::info!(store = %store_hash, user = payload.claims.user.id, "uninstall signed by a user who is not the store owner");
     }
     match lc.installation(&store_hash, &stored).await {
         Installation::Gone => {}

@@ -402,7 +402,8 @@ async fn a_load_payload_replayed_to_uninstall_changes_nothing() {
             .await;
         assert_eq!(replay.status, StatusCode::UNAUTHORIZED, "{callback}");
     }
-    // A fresh payload of a user who is not the owner: only owners uninstall.
+    // A fresh payload of another user: authorized users may uninstall, but the token still
+    // works, so the app is still installed.
     let staff = h
         .request(
             "GET",
@@ -410,7 +411,7 @@ async fn a_load_payload_replayed_to_uninstall_changes_nothing() {
             &[],
         )
         .await;
-    assert_eq!(staff.status, StatusCode::FORBIDDEN);
+    assert_eq!(staff.status, StatusCode::CONFLICT);
     // Even the owner's fresh, never used payload: the token still works, so the app is
     // still installed and the uninstall is ignored.
     let owner = h
@@ -481,6 +482,25 @@ async fn every_signed_payload_is_accepted_once() {
         h.request("GET", &uninstall, &[]).await.status,
         StatusCode::UNAUTHORIZED
     );
+    assert_eq!(h.uninstalls.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn an_authorized_user_may_uninstall_once_the_token_is_revoked() {
+    let h = Harness::new(app()).await;
+    h.install().await;
+    let _ = session(&h, STAFF).await;
+    h.revoke_token();
+    let answer = h
+        .request(
+            "GET",
+            &format!("/uninstall?signed_payload_jwt={}", jwt_now(STAFF)),
+            &[],
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK);
+    let tenant = h.store.tenant(STORE).await.unwrap().unwrap();
+    assert!(!tenant.is_installed());
     assert_eq!(h.uninstalls.lock().unwrap().len(), 1);
 }
 
