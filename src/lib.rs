@@ -49,7 +49,10 @@ pub use bigcommerce_app_macros::webhook_handler;
 pub use bigcommerce_app_store as store;
 pub use envelope::{CallbackHeader, Envelope, ParseError};
 pub use events::{Event, Scope, ScopeInfo, ScopeKind};
-pub use handler::{Call, FromCall, HandlerError, Meta, Route, State, Tenant, WebhookHandler};
+pub use handler::{
+    Call, FromCall, HandlerError, Meta, NoApiClient, Permanent, ResultExt, Retryable, Route, State,
+    Tenant, WebhookHandler,
+};
 pub use ids::{ChannelId, StoreHash};
 pub use merchant::{Merchant, MerchantRejection, SessionRefused, StoreOwner};
 pub use server::{Server, ServerError, Workers};
@@ -57,7 +60,7 @@ pub use server::{Server, ServerError, Workers};
 /// Used by the code `#[webhook_handler]` generates; not a public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::handler::{HandlerFuture, Registration};
+    pub use crate::handler::{into_handler_error, HandlerFuture, Registration};
     pub use inventory;
 }
 

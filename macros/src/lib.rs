@@ -123,7 +123,7 @@ fn classify(ty: &Type) -> syn::Result<ArgKind> {
 /// `Result<(), E>` (or an alias such as `anyhow::Result<()>`-style `XResult<()>`).
 fn check_return(output: &ReturnType, fn_span: Span) -> syn::Result<()> {
     const HELP: &str =
-        "a webhook handler returns `Result<(), E>` where `E: Into<bigcommerce_app::HandlerError>`";
+        "a webhook handler returns `Result<(), E>`: `E` is `HandlerError`, any `std::error::Error + Send + Sync + 'static`, or with the `anyhow`/`eyre` feature a report (`anyhow::Result<()>`)";
     let ty = match output {
         ReturnType::Default => return Err(syn::Error::new(fn_span, HELP)),
         ReturnType::Type(_, ty) => ty,
@@ -270,11 +270,14 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
         ReturnType::Type(_, ty) => ty.span(),
         ReturnType::Default => sig.ident.span(),
     };
+    // Method resolution picks the conversion: `anyhow`/`eyre` reports first, then any error.
     let into_error = quote_spanned! {error_span=>
-        ::core::result::Result::map_err(
-            #name::call(#(#arg_names),*).await,
-            <_ as ::core::convert::Into<::bigcommerce_app::HandlerError>>::into,
-        )
+        ::core::result::Result::map_err(#name::call(#(#arg_names),*).await, |error| {
+            #[allow(unused_imports)]
+            use ::bigcommerce_app::__private::into_handler_error::{Failure, ViaError as _, ViaReport as _};
+            let failure = Failure(error);
+            (&failure).path().convert(failure)
+        })
     };
     Ok(quote! {
         #(#docs)*

@@ -133,7 +133,7 @@ pub(crate) async fn housekeeping_loop(engine: Arc<Engine>, mut stop: watch::Rece
             Err(e) => tracing::warn!(error = %e, "cannot read the inbox depth"),
         }
         ticks += 1;
-        if ticks % 60 == 0 {
+        if ticks.is_multiple_of(60) {
             match engine.store.inbox_purge_done(cfg.retention).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(rows = n, "purged handled events past the retention"),

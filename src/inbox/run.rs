@@ -179,7 +179,7 @@ async fn decide(engine: &Engine, job: &Job, done_handlers: &mut Vec<String>) -> 
         m::handler_duration(o.handler, o.elapsed.as_secs_f64());
         match &o.outcome {
             Outcome::Succeeded => done_handlers.push(o.handler.to_owned()),
-            Outcome::Failed(e) if is_rate_limited(e) => {
+            Outcome::Failed(e) if e.is_rate_limited() => {
                 m::handler_failure(o.handler, "rate_limited");
                 rate_limited = true;
             }
@@ -222,18 +222,4 @@ async fn decide(engine: &Engine, job: &Job, done_handlers: &mut Vec<String>) -> 
         return Decision::Retry(retryable.join("; "));
     }
     Decision::Done
-}
-
-/// Whether a handler failed because the store's API budget is spent.
-fn is_rate_limited(error: &crate::HandlerError) -> bool {
-    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(error.error());
-    while let Some(e) = current {
-        if e.downcast_ref::<bigcommerce_app_api::ApiError>()
-            .is_some_and(bigcommerce_app_api::ApiError::is_rate_limited)
-        {
-            return true;
-        }
-        current = e.source();
-    }
-    false
 }
