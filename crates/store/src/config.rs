@@ -86,6 +86,17 @@ impl StoreConfig {
 
     /// Like [`StoreConfig::from_env`] with a custom variable lookup.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        Self::from_lookup_with(lookup, true)
+    }
+
+    /// Reads the environment like [`StoreConfig::from_env`] for a tool that reads an existing
+    /// app's data: the development key is never created (see [`KeyRing::load_existing`]).
+    /// Open the database with [`crate::Store::open_existing`].
+    pub fn existing_from_env() -> Result<Self> {
+        Self::from_lookup_with(|name| std::env::var(name).ok(), false)
+    }
+
+    fn from_lookup_with(lookup: impl Fn(&str) -> Option<String>, create: bool) -> Result<Self> {
         let get = |name: &str| {
             lookup(name)
                 .map(|v| v.trim().to_owned())
@@ -115,11 +126,15 @@ impl StoreConfig {
         };
         // Validate the URL before touching the file system for a development key.
         backend_of(&database_url)?;
-        let key_ring = KeyRing::load(
-            get("BCAPP_ENCRYPTION_KEY").as_deref(),
-            get("BCAPP_ENCRYPTION_KEYS_OLD").as_deref(),
-            &data_dir,
-        )?;
+        let (current, old) = (
+            get("BCAPP_ENCRYPTION_KEY"),
+            get("BCAPP_ENCRYPTION_KEYS_OLD"),
+        );
+        let key_ring = if create {
+            KeyRing::load(current.as_deref(), old.as_deref(), &data_dir)?
+        } else {
+            KeyRing::load_existing(current.as_deref(), old.as_deref(), &data_dir)?
+        };
         let cfg = Self {
             database_url,
             data_dir,
@@ -167,7 +182,8 @@ fn backend_of(url: &str) -> Result<Backend> {
 }
 
 /// The file path of an SQLite URL, if it names a file (not `:memory:`).
-pub(crate) fn sqlite_file_path(url: &str) -> Option<PathBuf> {
+/// The file of a SQLite URL (`None` for other URLs and in-memory databases).
+pub fn sqlite_file_path(url: &str) -> Option<PathBuf> {
     let rest = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))?;

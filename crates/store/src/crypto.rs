@@ -152,10 +152,36 @@ impl KeyRing {
     /// The key ring from configuration: `current`/`old` as in [`KeyRing::parse`]; with no
     /// current key, the development key in `data_dir` (created on first use, see the module doc).
     pub fn load(current: Option<&str>, old: Option<&str>, data_dir: &Path) -> Result<Self> {
+        Self::load_with(current, old, data_dir, true)
+    }
+
+    /// Like [`KeyRing::load`], but never creates the development key: without
+    /// `BCAPP_ENCRYPTION_KEY` the one in `data_dir` must exist (tools reading an app's data).
+    pub fn load_existing(
+        current: Option<&str>,
+        old: Option<&str>,
+        data_dir: &Path,
+    ) -> Result<Self> {
+        Self::load_with(current, old, data_dir, false)
+    }
+
+    fn load_with(
+        current: Option<&str>,
+        old: Option<&str>,
+        data_dir: &Path,
+        create: bool,
+    ) -> Result<Self> {
         if let Some(current) = current.map(str::trim).filter(|s| !s.is_empty()) {
             return Self::parse(current, old);
         }
         let path = data_dir.join(DEV_KEY_FILE);
+        if !create && !path.exists() {
+            return Err(StoreError::Config(format!(
+                "BCAPP_ENCRYPTION_KEY is not set and there is no development key at {}: set the \
+                 key the app uses, or BCAPP_DATA_DIR to the app's data directory",
+                path.display()
+            )));
+        }
         let spec = load_or_create_dev_key(&path)?;
         tracing::warn!(
             path = %path.display(),
@@ -198,8 +224,10 @@ impl KeyRing {
         let mut nonce = [0u8; NONCE_LEN];
         rand::rngs::OsRng.fill_bytes(&mut nonce);
         let ct = cipher
+            // From an array, not `from_slice`: newer generic-array releases deprecate the
+            // latter, and the warning would show in users' builds.
             .encrypt(
-                Nonce::from_slice(&nonce),
+                &Nonce::from(nonce),
                 Payload {
                     msg: plaintext,
                     aad,
@@ -242,8 +270,11 @@ impl KeyRing {
         let cipher = Aes256Gcm::new_from_slice(key.bytes.as_slice())
             .map_err(|_| fail("key has the wrong length"))?;
         let (nonce, ct) = bytes.split_at(NONCE_LEN);
+        let nonce: [u8; NONCE_LEN] = nonce
+            .try_into()
+            .map_err(|_| fail("ciphertext is truncated"))?;
         cipher
-            .decrypt(Nonce::from_slice(nonce), Payload { msg: ct, aad })
+            .decrypt(&Nonce::from(nonce), Payload { msg: ct, aad })
             .map(Zeroizing::new)
             .map_err(|_| {
                 fail(

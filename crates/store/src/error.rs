@@ -39,6 +39,18 @@ pub enum StoreError {
         /// Why.
         reason: &'static str,
     },
+    /// At start-up, the key ring could not read the secrets already stored: the app was started
+    /// with another encryption key than the one the database was written with.
+    #[error(
+        "the encryption key cannot read this database's stored secrets: {source}. Start the app \
+         with the key the data was written with (BCAPP_ENCRYPTION_KEY; after a rotation, the \
+         earlier keys in BCAPP_ENCRYPTION_KEYS_OLD)"
+    )]
+    WrongKey {
+        /// The decryption failure, naming the value and its key id.
+        #[source]
+        source: Box<StoreError>,
+    },
     /// A row holds a value the code does not understand (unknown status, bad timestamp).
     #[error("corrupt row: {0}")]
     Corrupt(String),

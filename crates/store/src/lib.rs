@@ -28,7 +28,7 @@ mod repo;
 mod secret;
 
 pub use clock::{Clock, ManualClock};
-pub use config::{redact_url, Backend, StoreConfig};
+pub use config::{redact_url, sqlite_file_path, Backend, StoreConfig};
 pub use crypto::KeyRing;
 pub use entities::inbox::InboxStatus;
 pub use entities::tenants::TenantStatus;

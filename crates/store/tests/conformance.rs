@@ -400,8 +400,20 @@ async fn key_rotation_and_wrong_keys(ctx: Ctx) {
         .unwrap();
     assert_eq!(row1.access_token_key_id.as_deref(), Some("k1"));
 
-    // Without k1 in the ring: a clear error naming the key id, not garbage.
-    let only_k2 = ctx.reopen(KeyRing::new("k2", K2).unwrap()).await;
+    // Without k1 in the ring: start-up refuses, naming the key id...
+    let err = Store::connect(&StoreConfig::new(
+        ctx.url.clone(),
+        KeyRing::new("k2", K2).unwrap(),
+    ))
+    .await
+    .unwrap_err();
+    assert!(matches!(err, StoreError::WrongKey { .. }), "{err:?}");
+    assert!(err.to_string().contains("`k1`"), "{err}");
+    // ...and a store given those keys anyway gets a clear error per row, not garbage.
+    let only_k2 = ctx
+        .store
+        .clone()
+        .with_key_ring(KeyRing::new("k2", K2).unwrap());
     let err = only_k2.tenant("kr1").await.unwrap_err();
     match &err {
         StoreError::Decrypt { key_id, what, .. } => {
@@ -425,7 +437,10 @@ async fn key_rotation_and_wrong_keys(ctx: Ctx) {
     );
 
     // A different key under the same id: authentication fails, reported as such.
-    let wrong = ctx.reopen(KeyRing::new("k1", [0x33; 32]).unwrap()).await;
+    let wrong = ctx
+        .store
+        .clone()
+        .with_key_ring(KeyRing::new("k1", [0x33; 32]).unwrap());
     let err = wrong.tenant("kr1").await.unwrap_err();
     assert!(
         matches!(&err, StoreError::Decrypt { key_id, .. } if key_id == "k1"),

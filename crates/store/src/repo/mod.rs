@@ -57,13 +57,98 @@ impl fmt::Debug for Store {
 }
 
 impl Store {
-    /// Connects (see [`StoreConfig`] for the pool and SQLite settings) and runs pending
-    /// migrations.
+    /// Connects (see [`StoreConfig`] for the pool and SQLite settings), runs pending
+    /// migrations, and checks that the key ring reads the secrets already stored
+    /// ([`StoreError::WrongKey`] otherwise, naming the key id): a wrong key is found at
+    /// start-up, not by the first callback.
     pub async fn connect(cfg: &StoreConfig) -> Result<Store> {
         cfg.validate()?;
         migrate(cfg).await?;
-        let db = open(cfg, None).await?;
-        Ok(Store::from_connection(db, cfg.key_ring.clone()))
+        let db = open(cfg, None, true).await?;
+        let store = Store::from_connection(db, cfg.key_ring.clone());
+        match store.check_keys().await {
+            Ok(()) => Ok(store),
+            Err(e @ StoreError::Decrypt { .. }) => Err(StoreError::WrongKey {
+                source: Box::new(e),
+            }),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Opens the database of an app that already ran, for tools that read it (`bcapp`): never
+    /// creates a file, a table or a key, and runs no migration. Fails, saying so, when the
+    /// SQLite file does not exist, when the framework's tables are missing, or when they are
+    /// older than this version (start the app or run `bcapp migrate` first).
+    pub async fn open_existing(cfg: &StoreConfig) -> Result<Store> {
+        cfg.validate()?;
+        let db = open(cfg, None, false).await?;
+        let store = Store::from_connection(db, cfg.key_ring.clone());
+        let applied = store.applied_migrations().await?;
+        let Some(applied) = applied else {
+            return Err(StoreError::NotFound(format!(
+                "database {} has none of the framework's tables: is it the app's database? \
+                 (`bcapp migrate` creates them)",
+                cfg.redacted_url()
+            )));
+        };
+        let pending: Vec<String> = Migrator::migrations()
+            .iter()
+            .map(|m| m.name().to_owned())
+            .filter(|name| !applied.contains(name))
+            .collect();
+        if !pending.is_empty() {
+            return Err(StoreError::Config(format!(
+                "database {} is older than this version of the framework (pending migrations: \
+                 {}): start the app once or run `bcapp migrate`",
+                cfg.redacted_url(),
+                pending.join(", ")
+            )));
+        }
+        Ok(store)
+    }
+
+    /// The framework's migrations recorded in `bcapp_migrations`; `None` when that table does
+    /// not exist. Reads only.
+    async fn applied_migrations(&self) -> Result<Option<Vec<String>>> {
+        let backend = self.db.get_database_backend();
+        let exists_sql = match backend {
+            DbBackend::Postgres => {
+                "SELECT COUNT(*) AS n FROM information_schema.tables \
+                 WHERE table_schema = current_schema() AND table_name = $1"
+            }
+            _ => "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = ?",
+        };
+        let exists = self
+            .db
+            .query_one(Statement::from_sql_and_values(
+                backend,
+                exists_sql,
+                [crate::migrations::MIGRATIONS_TABLE.into()],
+            ))
+            .await?
+            .map(|row| row.try_get::<i64>("", "n"))
+            .transpose()?
+            .unwrap_or(0);
+        if exists == 0 {
+            return Ok(None);
+        }
+        let rows = self
+            .db
+            .query_all(Statement::from_string(
+                backend,
+                format!(
+                    "SELECT version FROM {}",
+                    crate::migrations::MIGRATIONS_TABLE
+                ),
+            ))
+            .await?;
+        rows.iter()
+            .map(|row| {
+                row.try_get::<String>("", "version")
+                    .map_err(StoreError::from)
+            })
+            .collect::<Result<Vec<_>>>()
+            .map(Some)
     }
 
     /// Wraps an existing connection. Does not run migrations (see [`migrate_connection`]).
@@ -136,7 +221,7 @@ impl Store {
 pub async fn migrate(cfg: &StoreConfig) -> Result<()> {
     cfg.validate()?;
     // One connection, so the advisory lock and the migration share a session.
-    let db = open(cfg, Some(1)).await?;
+    let db = open(cfg, Some(1), true).await?;
     let result = migrate_connection(&db).await;
     let _ = db.close().await;
     result
@@ -174,22 +259,43 @@ pub async fn migrate_connection(db: &DatabaseConnection) -> Result<()> {
 }
 
 /// Opens a connection pool. A failure names the URL with the password removed.
-async fn open(cfg: &StoreConfig, max_connections: Option<u32>) -> Result<DatabaseConnection> {
+async fn open(
+    cfg: &StoreConfig,
+    max_connections: Option<u32>,
+    create: bool,
+) -> Result<DatabaseConnection> {
     let backend = cfg.backend()?;
     let connect_err = |reason: String| StoreError::Connect {
         url: cfg.redacted_url(),
         reason: scrub_password(&reason, &cfg.database_url),
     };
-    if backend == Backend::Sqlite {
-        if let Some(parent) = sqlite_file_path(&cfg.database_url)
-            .as_deref()
-            .and_then(std::path::Path::parent)
-            .filter(|p| !p.as_os_str().is_empty())
-        {
-            std::fs::create_dir_all(parent).map_err(|e| {
-                connect_err(format!("cannot create directory {}: {e}", parent.display()))
-            })?;
+    let file = sqlite_file_path(&cfg.database_url);
+    if let (Backend::Sqlite, Some(file)) = (backend, &file) {
+        if !create && !file.exists() {
+            return Err(connect_err(format!(
+                "there is no database file at {} (from {}); run this from the app's directory \
+                 or set DATABASE_URL / BCAPP_DATA_DIR as the app does",
+                absolute(file).display(),
+                std::env::current_dir().map_or_else(
+                    |_| "the current directory".to_owned(),
+                    |d| format!("current directory {}", d.display())
+                )
+            )));
         }
+        if let Some(parent) = file.parent().filter(|p| !p.as_os_str().is_empty()) {
+            if create {
+                std::fs::create_dir_all(parent).map_err(|e| {
+                    connect_err(format!("cannot create directory {}: {e}", parent.display()))
+                })?;
+            }
+        }
+    }
+    // sqlx opens a SQLite file only if it exists unless the URL says `mode=rwc`; the framework
+    // creates its schema anyway, so a plain `sqlite://./data/app.db` creates the file too. An
+    // explicit `mode=` is respected.
+    let create_sqlite_file = create && !cfg.database_url.contains("mode=");
+    if backend == Backend::Postgres {
+        probe_postgres(cfg).await.map_err(connect_err)?;
     }
     let max = max_connections
         .or(cfg.max_connections)
@@ -207,7 +313,12 @@ async fn open(cfg: &StoreConfig, max_connections: Option<u32>) -> Result<Databas
         .test_before_acquire(false)
         // Statement logging would be noisy at info level; errors are reported by the callers.
         .sqlx_logging(false)
-        .map_sqlx_sqlite_opts(|o| {
+        .map_sqlx_sqlite_opts(move |o| {
+            let o = if create_sqlite_file {
+                o.create_if_missing(true)
+            } else {
+                o
+            };
             o.journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(SQLITE_BUSY_TIMEOUT)
@@ -219,6 +330,33 @@ async fn open(cfg: &StoreConfig, max_connections: Option<u32>) -> Result<Databas
     Database::connect(opts)
         .await
         .map_err(|e| connect_err(describe_connect_error(&e)))
+}
+
+/// One direct connection before the pool: the pool retries a refused connection until its
+/// acquire timeout and then reports only "pool timed out", hiding the cause (connection
+/// refused, unknown host, bad password) that one attempt shows at once.
+async fn probe_postgres(cfg: &StoreConfig) -> std::result::Result<(), String> {
+    use sea_orm::sqlx::{Connection, PgConnection};
+    match tokio::time::timeout(
+        cfg.connect_timeout,
+        PgConnection::connect(&cfg.database_url),
+    )
+    .await
+    {
+        Ok(Ok(conn)) => {
+            let _ = conn.close().await;
+            Ok(())
+        }
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!(
+            "no answer within {:?} (BCAPP_DB_CONNECT_TIMEOUT_SECS)",
+            cfg.connect_timeout
+        )),
+    }
+}
+
+fn absolute(path: &std::path::Path) -> std::path::PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_owned())
 }
 
 fn describe_connect_error(err: &DbErr) -> String {

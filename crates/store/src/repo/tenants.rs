@@ -5,7 +5,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use rand::RngCore;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait, Value,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait, Value,
 };
 use time::OffsetDateTime;
 
@@ -223,18 +223,28 @@ impl Store {
             .transpose()
     }
 
-    /// Checks that the key ring opens what is stored: decrypts one tenant that has secrets.
-    /// `Ok` also when nothing is stored yet. A wrong or missing key is a `Decrypt` error naming
-    /// the key id.
+    /// Checks that the key ring opens what is stored: for every key id the stored tokens were
+    /// sealed with, decrypts one tenant sealed with it. `Ok` also when nothing is stored yet. A
+    /// wrong or missing key is a `Decrypt` error naming the key id.
     pub async fn check_keys(&self) -> Result<()> {
-        let row = tenants::Entity::find()
+        let key_ids: Vec<Option<String>> = tenants::Entity::find()
+            .select_only()
+            .column(tenants::Column::AccessTokenKeyId)
             .filter(tenants::Column::AccessTokenKeyId.is_not_null())
-            .one(&self.db)
+            .distinct()
+            .into_tuple()
+            .all(&self.db)
             .await?;
-        match row {
-            Some(row) => self.decrypt_tenant(row).map(|_| ()),
-            None => Ok(()),
+        for key_id in key_ids.into_iter().flatten() {
+            let row = tenants::Entity::find()
+                .filter(tenants::Column::AccessTokenKeyId.eq(key_id))
+                .one(&self.db)
+                .await?;
+            if let Some(row) = row {
+                self.decrypt_tenant(row)?;
+            }
         }
+        Ok(())
     }
 
     /// All installed tenants, decrypted, by store hash.
