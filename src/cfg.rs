@@ -2,6 +2,8 @@
 //!
 //! | variable | default | meaning |
 //! |---|---|---|
+//! | `BCAPP_LISTEN` | `0.0.0.0:$PORT` | the address [`crate::Server::run`] listens on |
+//! | `PORT` | `3000` | the port, when `BCAPP_LISTEN` is not set (the convention of most hosting platforms) |
 //! | `BCAPP_WEBHOOK_PATH` | `/webhooks` | where BigCommerce POSTs callbacks |
 //! | `BCAPP_MAX_BODY_BYTES` | `65536` | larger callbacks are refused with 413 |
 //! | `BCAPP_SIGNATURES` | `log` | Standard Webhooks signatures: `off`, `log` (verify, log failures), `required` |
@@ -92,6 +94,8 @@ impl BigCommerce {
 /// Receiver and worker settings.
 #[derive(Clone, Debug)]
 pub struct Config {
+    /// Where [`crate::Server::run`] listens.
+    pub listen: std::net::SocketAddr,
     /// Path of the callback endpoint.
     pub webhook_path: String,
     /// Larger bodies are refused with 413 (BigCommerce callbacks are a few hundred bytes).
@@ -171,6 +175,7 @@ pub const DEFAULT_FRAME_ANCESTORS: [&str; 2] =
 impl Default for Config {
     fn default() -> Config {
         Config {
+            listen: std::net::SocketAddr::from(([0, 0, 0, 0], 3000)),
             webhook_path: "/webhooks".into(),
             max_body_bytes: 64 * 1024,
             secret_header: "x-bcapp-webhook-secret".into(),
@@ -213,6 +218,16 @@ impl Config {
     /// Like [`Config::from_env`] with another source of variables (tests).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
         let mut cfg = Config::default();
+        if let Some(v) = lookup("PORT").filter(|v| !v.trim().is_empty()) {
+            cfg.listen.set_port(parse_number("PORT", &v)?);
+        }
+        if let Some(v) = lookup("BCAPP_LISTEN").filter(|v| !v.trim().is_empty()) {
+            cfg.listen = v.trim().parse().map_err(|e| ConfigError::Invalid {
+                name: "BCAPP_LISTEN",
+                value: v.clone(),
+                reason: format!("{e}; expected an address and port such as 0.0.0.0:3000"),
+            })?;
+        }
         if let Some(path) = lookup("BCAPP_WEBHOOK_PATH") {
             cfg.webhook_path = path;
         }
@@ -429,6 +444,22 @@ mod tests {
     }
 
     #[test]
+    fn listen_address_and_long_handler_timeouts() {
+        let cfg = Config::from_lookup(|n| match n {
+            "PORT" => Some("8080".into()),
+            // Longer than the claim lease: the lease is extended while the handler runs.
+            "BCAPP_HANDLER_TIMEOUT_SECS" => Some("300".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(cfg.listen.to_string(), "0.0.0.0:8080");
+        assert_eq!(cfg.handler_timeout, Duration::from_secs(300));
+        let cfg = Config::from_lookup(|n| (n == "BCAPP_LISTEN").then(|| "127.0.0.1:4001".into()))
+            .unwrap();
+        assert_eq!(cfg.listen.to_string(), "127.0.0.1:4001");
+    }
+
+    #[test]
     fn bad_settings_name_the_setting() {
         let err = Config::from_lookup(|n| (n == "BCAPP_MAX_IN_FLIGHT").then(|| "many".into()))
             .unwrap_err();
@@ -438,6 +469,11 @@ mod tests {
         let err = Config::from_lookup(|n| (n == "BCAPP_SIGNATURES").then(|| "required".into()))
             .unwrap_err();
         assert!(err.to_string().contains("BC_CLIENT_SECRET"), "{err}");
+        let err = Config::from_lookup(|n| (n == "PORT").then(|| "http".into())).unwrap_err();
+        assert!(err.to_string().contains("PORT"), "{err}");
+        let err =
+            Config::from_lookup(|n| (n == "BCAPP_LISTEN").then(|| "3000".into())).unwrap_err();
+        assert!(err.to_string().contains("BCAPP_LISTEN"), "{err}");
         let cfg = Config {
             max_held: 10,
             ..Config::default()

@@ -70,6 +70,25 @@ enum Installation {
     Unknown(String),
 }
 
+/// `/auth`, `/load`, `/uninstall` and `/remove_user` of an app without BigCommerce credentials:
+/// a 503 that says why, instead of a bare 404 the merchant and the developer cannot explain.
+pub(crate) fn unconfigured_routes() -> Router {
+    async fn unconfigured() -> Response {
+        tracing::warn!("an install, load or uninstall callback arrived, but the app has no BigCommerce credentials (BC_CLIENT_ID, BC_CLIENT_SECRET, APP_URL)");
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "This app runs without BigCommerce credentials: set BC_CLIENT_ID, BC_CLIENT_SECRET \
+             and APP_URL so that stores can install and open it.\n",
+        )
+            .into_response()
+    }
+    Router::new()
+        .route("/auth", get(unconfigured))
+        .route("/load", get(unconfigured))
+        .route("/uninstall", get(unconfigured))
+        .route("/remove_user", get(unconfigured))
+}
+
 pub(crate) fn routes(lifecycle: Arc<Lifecycle>) -> Router {
     Router::new()
         .route("/auth", get(auth))

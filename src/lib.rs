@@ -1,8 +1,59 @@
 //! # bigcommerce-app
 //!
-//! A framework for multi-tenant BigCommerce apps. This crate holds the typed webhook events,
-//! generated at build time from the scope catalogue (`scopes.json`), and the callback
-//! [`Envelope`] parser.
+//! A framework for multi-tenant BigCommerce apps. You write webhook handlers as async
+//! functions over typed events and, if your app has one, the pages BigCommerce opens in the
+//! control panel; the framework does the rest for every store that installs the app:
+//!
+//! - **Install, load, uninstall**: the OAuth install (`/auth`), the signed `/load`,
+//!   `/uninstall` and `/remove_user` callbacks, each store's token stored encrypted.
+//! - **Subscriptions**: the webhooks your handlers need are created in every store on install
+//!   and kept in place by a periodic reconcile.
+//! - **Receiving**: callbacks are verified, de-duplicated and committed before BigCommerce
+//!   gets its 200, so none is lost.
+//! - **Handling**: each event goes to the handlers whose pattern matches its scope, with the
+//!   store's authenticated API client ([`Tenant`]); many events in flight, fair across stores,
+//!   within each store's API budget; retries with backoff, then dead letters (`bcapp dlq`).
+//! - **The merchant's UI**: your own axum routes with a session per control-panel user
+//!   ([`Merchant`], [`StoreOwner`]).
+//!
+//! Storage is SQLite (the default, one file) or PostgreSQL (several instances).
+//!
+//! ```no_run
+//! use bigcommerce_app::events::OrderCreated;
+//! use bigcommerce_app::store::{Store, StoreConfig};
+//! use bigcommerce_app::{cfg::Config, webhook_handler, App, HandlerError, Server, Tenant};
+//!
+//! #[webhook_handler("store/order/created")]
+//! async fn on_order(order: OrderCreated, tenant: Tenant) -> Result<(), HandlerError> {
+//!     let details: serde_json::Value =
+//!         tenant.api()?.get(&format!("/v2/orders/{}", order.id)).await?;
+//!     tracing::info!(store = %tenant.store_hash(), total = %details["total_inc_tax"], "new order");
+//!     Ok(())
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), bigcommerce_app::MainError> {
+//!     bigcommerce_app::logging::init(); // RUST_LOG, BCAPP_LOG_FORMAT=json
+//!     let store = Store::connect(&StoreConfig::from_env()?).await?;
+//!     let server = Server::new(App::builder().build()?, store, Config::from_env()?)?;
+//!     server.run().await?; // on PORT (3000), until SIGTERM or ctrl-c
+//!     Ok(())
+//! }
+//! ```
+//!
+//! Where to go next:
+//!
+//! - [`webhook_handler`]: patterns (`store/order/*`, `store/channel/<id>/cart/created`) and
+//!   what a handler can take; [`events`]: the generated event types; [`HandlerError`] and
+//!   [`ResultExt`]: which failures are retried.
+//! - [`App`] / [`AppBuilder`]: handlers, state, install hooks, the app's pages and routes.
+//! - [`Server`]: what it serves and runs; [`cfg`]: every setting and its variable;
+//!   [`store`]: the database and the encryption keys.
+//! - `testing::TestApp` (feature `testing`): the app against a local BigCommerce in a test.
+//! - The guides in the repository's `docs/` folder: getting started, handlers, the app's UI,
+//!   your own tables, deployment, the `bcapp` command line.
+//!
+//! Parsing a callback by hand:
 //!
 //! ```
 //! use bigcommerce_app::{Envelope, Event};
@@ -17,6 +68,14 @@
 //! }
 //! # Ok::<(), bigcommerce_app::ParseError>(())
 //! ```
+//!
+//! ## Features
+//!
+//! | feature | default | what |
+//! |---|---|---|
+//! | `logging` | yes | [`logging::init`] (tracing-subscriber) |
+//! | `anyhow`, `eyre` | no | handlers may return `anyhow::Result<()>` / `eyre::Result<()>` |
+//! | `testing` | no | [`testing::TestApp`] and the local BigCommerce emulator |
 
 pub mod app;
 pub mod cfg;
@@ -26,6 +85,9 @@ pub mod handler;
 pub mod ids;
 mod inbox;
 mod install;
+#[cfg(feature = "logging")]
+pub mod logging;
+mod main_error;
 pub mod merchant;
 pub mod metrics;
 mod receiver;
@@ -54,6 +116,7 @@ pub use handler::{
     Tenant, WebhookHandler,
 };
 pub use ids::{ChannelId, StoreHash};
+pub use main_error::MainError;
 pub use merchant::{Merchant, MerchantRejection, SessionRefused, StoreOwner};
 pub use server::{Server, ServerError, Workers};
 

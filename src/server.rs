@@ -49,6 +49,36 @@ pub enum ServerError {
          app at /load with AppBuilder::load_page and after install with AppBuilder::install_page"
     )]
     Routes(String),
+    /// The listening socket could not be opened ([`Server::run`]).
+    #[error("cannot listen on {addr}: {source}{}", listen_hint(source, *addr))]
+    Listen {
+        /// The address from `BCAPP_LISTEN` / `PORT`.
+        addr: std::net::SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Serving failed after start-up.
+    #[error("serving HTTP failed: {0}")]
+    Serve(#[source] std::io::Error),
+}
+
+fn listen_hint(error: &std::io::Error, addr: std::net::SocketAddr) -> String {
+    match error.kind() {
+        std::io::ErrorKind::AddrInUse => format!(
+            ". Another process is using port {}: stop it, or choose another port (PORT or \
+             BCAPP_LISTEN)",
+            addr.port()
+        ),
+        std::io::ErrorKind::PermissionDenied => format!(
+            ". Ports below 1024 need privileges: use a port such as 3000 (PORT) behind a proxy \
+             that listens on {}",
+            addr.port()
+        ),
+        std::io::ErrorKind::AddrNotAvailable => {
+            ". This machine has no such address: listen on 0.0.0.0 (BCAPP_LISTEN)".to_owned()
+        }
+        _ => String::new(),
+    }
 }
 
 /// An app bound to its storage and configuration.
@@ -120,6 +150,15 @@ impl Server {
             })
             .transpose()
             .map_err(|e| ConfigError::Inconsistent(format!("client secret: {e}")))?;
+        if lifecycle.is_none() {
+            tracing::warn!(
+                "RUNNING WITHOUT BIGCOMMERCE CREDENTIALS: BC_CLIENT_ID, BC_CLIENT_SECRET and \
+                 APP_URL are not set, so stores cannot install the app (/auth, /load, /uninstall \
+                 answer 503), no webhooks are subscribed, and handlers get no API client. Only \
+                 callbacks of stores already in the database are received. For local \
+                 development run `bcapp emulator` and set the variables it prints"
+            );
+        }
         if signer.is_none() && cfg.signatures == SignatureMode::Log {
             tracing::info!(
                 "no client secret (BC_CLIENT_SECRET): Standard Webhooks signatures are not checked"
@@ -250,7 +289,18 @@ impl Server {
         }
     }
 
-    /// Serves HTTP and runs the workers until SIGTERM or ctrl-c.
+    /// Listens on the configured address (`BCAPP_LISTEN`, or `0.0.0.0:$PORT`, default port
+    /// 3000), serves HTTP and runs the workers until SIGTERM or ctrl-c. A port in use is a
+    /// [`ServerError::Listen`] that names it.
+    pub async fn run(self) -> Result<(), ServerError> {
+        let addr = self.engine.cfg.listen;
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| ServerError::Listen { addr, source })?;
+        self.serve(listener).await.map_err(ServerError::Serve)
+    }
+
+    /// Serves HTTP on `listener` and runs the workers until SIGTERM or ctrl-c.
     pub async fn serve(self, listener: tokio::net::TcpListener) -> std::io::Result<()> {
         self.serve_until(listener, shutdown_signal()).await
     }
@@ -264,6 +314,14 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let workers = self.start_workers();
+        match listener.local_addr() {
+            Ok(addr) => tracing::info!(
+                webhooks = %self.engine.cfg.webhook_path,
+                installs = self.lifecycle.is_some(),
+                "listening on http://{addr}"
+            ),
+            Err(e) => tracing::warn!(error = %e, "listening (address unknown)"),
+        }
         let served = axum::serve(listener, self.router())
             .with_graceful_shutdown(shutdown)
             .await;
@@ -290,7 +348,7 @@ fn build_router(
     let merged = std::panic::catch_unwind(AssertUnwindSafe(move || {
         let lifecycle = match lifecycle {
             Some(lc) => install::routes(lc),
-            None => Router::new(),
+            None => install::unconfigured_routes(),
         };
         let pages = lifecycle
             .merge(app_routes)

@@ -26,12 +26,17 @@ use bigcommerce_app::Server;
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let serve = std::env::args().any(|a| a == "--serve");
-    let result =
-        if std::env::var_os("BC_CLIENT_ID").is_some() && std::env::var_os("APP_URL").is_some() {
-            real(serve).await
-        } else {
-            demo(serve).await
-        };
+    let real_bigcommerce =
+        std::env::var_os("BC_CLIENT_ID").is_some() && std::env::var_os("APP_URL").is_some();
+    if real_bigcommerce || std::env::var_os("RUST_LOG").is_some() {
+        // The demo prints its own summary; its logs on request (RUST_LOG=info).
+        bigcommerce_app::logging::init();
+    }
+    let result = if real_bigcommerce {
+        real(serve).await
+    } else {
+        demo(serve).await
+    };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
@@ -50,12 +55,8 @@ async fn real(_serve: bool) -> Result<(), Error> {
     let db = Db::of(&store);
     db.prepare().await?;
     let server = Server::new(app(&activity, &db).build()?, store, Config::from_env()?)?;
-    let port = std::env::var("PORT").unwrap_or_else(|_| "3000".into());
-    let listener = tokio::net::TcpListener::bind(format!("0.0.0.0:{port}")).await?;
-    println!(
-        "serving on port {port}; install the app from your store's control panel (ctrl-c stops)"
-    );
-    server.serve(listener).await?;
+    // Listens on PORT (default 3000) or BCAPP_LISTEN; logs "listening on ..." when it does.
+    server.run().await?;
     Ok(())
 }
 
