@@ -3,7 +3,7 @@
 use bigcommerce_app_emulator::{AppRegistration, EmulatorConfig, StoreSpec};
 use serde_json::{json, Value};
 
-use crate::ops::CmdResult;
+use crate::ops::{CmdResult, Failure};
 
 pub struct EmulatorArgs {
     pub port: u16,
@@ -41,10 +41,8 @@ pub async fn run(args: EmulatorArgs) -> CmdResult {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port))
         .await
         .map_err(|e| {
-            format!(
-                "cannot listen on 127.0.0.1:{}: {e}\nhint: pick another --port",
-                args.port
-            )
+            Failure::new(format!("cannot listen on 127.0.0.1:{}: {e}", args.port))
+                .hint("pick another --port")
         })?;
     let base = format!(
         "http://127.0.0.1:{}",
@@ -69,7 +67,9 @@ pub async fn run(args: EmulatorArgs) -> CmdResult {
         args.stores[0]
     );
     tokio::select! {
-        served = bigcommerce_app_emulator::serve(config, listener) => served.map_err(|e| e.to_string()),
+        served = bigcommerce_app_emulator::serve(config, listener) => {
+            served.map_err(|e| Failure::new(e.to_string()))
+        }
         _ = bigcommerce_app::server::shutdown_signal() => Ok(()),
     }
 }
@@ -97,14 +97,19 @@ pub async fn trigger(
         .json(&json!({"scope": scope, "channel_id": channel, "data": data, "duplicate": duplicate}))
         .send()
         .await
-        .map_err(|e| format!("cannot reach the emulator at {emulator}: {e}\nhint: start it with `bcapp emulator`"))?;
+        .map_err(|e| {
+            Failure::new(format!("cannot reach the emulator at {emulator}: {e}")).hint(
+                "start it with `bcapp emulator`, or give its address with --emulator \
+                 (BCAPP_EMULATOR_URL)",
+            )
+        })?;
     let status = response.status();
     let body: Value = response.json().await.unwrap_or(Value::Null);
     if !status.is_success() {
-        return Err(format!(
+        return Err(Failure::new(format!(
             "the emulator refused the event ({status}): {}",
             body["error"].as_str().unwrap_or("no reason given")
-        ));
+        )));
     }
     let hooks = body["hook_ids"].as_array().map_or(0, Vec::len);
     println!(

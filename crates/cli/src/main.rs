@@ -1,6 +1,8 @@
 //! `bcapp`: the command line of bigcommerce-app.
 
 mod emulator;
+mod envfile;
+mod failure;
 mod ops;
 mod send;
 
@@ -14,7 +16,16 @@ use serde_json::json;
 
 /// Work with BigCommerce webhooks and bigcommerce-app apps.
 #[derive(Parser)]
-#[command(name = "bcapp", version, about, long_about = None)]
+#[command(
+    name = "bcapp",
+    version,
+    about,
+    long_about = None,
+    after_help = "Settings come from the environment and from ./.env when there is one (variables \
+                  already set win). Commands that open a database name it on standard error. \
+                  Errors: `error: ...` (and `hint: ...`) on standard error, exit status 1 (2 for \
+                  usage errors and for input that `parse` or `scopes` rejects). See docs/cli.md."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -57,13 +68,16 @@ enum Command {
     },
     /// Run a local BigCommerce for development: OAuth install, hooks API, event delivery.
     Emulator {
+        /// Port to listen on, on 127.0.0.1 (0: any free port).
         #[arg(long, default_value_t = 4000)]
         port: u16,
         /// Where the app runs (the emulator calls {app-url}/auth, /load, /uninstall).
         #[arg(long, default_value = "http://127.0.0.1:3000")]
         app_url: String,
+        /// Client id of the app registered with the emulator.
         #[arg(long, env = "BC_CLIENT_ID", default_value = "local-client-id")]
         client_id: String,
+        /// Its client secret: checked at the token exchange, signs the JWTs and the callbacks.
         #[arg(
             long,
             env = "BC_CLIENT_SECRET",
@@ -85,6 +99,7 @@ enum Command {
     Trigger {
         /// The scope, e.g. store/order/created or store/channel/{channel_id}/cart/created.
         scope: String,
+        /// The store the event happens in.
         #[arg(long)]
         store: String,
         /// The channel of a channel scope.
@@ -96,6 +111,7 @@ enum Command {
         /// Deliver it twice, as BigCommerce sometimes does.
         #[arg(long)]
         duplicate: bool,
+        /// Base URL of the running emulator.
         #[arg(
             long,
             env = "BCAPP_EMULATOR_URL",
@@ -103,10 +119,13 @@ enum Command {
         )]
         emulator: String,
     },
-    /// Apply the database migrations (DATABASE_URL).
+    /// Create or update the framework's tables (DATABASE_URL); creates a new SQLite file if needed.
+    ///
+    /// The only command that creates anything; the others open the app's existing database.
     Migrate,
     /// List the installed stores.
     Tenants {
+        /// Print a JSON array (`[]` when there is none).
         #[arg(long)]
         json: bool,
     },
@@ -126,10 +145,13 @@ enum Command {
 enum DlqCommand {
     /// List dead letters with their last error.
     List {
+        /// Only this store's.
         #[arg(long)]
         store: Option<String>,
+        /// At most this many.
         #[arg(long, default_value_t = 50)]
         limit: u64,
+        /// Print a JSON array (`[]` when there is none).
         #[arg(long)]
         json: bool,
     },
@@ -141,6 +163,7 @@ enum DlqCommand {
         /// Every dead letter (of --store, if given).
         #[arg(long)]
         all: bool,
+        /// With --all: only this store's.
         #[arg(long)]
         store: Option<String>,
     },
@@ -149,26 +172,42 @@ enum DlqCommand {
 #[derive(Subcommand)]
 enum HooksCommand {
     /// Show each store's hooks, their state and the last reconcile outcome.
+    ///
+    /// Needs no client id or secret: the stores' tokens come from the database. With APP_URL,
+    /// only the hooks delivering to APP_URL + the webhook path; without, every hook.
     Status {
+        /// Only this store.
         #[arg(long, conflicts_with = "all")]
         store: Option<String>,
         /// Every installed store (the default).
         #[arg(long)]
         all: bool,
+        /// Print a JSON array (`[]` when there is no store).
         #[arg(long)]
         json: bool,
     },
     /// Re-create, re-activate and repair the hooks the app recorded (deletes nothing).
+    ///
+    /// Needs APP_URL (the hooks deliver to APP_URL + the webhook path), not the client secret.
     Sync {
+        /// Only this store.
         #[arg(long, conflicts_with = "all")]
         store: Option<String>,
+        /// Every installed store (the default).
         #[arg(long)]
         all: bool,
     },
 }
 
 fn main() -> ExitCode {
+    // Before parsing: options that default to a variable read ./.env too.
+    let env_file = envfile::load();
     let cli = Cli::parse();
+    match env_file {
+        Ok(Some(note)) => eprintln!("{note}"),
+        Ok(None) => {}
+        Err(failure) => return failure.report(),
+    }
     match cli.command {
         Command::Scopes { group, json } => scopes(group.as_deref(), json),
         Command::Parse { file } => parse(file),
@@ -184,8 +223,7 @@ fn run_async(command: Command) -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
+            return failure::Failure::new(format!("cannot start the async runtime: {e}")).report()
         }
     };
     let result = runtime.block_on(async {
@@ -263,10 +301,7 @@ fn run_async(command: Command) -> ExitCode {
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("error: {message}");
-            ExitCode::FAILURE
-        }
+        Err(failure) => failure.report(),
     }
 }
 

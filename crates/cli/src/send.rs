@@ -3,7 +3,7 @@
 use std::io::Read;
 use std::path::Path;
 
-use crate::ops::CmdResult;
+use crate::ops::{CmdResult, Failure};
 
 pub async fn send(
     file: &Path,
@@ -44,7 +44,8 @@ pub async fn send(
             .header(standardwebhooks::HEADER_WEBHOOK_SIGNATURE, signature);
     }
     let response = request.body(body).send().await.map_err(|e| {
-        format!("cannot reach {to}: {e}\nhint: is the app running, and is --to its webhook URL?")
+        Failure::new(format!("cannot reach {to}: {e}"))
+            .hint("is the app running, and is --to its webhook URL?")
     })?;
     let status = response.status();
     let text = response.text().await.unwrap_or_default();
@@ -59,7 +60,7 @@ pub async fn send(
     if status.is_success() {
         Ok(())
     } else {
-        Err(format!("the app answered {status}"))
+        Err(Failure::new(format!("the app answered {status}")))
     }
 }
 
