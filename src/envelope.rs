@@ -21,8 +21,9 @@ pub struct Envelope {
     pub store_id: String,
     /// The store that produced the event: the tenant.
     pub producer: StoreHash,
-    /// When the event happened, Unix seconds.
-    pub created_at: i64,
+    /// When the event happened, Unix seconds; `None` when BigCommerce left it out (its
+    /// overview page shows such callbacks).
+    pub created_at: Option<i64>,
     /// The scope exactly as delivered (with the concrete channel id).
     pub scope: String,
     /// BigCommerce's hash of the payload; the same for a re-delivered event, hence the
@@ -71,8 +72,9 @@ struct RawEnvelope<'a> {
     producer: Cow<'a, str>,
     #[serde(borrow)]
     hash: Cow<'a, str>,
-    #[serde(deserialize_with = "lenient")]
-    created_at: i64,
+    // BigCommerce's own overview shows callbacks without it.
+    #[serde(default, deserialize_with = "lenient")]
+    created_at: Option<i64>,
     #[serde(borrow)]
     data: &'a RawValue,
 }
@@ -90,7 +92,8 @@ pub struct CallbackHeader {
     pub scope: String,
     pub hash: String,
     pub store_id: String,
-    pub created_at: i64,
+    /// Unix seconds, when BigCommerce sent it (some callbacks come without).
+    pub created_at: Option<i64>,
 }
 
 impl Envelope {

@@ -420,9 +420,11 @@ pub struct Meta {
     pub scope: String,
     /// BigCommerce's payload hash (the de-duplication key with store and scope).
     pub hash: String,
-    /// Unix seconds.
-    pub created_at: i64,
+    /// When the event happened, Unix seconds; `None` when the callback did not say.
+    pub created_at: Option<i64>,
+    /// BigCommerce's numeric store id, as text.
     pub store_id: String,
+    /// The store the event belongs to (from `producer`).
     pub store_hash: StoreHash,
 }
 

@@ -131,8 +131,9 @@ fn typed_fields_have_the_documented_values() {
     let Event::OrderStatusUpdated(p) = e.event else {
         panic!("{:?}", e.event)
     };
+    let status = p.status.as_ref().expect("status sent");
     assert_eq!(
-        (p.id, p.status.previous_status_id, p.status.new_status_id),
+        (p.id, status.previous_status_id, status.new_status_id),
         (250, 0, 11)
     );
     assert_eq!(p.kind.as_deref(), Some("order"));
@@ -177,7 +178,7 @@ fn ids_and_store_id_accept_strings_and_numbers() {
     json["created_at"] = serde_json::json!("1763800000");
     let e = parse(json);
     assert_eq!(e.store_id, "1025646");
-    assert_eq!(e.created_at, 1763800000);
+    assert_eq!(e.created_at, Some(1763800000));
     let Event::CategoryDeleted(p) = e.event else {
         panic!()
     };
@@ -358,4 +359,44 @@ fn bad_input_is_reported_with_its_path() {
         Envelope::header(body.as_bytes()).unwrap_err().path(),
         "hash"
     );
+}
+
+/// A callback shaped like the example on BigCommerce's webhooks overview page: no `created_at`, and
+/// `store/order/statusUpdated` without `data.status`.
+#[test]
+fn the_overview_pages_callback_parses() {
+    let body = br#"{
+        "producer": "stores/7j3lw8z",
+        "hash": "3f9ea420af83450d7ef9f78b08c8af25b2213637",
+        "data": {"type": "order", "id": 1},
+        "scope": "store/order/statusUpdated",
+        "store_id": "1025646"
+    }"#;
+    let e = Envelope::from_slice(body).expect("the documented callback parses");
+    assert_eq!(e.created_at, None);
+    let Event::OrderStatusUpdated(p) = e.event else {
+        panic!("{:?}", e.event)
+    };
+    assert_eq!((p.id, p.status), (1, None));
+    let header = Envelope::header(body).expect("header");
+    assert_eq!(header.created_at, None);
+}
+
+/// Group enums read what all their events carry without a match over every variant.
+#[test]
+fn group_enums_read_their_shared_fields() {
+    use bigcommerce_app::events::{ChannelCartEvent, ChannelOrderEvent};
+    let e = parse(envelope(
+        "store/channel/3/cart/lineItem/updated",
+        serde_json::json!({"cart_id": "c-9", "cart_item_id": "i-1"}),
+    ));
+    let cart = ChannelCartEvent::try_from(e.event).expect("a channel cart event");
+    assert_eq!(cart.cart_id(), "c-9");
+
+    let e = parse(envelope(
+        "store/channel/3/order/statusUpdated",
+        serde_json::json!({"order_id": "77"}),
+    ));
+    let order = ChannelOrderEvent::try_from(e.event).expect("a channel order event");
+    assert_eq!(order.order_id(), 77);
 }

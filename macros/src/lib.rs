@@ -7,7 +7,7 @@
 
 use std::sync::OnceLock;
 
-use bigcommerce_app_catalog::{Catalog, ChannelSelector, Pattern, ScopeKind};
+use bigcommerce_app_catalog::{Catalog, ChannelSelector, Pattern, ScopeEntry, ScopeKind};
 use proc_macro::TokenStream;
 use proc_macro2::{Span, TokenStream as TokenStream2};
 use quote::{format_ident, quote, quote_spanned};
@@ -46,6 +46,10 @@ fn catalog() -> Result<&'static Catalog, String> {
 struct Resolved {
     /// Variant names of the matched concrete scopes.
     variants: Vec<String>,
+    /// The matched concrete scopes.
+    scopes: Vec<&'static ScopeEntry>,
+    /// The catalogue wildcard the pattern is spelled as.
+    wildcard_entry: Option<&'static ScopeEntry>,
     catch_all: bool,
     channel_pattern: bool,
     channel: Option<u64>,
@@ -57,6 +61,8 @@ fn resolve(lit: &LitStr) -> syn::Result<Resolved> {
     if text == "*" {
         return Ok(Resolved {
             variants: Vec::new(),
+            scopes: Vec::new(),
+            wildcard_entry: None,
             catch_all: true,
             channel_pattern: false,
             channel: None,
@@ -68,8 +74,11 @@ fn resolve(lit: &LitStr) -> syn::Result<Resolved> {
     let scopes = pattern
         .resolve(catalog)
         .map_err(|e| syn::Error::new(lit.span(), e))?;
+    let wildcard_entry = pattern.catalogue_wildcard(catalog);
     Ok(Resolved {
         variants: scopes.iter().map(|s| s.variant.clone()).collect(),
+        scopes,
+        wildcard_entry,
         catch_all: false,
         channel_pattern: pattern.kind == ScopeKind::ChannelTemplated,
         channel: match pattern.channel {
@@ -145,6 +154,124 @@ fn check_return(output: &ReturnType, fn_span: Span) -> syn::Result<()> {
     }
 }
 
+/// The scopes a generated event type can hold, by its name: a scope's payload alias
+/// (`OrderCreated`), a payload struct shared by several scopes (`ResourceRef`), a group enum
+/// (`OrderEvent`). `None` for `Event` and for names the catalogue does not generate.
+fn scopes_of_type(
+    catalog: &'static Catalog,
+    name: &str,
+) -> Option<(String, Vec<&'static ScopeEntry>)> {
+    if let Some(scope) = catalog.concrete().find(|s| s.variant == name) {
+        return Some((
+            format!("the payload of `{}`", scope.pattern_form()),
+            vec![scope],
+        ));
+    }
+    if let Some(wildcard) = catalog
+        .wildcards()
+        .find(|w| w.group_enum_name().as_deref() == Some(name))
+    {
+        return Some((
+            format!("the group enum of `{}`", wildcard.pattern_form()),
+            catalog.members(wildcard),
+        ));
+    }
+    let users: Vec<&ScopeEntry> = catalog
+        .concrete()
+        .filter(|s| s.payload.as_deref() == Some(name))
+        .collect();
+    (!users.is_empty()).then(|| {
+        (
+            format!("the payload struct of {} scopes", users.len()),
+            users,
+        )
+    })
+}
+
+/// The type to take for `scopes`: the scope's own alias, the pattern's group enum, the
+/// smallest group enum holding them all, or `Event`.
+fn suggested_type(catalog: &'static Catalog, resolved: &Resolved) -> String {
+    if resolved.catch_all {
+        return "Event".into();
+    }
+    if let [one] = resolved.scopes.as_slice() {
+        return one.variant.clone();
+    }
+    if let Some(name) = resolved
+        .wildcard_entry
+        .and_then(ScopeEntry::group_enum_name)
+    {
+        return name;
+    }
+    catalog
+        .wildcards()
+        .map(|w| (w, catalog.members(w)))
+        .filter(|(_, members)| {
+            resolved
+                .scopes
+                .iter()
+                .all(|s| members.iter().any(|m| m.variant == s.variant))
+        })
+        .min_by_key(|(_, members)| members.len())
+        .and_then(|(w, _)| w.group_enum_name())
+        .unwrap_or_else(|| "Event".into())
+}
+
+/// A generated event type named in the signature that cannot hold every scope the pattern
+/// matches: an error naming the pattern and the type to take instead. Types the catalogue does
+/// not name are left to the `HoldsScope` check the expansion carries.
+fn check_event_type(ty: &Type, lit: &LitStr, resolved: &Resolved) -> syn::Result<()> {
+    let Some(name) = last_segment(ty).map(|s| s.ident.to_string()) else {
+        return Ok(());
+    };
+    let Ok(catalog) = catalog() else {
+        return Ok(());
+    };
+    let Some((what, holds)) = scopes_of_type(catalog, &name) else {
+        return Ok(());
+    };
+    let missing: Vec<&ScopeEntry> = resolved
+        .scopes
+        .iter()
+        .copied()
+        .filter(|s| !holds.iter().any(|h| h.variant == s.variant))
+        .collect();
+    if missing.is_empty() && !resolved.catch_all {
+        return Ok(());
+    }
+    let matched = if resolved.catch_all {
+        "every event, including scopes the catalogue does not know".to_owned()
+    } else if let [one] = resolved.scopes.as_slice() {
+        format!("`{}`", one.pattern_form())
+    } else {
+        let listed: Vec<String> = missing
+            .iter()
+            .take(3)
+            .map(|s| format!("`{}`", s.pattern_form()))
+            .collect();
+        let more = missing.len().saturating_sub(3);
+        format!(
+            "{} scopes, {} of them not held by `{name}`: {}{}",
+            resolved.scopes.len(),
+            missing.len(),
+            listed.join(", "),
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            }
+        )
+    };
+    Err(syn::Error::new(
+        ty.span(),
+        format!(
+            "`{name}` is {what}, but `{}` matches {matched}: take `{}` instead",
+            lit.value(),
+            suggested_type(catalog, resolved)
+        ),
+    ))
+}
+
 fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
     let lit: LitStr =
         syn::parse2(attr.clone()).map_err(|_| {
@@ -204,6 +331,7 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
                         "a webhook handler takes at most one event argument",
                     ));
                 }
+                check_event_type(ty, &lit, &resolved)?;
                 event_type = Some(ty.clone());
             }
         }

@@ -607,11 +607,9 @@ fn event_enum(catalog: &Catalog) -> TokenStream {
 
 /// The Rust name of the group enum of a wildcard (`store/order/*` -> `OrderEvent`).
 pub fn group_enum_name(wildcard: &ScopeEntry) -> String {
-    let stem = wildcard
-        .variant
-        .strip_suffix("All")
-        .unwrap_or(&wildcard.variant);
-    format!("{stem}Event")
+    wildcard
+        .group_enum_name()
+        .unwrap_or_else(|| format!("{}Event", wildcard.variant))
 }
 
 /// The variant of a member inside its group enum (`OrderStatusUpdated` in `OrderEvent` ->
@@ -625,6 +623,75 @@ pub fn group_variant_name(wildcard: &ScopeEntry, member: &ScopeEntry) -> String 
         Some(rest) if rest.starts_with(|c: char| c.is_ascii_uppercase()) => rest.to_owned(),
         _ => member.variant.clone(),
     }
+}
+
+/// Accessors for the fields every member payload of a group has, with the same type
+/// (`ChannelCartEvent::cart_id()`, `OrderEvent::id()`): no match over every variant to read
+/// what they all carry. Numbers and flags by value, the rest by reference.
+fn shared_field_accessors(
+    catalog: &Catalog,
+    wildcard: &ScopeEntry,
+    members: &[&ScopeEntry],
+    name: &proc_macro2::Ident,
+) -> TokenStream {
+    let fields_of = |m: &ScopeEntry| -> Option<&Vec<Field>> {
+        match &catalog.payload(m.payload.as_deref()?)?.shape {
+            PayloadShape::Object(fields) => Some(fields),
+            PayloadShape::ArrayOf(_) => None,
+        }
+    };
+    let Some(first) = members.first().and_then(|m| fields_of(m)) else {
+        return TokenStream::new();
+    };
+    let shared = first.iter().filter(|f| {
+        // `kind` (the payload's `type`) says nothing the variant does not.
+        f.rust != "kind"
+            && members.iter().all(|m| {
+                fields_of(m)
+                    .is_some_and(|fields| fields.iter().any(|g| g.rust == f.rust && g.ty == f.ty))
+            })
+    });
+    let mut out = TokenStream::new();
+    for field in shared {
+        let method = ident(&field.rust);
+        let ty = rust_type(&field.ty);
+        let copy = |ty: &FieldType| {
+            matches!(
+                ty,
+                FieldType::Id | FieldType::Integer | FieldType::Number | FieldType::Boolean
+            )
+        };
+        let (ret, read) = match &field.ty {
+            t if copy(t) => (quote!(#ty), quote!(p.#method)),
+            FieldType::String => (quote!(&str), quote!(p.#method.as_str())),
+            FieldType::Optional(inner) if copy(inner) => (quote!(#ty), quote!(p.#method)),
+            FieldType::Optional(inner) if **inner == FieldType::String => {
+                (quote!(Option<&str>), quote!(p.#method.as_deref()))
+            }
+            FieldType::Optional(inner) => {
+                let inner = rust_type(inner);
+                (quote!(Option<&#inner>), quote!(p.#method.as_ref()))
+            }
+            _ => (quote!(&#ty), quote!(&p.#method)),
+        };
+        let arms = members.iter().map(|m| {
+            let gv = ident(&group_variant_name(wildcard, m));
+            quote! { #name::#gv(p) => #read, }
+        });
+        let doc = docs(&format!(
+            "`{}`, which every event of `{}` carries.",
+            field.json, wildcard.scope
+        ));
+        out.extend(quote! {
+            #doc
+            pub fn #method(&self) -> #ret {
+                match self {
+                    #(#arms)*
+                }
+            }
+        });
+    }
+    out
 }
 
 fn group_enums(
@@ -662,6 +729,7 @@ fn group_enums(
             }
             scope_arms.push(quote! { #name::#gv(_) => Scope::#ev, });
         }
+        let accessors = shared_field_accessors(catalog, wildcard, &members, &name);
         out.extend(quote! {
             #doc
             #[derive(Clone, Debug, PartialEq)]
@@ -677,6 +745,7 @@ fn group_enums(
                         #(#scope_arms)*
                     }
                 }
+                #accessors
             }
 
             impl TryFrom<Event> for #name {

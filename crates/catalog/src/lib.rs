@@ -176,6 +176,16 @@ impl ScopeEntry {
         self.scope.replace(CHANNEL_PLACEHOLDER, "<id>")
     }
 
+    /// The Rust name of a wildcard's group enum (`store/order/*` -> `OrderEvent`); `None` for a
+    /// concrete scope.
+    pub fn group_enum_name(&self) -> Option<String> {
+        if !self.wildcard {
+            return None;
+        }
+        let stem = self.variant.strip_suffix("All").unwrap_or(&self.variant);
+        Some(format!("{stem}Event"))
+    }
+
     /// The prefix a wildcard covers (`store/order/` for `store/order/*`).
     pub fn wildcard_prefix(&self) -> Option<&str> {
         if self.wildcard {

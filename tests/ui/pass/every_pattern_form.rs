@@ -22,7 +22,7 @@ async fn exact_shared_payload(_order: ResourceRef) -> Result<(), HandlerError> {
 
 #[webhook_handler("store/order/statusUpdated")]
 async fn exact_own_payload(order: OrderStatusUpdated) -> Result<(), std::io::Error> {
-    let _ = order.status.new_status_id;
+    let _ = order.status.map(|s| s.new_status_id);
     Ok(())
 }
 
