@@ -303,3 +303,81 @@ fn the_example_app_runs_the_whole_cycle() {
         "{stdout}"
     );
 }
+
+/// Records the stores whose orders it saw, in a table of the app's own.
+#[webhook_handler("store/order/created")]
+async fn record_order(
+    order: bigcommerce_app::events::OrderCreated,
+    tenant: Tenant,
+    State(db): State<sea_orm::DatabaseConnection>,
+) -> Result<(), HandlerError> {
+    use sea_orm::ConnectionTrait;
+    db.execute(sea_orm::Statement::from_sql_and_values(
+        db.get_database_backend(),
+        "INSERT INTO seen_orders (store_hash, order_id) VALUES (?, ?)",
+        [
+            tenant.store_hash().to_string().into(),
+            (order.id as i64).into(),
+        ],
+    ))
+    .await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn test_app_serves_the_apps_routes_and_exposes_its_database() {
+    use bigcommerce_app::axum::{extract::State as Ui, routing::get, Router};
+    use sea_orm::ConnectionTrait;
+
+    let test = TestApp::builder()
+        .store("alpha", &[1])
+        .start_with(|store| {
+            let db = store.connection().clone();
+            App::empty()
+                .handler(record_order)
+                .state(db.clone())
+                .merge(
+                    Router::new()
+                        .route(
+                            "/orders/count",
+                            get(|Ui(db): Ui<sea_orm::DatabaseConnection>| async move {
+                                let row = db
+                                    .query_one(sea_orm::Statement::from_string(
+                                        db.get_database_backend(),
+                                        "SELECT COUNT(*) AS n FROM seen_orders",
+                                    ))
+                                    .await
+                                    .ok()
+                                    .flatten();
+                                row.and_then(|r| r.try_get::<i64>("", "n").ok())
+                                    .unwrap_or(-1)
+                                    .to_string()
+                            }),
+                        )
+                        .with_state(db),
+                )
+                .build()
+        })
+        .await
+        .expect("start");
+    // The app's own table, in the database the test can reach.
+    test.store()
+        .connection()
+        .execute_unprepared("CREATE TABLE seen_orders (store_hash TEXT, order_id INTEGER)")
+        .await
+        .expect("create the app's table");
+    test.install("alpha").await.expect("install");
+    test.trigger("alpha", "store/order/created", None, None)
+        .await
+        .expect("trigger");
+    test.wait_idle().await.expect("handled");
+
+    let body = reqwest::get(format!("{}/orders/count", test.url()))
+        .await
+        .expect("the app's own route is served")
+        .text()
+        .await
+        .expect("body");
+    assert_eq!(body, "1");
+    test.stop().await.expect("stop");
+}
