@@ -34,6 +34,7 @@ pub trait TenantLookup: Send + Sync + 'static {
 pub struct StaticTenants(HashMap<StoreHash, Tenant>);
 
 impl StaticTenants {
+    /// A lookup over these tenants, by store hash.
     pub fn new(tenants: impl IntoIterator<Item = Tenant>) -> StaticTenants {
         StaticTenants(
             tenants
@@ -60,6 +61,7 @@ pub struct Installed {
     pub tenant: Tenant,
     /// The user who installed it.
     pub user_id: u64,
+    /// That user's email.
     pub user_email: String,
     /// Scopes the merchant granted.
     pub scopes: Vec<String>,
@@ -69,6 +71,7 @@ pub struct Installed {
 /// the BigCommerce API.
 #[derive(Clone, Debug)]
 pub struct Uninstalled {
+    /// The store that removed the app.
     pub store_hash: StoreHash,
     /// The installation that ended.
     pub generation: i64,
@@ -77,7 +80,9 @@ pub struct Uninstalled {
 /// Told to `on_remove_user`: a user lost access to the app.
 #[derive(Clone, Debug)]
 pub struct UserRemoved {
+    /// The store.
     pub store_hash: StoreHash,
+    /// The user's BigCommerce id.
     pub user_id: u64,
 }
 
@@ -121,8 +126,11 @@ pub(crate) struct Hooks {
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
     #[error("handler `{handler}` takes State<{type_name}>, but no such state was given to the app builder")]
+    /// A handler takes `State<T>` that was not given to [`AppBuilder::state`].
     MissingState {
+        /// The handler, `module::function`.
         handler: &'static str,
+        /// The missing state's type name.
         type_name: &'static str,
     },
 }
@@ -131,23 +139,36 @@ pub enum BuildError {
 #[derive(Debug, thiserror::Error)]
 pub enum DispatchError {
     #[error("store `{0}` has no installed tenant; no handler ran")]
+    /// The store is not installed (or never was).
     UnknownTenant(StoreHash),
     #[error("event of store `{event}` given with the tenant of store `{tenant}`")]
-    TenantMismatch { event: StoreHash, tenant: StoreHash },
+    /// [`App::dispatch_to`] got an event of one store with the tenant of another.
+    TenantMismatch {
+        /// The event's store.
+        event: StoreHash,
+        /// The tenant's store.
+        tenant: StoreHash,
+    },
     #[error("cannot look up the tenant of store `{store}`: {source}")]
+    /// The tenant lookup failed (the database, typically).
     Lookup {
+        /// The store looked up.
         store: StoreHash,
         #[source]
+        /// Why the lookup failed.
         source: Box<dyn StdError + Send + Sync>,
     },
     #[error("the app has no tenant lookup; give one to AppBuilder::tenants or use dispatch_to")]
+    /// [`App::dispatch`] needs a tenant lookup; the app has none.
     NoTenantLookup,
 }
 
 /// How one handler's call ended.
 #[derive(Debug)]
 pub enum Outcome {
+    /// The handler returned `Ok(())`.
     Succeeded,
+    /// The handler returned an error; [`HandlerError::is_retryable`] says whether it is tried again.
     Failed(HandlerError),
     /// The handler panicked; counted as a retryable failure.
     Panicked(String),
@@ -156,6 +177,7 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// Whether the handler succeeded.
     pub fn is_success(&self) -> bool {
         matches!(self, Outcome::Succeeded)
     }
@@ -175,6 +197,7 @@ impl Outcome {
 pub struct HandlerOutcome {
     /// `module::path::function`.
     pub handler: &'static str,
+    /// How the call ended.
     pub outcome: Outcome,
     /// How long the handler ran.
     pub elapsed: std::time::Duration,
@@ -183,10 +206,12 @@ pub struct HandlerOutcome {
 /// What dispatching one event did: one entry per handler that matched, in registration order.
 #[derive(Debug, Default)]
 pub struct Dispatched {
+    /// One entry per matching handler, in registration order.
     pub outcomes: Vec<HandlerOutcome>,
 }
 
 impl Dispatched {
+    /// Whether every handler succeeded (also when none matched).
     pub fn all_succeeded(&self) -> bool {
         self.outcomes.iter().all(|o| o.outcome.is_success())
     }
@@ -196,7 +221,9 @@ impl Dispatched {
 /// either one channel or (`channel: None`) a template the reconciler expands per channel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Subscription {
+    /// The catalogue scope (a wildcard or a concrete scope).
     pub scope: Scope,
+    /// For a channel scope: one channel, or `None` for every channel of the store.
     pub channel: Option<u64>,
 }
 
@@ -420,6 +447,7 @@ impl App {
         }
     }
 
+    /// Every handler of the app, in registration order.
     pub fn routes(&self) -> &[Route] {
         &self.inner.routes
     }

@@ -61,22 +61,30 @@ impl std::str::FromStr for SignatureMode {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("{name}={value:?} is not valid: {reason}")]
+    /// A variable has a value that does not parse or is out of range.
     Invalid {
+        /// The variable.
         name: &'static str,
+        /// Its value as given.
         value: String,
+        /// What is wrong with it.
         reason: String,
     },
     #[error("{0}")]
+    /// Settings that do not fit together; the message names them.
     Inconsistent(String),
 }
 
 /// The app's BigCommerce credentials and URLs (install flow, API calls, reconciler).
 #[derive(Clone, Debug)]
 pub struct BigCommerce {
+    /// The app's client id (`BC_CLIENT_ID`).
     pub client_id: String,
     /// Public base URL of the app, without a trailing `/`.
     pub app_url: String,
+    /// The API's base URL (`BC_API_URL`).
     pub api_url: String,
+    /// The OAuth server's base URL (`BC_LOGIN_URL`).
     pub login_url: String,
 }
 
@@ -86,6 +94,7 @@ impl BigCommerce {
         format!("{}/auth", self.app_url)
     }
 
+    /// The OAuth token endpoint: `{login_url}/oauth2/token`.
     pub fn token_url(&self) -> String {
         format!("{}/oauth2/token", self.login_url)
     }
@@ -105,6 +114,7 @@ pub struct Config {
     /// How long after a secret rotation the previous secret is still accepted (until the
     /// reconciler has updated every hook's header).
     pub secret_rotation_window: Duration,
+    /// How Standard Webhooks signatures are checked (`BCAPP_SIGNATURES`).
     pub signatures: SignatureMode,
     /// The app's client secret (the Standard Webhooks key).
     pub client_secret: Option<SecretString>,
@@ -145,6 +155,7 @@ pub struct Config {
     pub max_attempts: u32,
     /// First retry delay; doubles per attempt, with full jitter, up to `retry_max`.
     pub retry_base: Duration,
+    /// Longest retry delay.
     pub retry_max: Duration,
     /// Time allowed for one attempt of one event's handlers.
     pub handler_timeout: Duration,

@@ -38,13 +38,23 @@ pub struct Envelope {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParseError {
     #[error("body is not valid JSON: {message} (line {line}, column {column})")]
+    /// The body is not JSON.
     Syntax {
+        /// The JSON parser's message.
         message: String,
+        /// Line of the error, from 1.
         line: usize,
+        /// Column of the error, from 1.
         column: usize,
     },
     #[error("invalid callback at `{path}`: {message}")]
-    Invalid { path: String, message: String },
+    /// The JSON does not fit the callback's shape; `path` says where (`data.id`).
+    Invalid {
+        /// The JSON path of the problem.
+        path: String,
+        /// What is wrong there.
+        message: String,
+    },
 }
 
 impl ParseError {
@@ -88,9 +98,13 @@ fn lenient<'de, D: serde::Deserializer<'de>, T: Lenient>(d: D) -> Result<T, D::E
 /// callback; it is stored and fails (visibly, replayably) in the worker, not at the door.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CallbackHeader {
+    /// The store that produced the event (from `producer`).
     pub producer: StoreHash,
+    /// The scope exactly as delivered.
     pub scope: String,
+    /// BigCommerce's payload hash.
     pub hash: String,
+    /// BigCommerce's numeric store id, as text.
     pub store_id: String,
     /// Unix seconds, when BigCommerce sent it (some callbacks come without).
     pub created_at: Option<i64>,

@@ -31,12 +31,16 @@ pub struct StoreHash(String);
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreHashError {
     #[error("store hash is empty")]
+    /// Nothing was given.
     Empty,
     #[error("store hash is longer than 64 characters")]
+    /// More than 64 characters.
     TooLong,
     #[error("store hash `{0}` has characters other than ASCII letters and digits")]
+    /// A character other than an ASCII letter or digit.
     BadCharacter(String),
     #[error("producer `{0}` is not of the form `stores/<store hash>`")]
+    /// A producer that is not `stores/<store hash>`.
     NotAProducer(String),
 }
 
@@ -69,6 +73,7 @@ impl StoreHash {
         }
     }
 
+    /// The store hash as text.
     pub fn as_str(&self) -> &str {
         &self.0
     }

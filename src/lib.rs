@@ -47,7 +47,7 @@
 //!   what a handler can take; [`events`]: the generated event types; [`HandlerError`] and
 //!   [`ResultExt`]: which failures are retried.
 //! - [`App`] / [`AppBuilder`]: handlers, state, install hooks, the app's pages and routes.
-//! - [`Server`]: what it serves and runs; [`cfg`]: every setting and its variable;
+//! - [`Server`]: what it serves and runs; [`cfg`](mod@cfg): every setting and its variable;
 //!   [`store`]: the database and the encryption keys.
 //! - `testing::TestApp` (feature `testing`): the app against a local BigCommerce in a test.
 //! - The guides in the repository's `docs/` folder: getting started, handlers, the app's UI,
@@ -75,7 +75,7 @@
 //! |---|---|---|
 //! | `logging` | yes | [`logging::init`] (tracing-subscriber) |
 //! | `anyhow`, `eyre` | no | handlers may return `anyhow::Result<()>` / `eyre::Result<()>` |
-//! | `testing` | no | [`testing::TestApp`] and the local BigCommerce emulator |
+//! | `testing` | no | `testing::TestApp` and the local BigCommerce emulator |
 
 pub mod app;
 pub mod cfg;

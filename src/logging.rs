@@ -26,8 +26,10 @@ pub enum LoggingError {
     /// `RUST_LOG` does not parse.
     #[error("RUST_LOG={value:?} is not a valid filter: {source}")]
     Filter {
+        /// The value given.
         value: String,
         #[source]
+        /// Why it does not parse.
         source: tracing_subscriber::filter::ParseError,
     },
     /// `BCAPP_LOG_FORMAT` is neither `text` nor `json`.

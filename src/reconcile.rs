@@ -23,16 +23,20 @@ use crate::ids::ChannelId;
 #[derive(Debug, thiserror::Error)]
 pub enum ReconcileError {
     #[error("store `{0}` is not installed")]
+    /// The store has no installation to reconcile.
     NotInstalled(String),
     #[error(transparent)]
+    /// The database failed.
     Storage(#[from] StoreError),
     #[error("BigCommerce API: {0}")]
+    /// BigCommerce's API failed (a 401: the app was uninstalled).
     Api(#[from] ApiError),
 }
 
 /// What one reconcile of one store did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct ReconcileReport {
+    /// The store reconciled.
     pub store_hash: String,
     /// Concrete scope -> outcome.
     pub outcomes: BTreeMap<String, ReconcileOutcome>,
@@ -57,6 +61,7 @@ impl ReconcileReport {
             .count()
     }
 
+    /// Whether every scope was reconciled without an error.
     pub fn is_ok(&self) -> bool {
         self.errors.is_empty()
     }
@@ -105,6 +110,7 @@ impl Reconciler {
         }
     }
 
+    /// The URL the app's hooks deliver to.
     pub fn destination(&self) -> &str {
         &self.inner.destination
     }

@@ -55,6 +55,7 @@ pub enum ServerError {
         /// The address from `BCAPP_LISTEN` / `PORT`.
         addr: std::net::SocketAddr,
         #[source]
+        /// Why the socket could not be opened.
         source: std::io::Error,
     },
     /// Serving failed after start-up.
@@ -233,10 +234,12 @@ impl Server {
         })
     }
 
+    /// The app being served.
     pub fn app(&self) -> &App {
         &self.app
     }
 
+    /// The app's database.
     pub fn store(&self) -> &Store {
         &self.store
     }

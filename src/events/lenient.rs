@@ -13,6 +13,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, SeqAccess, Visitor};
 
 /// Deserializes a value accepting the alternative spellings BigCommerce uses.
 pub trait Lenient: Sized {
+    /// Reads `Self`, accepting the alternative spellings.
     fn deserialize_lenient<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error>;
 }
 
@@ -20,6 +21,7 @@ pub trait Lenient: Sized {
 pub struct LenientSeed<T>(PhantomData<T>);
 
 impl<T> LenientSeed<T> {
+    /// A seed for `T`.
     pub fn new() -> Self {
         LenientSeed(PhantomData)
     }
@@ -244,9 +246,11 @@ impl<T: Lenient> Lenient for Vec<T> {
 pub struct FieldKey<'de>(Cow<'de, str>);
 
 impl<'de> FieldKey<'de> {
+    /// The key.
     pub fn as_str(&self) -> &str {
         &self.0
     }
+    /// The key, owned.
     pub fn into_string(self) -> String {
         self.0.into_owned()
     }

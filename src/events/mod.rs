@@ -43,7 +43,9 @@ pub struct ScopeInfo {
     pub description: &'static str,
     /// The `Event`/`Scope` variant name.
     pub variant: &'static str,
+    /// Store-level, channel-templated, or for all channels.
     pub kind: ScopeKind,
+    /// Whether the scope is a wildcard (`.../*`).
     pub wildcard: bool,
     /// Payload struct name (concrete scopes).
     pub payload: Option<&'static str>,
@@ -127,6 +129,7 @@ impl<S> HoldsScope<S> for Event {}
 /// Takes the typed value a handler asked for out of an [`Event`]; gives the event back if it
 /// is of another scope.
 pub trait FromEvent: Sized {
+    /// The value for `event`, or the event back if it is another kind.
     fn from_event(event: Event) -> Result<Self, Event>;
 }
 

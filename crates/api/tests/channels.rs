@@ -1,3 +1,5 @@
+//! The store client's channel calls against a mock BigCommerce.
+
 mod common;
 
 use common::*;

@@ -1,3 +1,5 @@
+//! The store client's webhook (hook) calls against a mock BigCommerce.
+
 mod common;
 
 use bigcommerce_app_api::{ApiError, HookFilter, NewWebhook, WebhookStatus, WebhookUpdate};

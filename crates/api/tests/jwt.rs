@@ -1,3 +1,5 @@
+//! Verification of the signed payload JWTs of /load, /uninstall and /remove_user.
+
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

@@ -1,3 +1,5 @@
+//! The OAuth token exchange of the install flow against a mock token endpoint.
+
 use std::collections::HashMap;
 use std::time::Duration;
 

@@ -1,3 +1,5 @@
+//! Retries, rate-limit waits and time budgets of the API client.
+
 mod common;
 
 use std::time::{Duration, Instant};

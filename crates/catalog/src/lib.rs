@@ -30,15 +30,25 @@ pub const CHANNEL_PREFIX: &str = "store/channel/";
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
     #[error("cannot read {path}: {source}")]
+    /// The catalogue file cannot be read.
     Io {
+        /// The file.
         path: String,
         #[source]
+        /// The I/O error.
         source: std::io::Error,
     },
     #[error("scopes.json is not valid: {0}")]
+    /// The file is not JSON of the catalogue's format.
     Json(#[from] serde_json::Error),
     #[error("scopes.json entry `{entry}`: {problem}")]
-    Entry { entry: String, problem: String },
+    /// An entry breaks a rule; `problem` says which.
+    Entry {
+        /// The scope or payload name.
+        entry: String,
+        /// What is wrong with it.
+        problem: String,
+    },
 }
 
 impl CatalogError {
@@ -75,12 +85,15 @@ pub enum FieldType {
     Number,
     /// A string; a number is accepted and kept as its decimal text.
     String,
+    /// `true` or `false`.
     Boolean,
     /// Any JSON value, kept as is.
     Any,
     /// A nested object described by another payload entry.
     Object(String),
+    /// A JSON array of the inner type.
     Array(Box<FieldType>),
+    /// The inner type, or absent/null.
     Optional(Box<FieldType>),
 }
 
@@ -132,15 +145,20 @@ impl FieldType {
 /// A field of an object payload, validated.
 #[derive(Debug, Clone)]
 pub struct Field {
+    /// The JSON key as BigCommerce sends it.
     pub json: String,
+    /// The Rust field name.
     pub rust: String,
+    /// Its type.
     pub ty: FieldType,
+    /// What it holds.
     pub doc: Option<String>,
 }
 
 /// The shape of a payload.
 #[derive(Debug, Clone)]
 pub enum PayloadShape {
+    /// `data` is an object with these fields.
     Object(Vec<Field>),
     /// `data` is a JSON array of the named object payload.
     ArrayOf(String),
@@ -149,8 +167,11 @@ pub enum PayloadShape {
 /// A named payload shape, validated.
 #[derive(Debug, Clone)]
 pub struct Payload {
+    /// The Rust type name.
     pub name: String,
+    /// What it describes.
     pub doc: String,
+    /// Object or array.
     pub shape: PayloadShape,
 }
 
@@ -159,12 +180,17 @@ pub struct Payload {
 pub struct ScopeEntry {
     /// Canonical spelling, with `{channel_id}` for channel scopes and `/*` for wildcards.
     pub scope: String,
+    /// Resource group (`order`, `cart`, ...).
     pub group: String,
+    /// One-line description from BigCommerce's docs.
     pub description: String,
+    /// Store-level, channel-templated, or for all channels.
     pub kind: ScopeKind,
+    /// Whether it ends in `/*`.
     pub wildcard: bool,
     /// Payload name (concrete scopes only).
     pub payload: Option<String>,
+    /// Other spellings seen in BigCommerce's docs, accepted when delivered.
     pub aliases: Vec<String>,
     /// The Rust name of the `Event` / `Scope` variant.
     pub variant: String,
@@ -199,7 +225,9 @@ impl ScopeEntry {
 /// The validated catalogue.
 #[derive(Debug, Clone)]
 pub struct Catalog {
+    /// Payload shapes, by name.
     pub payloads: Vec<Payload>,
+    /// Every scope, wildcards included.
     pub scopes: Vec<ScopeEntry>,
     /// Canonical spelling and every alias -> index into `scopes`.
     by_name: HashMap<String, usize>,

@@ -22,7 +22,9 @@ pub struct RawCatalog {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawPayload {
+    /// The Rust type name.
     pub name: String,
+    /// What the shape describes.
     pub doc: String,
     /// Fields of an object payload (mutually exclusive with `items`).
     #[serde(default)]
@@ -45,6 +47,7 @@ pub struct RawField {
     #[serde(rename = "type")]
     pub ty: String,
     #[serde(default)]
+    /// What the field holds.
     pub doc: Option<String>,
 }
 
@@ -54,7 +57,9 @@ pub struct RawField {
 pub struct RawScope {
     /// Canonical scope; channel scopes use the `{channel_id}` placeholder, wildcards end in `/*`.
     pub scope: String,
+    /// Resource group (`order`, `cart`, ...).
     pub group: String,
+    /// One-line description.
     pub description: String,
     /// Payload shape name; required for concrete scopes, absent for wildcards.
     #[serde(default)]

@@ -32,6 +32,7 @@ pub struct Pattern {
     /// The catalogue spelling it stands for (`{channel_id}` in the channel segment); for a
     /// wildcard, the prefix without the `*`.
     pub body: String,
+    /// Whether it ends in `/*`.
     pub wildcard: bool,
 }
 
@@ -39,22 +40,40 @@ pub struct Pattern {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PatternError {
     #[error("malformed webhook pattern `{pattern}`: {reason}")]
-    Malformed { pattern: String, reason: String },
-    #[error("unknown webhook scope `{pattern}`{}", did_you_mean(.suggestions))]
-    UnknownScope {
+    /// The pattern is not of the form `store/...`, `store/channel/<id>/...` or `*`.
+    Malformed {
+        /// The pattern as written.
         pattern: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    #[error("unknown webhook scope `{pattern}`{}", did_you_mean(.suggestions))]
+    /// No catalogue scope is spelled like this.
+    UnknownScope {
+        /// The pattern as written.
+        pattern: String,
+        /// The closest catalogue scopes.
         suggestions: Vec<String>,
     },
     #[error("wildcard `{pattern}` matches no webhook scope{}", did_you_mean(.suggestions))]
+    /// A wildcard that covers no catalogue scope.
     EmptyWildcard {
+        /// The pattern as written.
         pattern: String,
+        /// The closest catalogue scopes.
         suggestions: Vec<String>,
     },
     #[error(
         "`{pattern}` puts a channel id on `{scope}`, which is not a channel-templated scope; \
          write `{scope}`"
     )]
-    ChannelOnStoreScope { pattern: String, scope: String },
+    /// A channel id on a scope that has no channel.
+    ChannelOnStoreScope {
+        /// The pattern as written.
+        pattern: String,
+        /// The store-level scope it names.
+        scope: String,
+    },
 }
 
 fn did_you_mean(suggestions: &[String]) -> String {

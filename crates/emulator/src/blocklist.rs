@@ -24,8 +24,11 @@ struct DomainStats {
 /// A domain currently blocked for a client.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BlockedDomain {
+    /// The app whose deliveries are blocked.
     pub client_id: String,
+    /// The destination's host.
     pub domain: String,
+    /// How long the block still lasts.
     pub time_left: Duration,
     /// (failure description, count, last unix timestamp)
     pub reasons: Vec<(String, u64, i64)>,

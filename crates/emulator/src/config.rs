@@ -118,7 +118,9 @@ impl StoreSpec {
 /// Requests allowed per window, per store (all clients share it, as on BigCommerce).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimitSpec {
+    /// Requests per window.
     pub quota: u32,
+    /// The window's length.
     pub window: Duration,
 }
 
@@ -134,7 +136,9 @@ impl Default for RateLimitSpec {
 /// The app as registered in the Developer Portal.
 #[derive(Debug, Clone)]
 pub struct AppRegistration {
+    /// The app's client id.
     pub client_id: String,
+    /// The app's client secret (signs JWTs and Standard Webhooks signatures).
     pub client_secret: String,
     /// Base URL of the app. BigCommerce calls `GET {app_url}/auth`, `/load`, `/uninstall` and
     /// `/remove_user`; the token exchange must name `{app_url}/auth` as `redirect_uri`.
@@ -144,6 +148,7 @@ pub struct AppRegistration {
 }
 
 impl AppRegistration {
+    /// A registration with no OAuth scopes.
     pub fn new(
         client_id: impl Into<String>,
         client_secret: impl Into<String>,

@@ -22,6 +22,7 @@ pub const RETRY_SCHEDULE: [u64; 11] = [
 /// One attempt to deliver one event to one hook.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeliveryRecord {
+    /// The hook delivered through.
     pub hook_id: u64,
     /// The concrete scope delivered.
     pub scope: String,
@@ -29,6 +30,7 @@ pub struct DeliveryRecord {
     pub hash: String,
     /// The `webhook-id` header, the same for every attempt and copy of one event.
     pub webhook_id: String,
+    /// The URL posted to.
     pub destination: String,
     /// 1 for the first try, 2 for the first retry, ...
     pub attempt: u32,
@@ -36,6 +38,7 @@ pub struct DeliveryRecord {
     pub status: Option<u16>,
     /// Why the attempt failed, when it did.
     pub error: Option<String>,
+    /// When the attempt was made, wall clock.
     pub at: SystemTime,
     /// When the attempt was made, on a monotonic clock from the emulator's start.
     pub elapsed: Duration,
@@ -53,7 +56,9 @@ impl DeliveryRecord {
 pub struct TriggerReport {
     /// The concrete scope, with the channel id in place.
     pub scope: String,
+    /// The payload `hash`.
     pub hash: String,
+    /// The `webhook-id` header of its deliveries.
     pub webhook_id: String,
     /// The callback body as posted.
     pub payload: Value,

@@ -29,6 +29,7 @@ const MAX_LIMIT: usize = 250;
 /// Whether a hook fires, and why not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HookStatus {
+    /// Delivers events.
     Active,
     /// Switched off through the API (`is_active: false`).
     Inactive,
@@ -37,6 +38,7 @@ pub enum HookStatus {
 }
 
 impl HookStatus {
+    /// The status as the API spells it.
     pub fn as_str(self) -> &'static str {
         match self {
             HookStatus::Active => "active",
@@ -49,15 +51,25 @@ impl HookStatus {
 /// A hook as BigCommerce stores it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HookView {
+    /// The hook id.
     pub id: u64,
+    /// The app that created it.
     pub client_id: String,
+    /// The store it belongs to.
     pub store_hash: String,
+    /// The scope it subscribes to.
     pub scope: String,
+    /// Where events are posted.
     pub destination: String,
+    /// Headers sent with every delivery.
     pub headers: Option<BTreeMap<String, String>>,
+    /// `is_active` as the API shows it.
     pub is_active: bool,
+    /// Why it fires or not.
     pub status: HookStatus,
+    /// Unix seconds.
     pub created_at: i64,
+    /// Unix seconds.
     pub updated_at: i64,
 }
 

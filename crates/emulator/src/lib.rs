@@ -105,31 +105,54 @@ use crate::core::{lock, Core};
 #[derive(Debug, thiserror::Error)]
 pub enum EmulatorError {
     #[error("invalid emulator configuration: {0}")]
+    /// The configuration is not usable.
     InvalidConfig(String),
     #[error("cannot listen: {0}")]
+    /// The server cannot listen.
     Io(#[from] std::io::Error),
     #[error(transparent)]
+    /// The bundled catalogue does not load.
     Catalog(#[from] bigcommerce_app_catalog::CatalogError),
     #[error("no store `{0}` in the emulator")]
+    /// No such store.
     UnknownStore(String),
     #[error("store `{store}` has no channel {channel}")]
-    UnknownChannel { store: String, channel: u64 },
+    /// The store has no such channel.
+    UnknownChannel {
+        /// The store.
+        store: String,
+        /// The channel asked for.
+        channel: u64,
+    },
     #[error("`{0}` is not a scope BigCommerce delivers (wildcards are not delivered)")]
+    /// Not a concrete catalogue scope.
     UnknownScope(String),
     #[error("`{0}` is a channel scope: give the channel id")]
+    /// A channel scope fired without a channel id.
     ChannelRequired(String),
     #[error("the channel given does not fit scope `{0}`")]
+    /// A channel id given for a scope without channels.
     ChannelMismatch(String),
     #[error("the app is not installed in store `{0}`")]
+    /// The app is not installed in the store.
     NotInstalled(String),
     #[error("hook {0} not found")]
+    /// No such hook.
     UnknownHook(u64),
     #[error("the app did not answer: {0}")]
+    /// The app did not answer a callback.
     AppUnreachable(String),
     #[error("cannot sign the JWT: {0}")]
+    /// A signed payload could not be made.
     Jwt(String),
     #[error("timed out waiting for {expected} deliveries ({got} so far)")]
-    Timeout { expected: usize, got: usize },
+    /// Fewer deliveries than expected arrived in time.
+    Timeout {
+        /// Deliveries waited for.
+        expected: usize,
+        /// Deliveries that arrived.
+        got: usize,
+    },
 }
 
 /// A running emulator, serving on `127.0.0.1` until dropped.
@@ -181,6 +204,7 @@ impl Emulator {
         format!("{}/stores/{store}/v3", self.core.base_url)
     }
 
+    /// The address the emulator listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
     }

@@ -25,11 +25,14 @@ use crate::EmulatorError;
 pub struct CallbackOutcome {
     /// The URL BigCommerce called.
     pub url: String,
+    /// The app's HTTP status.
     pub status: u16,
+    /// The app's response body.
     pub body: String,
 }
 
 impl CallbackOutcome {
+    /// Whether the app answered 2xx.
     pub fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
     }

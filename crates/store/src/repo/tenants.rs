@@ -5,7 +5,8 @@ use std::time::Duration;
 use base64::Engine as _;
 use rand::RngCore;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait, Value,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    TransactionTrait, Value,
 };
 use time::OffsetDateTime;
 
