@@ -118,6 +118,7 @@ pub use handler::{
 pub use ids::{ChannelId, StoreHash};
 pub use main_error::MainError;
 pub use merchant::{Merchant, MerchantRejection, SessionRefused, StoreOwner};
+pub use receiver::CallbackRejection;
 pub use server::{Server, ServerError, Workers};
 
 /// Used by the code `#[webhook_handler]` generates; not a public API.

@@ -41,6 +41,11 @@ pub fn prometheus() -> Option<PrometheusHandle> {
         .clone()
 }
 
+/// A refused callback, by reason ([`crate::receiver::CallbackRejection::label`]).
+pub(crate) fn rejected(reason: &'static str) {
+    metrics::counter!("bcapp_webhooks_rejected_total", "reason" => reason).increment(1);
+}
+
 pub(crate) fn received(status: StatusCode) {
     let status = match status.as_u16() {
         200 => "200",

@@ -30,10 +30,104 @@ pub(crate) struct Receiver {
     pub(crate) signer: Option<standardwebhooks::Webhook>,
 }
 
-fn reject(status: StatusCode, store: &str, reason: &str) -> Response {
-    tracing::warn!(status = status.as_u16(), store, reason, "webhook refused");
-    m::received(status);
-    (status, reason.to_owned()).into_response()
+/// Why a callback was not accepted: the answer BigCommerce gets, the reason logged and counted
+/// (`bcapp_webhooks_rejected_total{reason}`).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CallbackRejection {
+    /// The body is larger than `max_body_bytes` (413).
+    #[error("body larger than the limit of {limit} bytes")]
+    BodyTooLarge {
+        /// The configured limit.
+        limit: usize,
+    },
+    /// The body could not be read from the connection (400).
+    #[error("could not read the body: {0}")]
+    UnreadableBody(#[source] axum::Error),
+    /// The content type is not `application/json` (415).
+    #[error("content type is not application/json")]
+    NotJson,
+    /// The body is not JSON (400).
+    #[error("{0}")]
+    MalformedJson(#[source] crate::envelope::ParseError),
+    /// The JSON is not a callback: a field is missing or of the wrong type (422).
+    #[error("{0}")]
+    NotACallback(#[source] crate::envelope::ParseError),
+    /// The store never installed the app, or uninstalled it longer ago than the grace (404).
+    #[error("store has not installed the app")]
+    UnknownStore,
+    /// The per-store secret header is missing (401).
+    #[error("missing webhook secret header")]
+    MissingSecret,
+    /// The per-store secret header is not the store's secret (401).
+    #[error("wrong webhook secret")]
+    WrongSecret,
+    /// The Standard Webhooks signature is missing or wrong, with `BCAPP_SIGNATURES=required` (401).
+    #[error("webhook signature: {0}")]
+    BadSignature(String),
+    /// The callback could not be stored in time (503): BigCommerce delivers it again.
+    #[error("storage unavailable: {0}")]
+    StorageUnavailable(String),
+}
+
+impl CallbackRejection {
+    /// The HTTP status BigCommerce gets.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            CallbackRejection::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            CallbackRejection::UnreadableBody(_) | CallbackRejection::MalformedJson(_) => {
+                StatusCode::BAD_REQUEST
+            }
+            CallbackRejection::NotJson => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            CallbackRejection::NotACallback(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            CallbackRejection::UnknownStore => StatusCode::NOT_FOUND,
+            CallbackRejection::MissingSecret
+            | CallbackRejection::WrongSecret
+            | CallbackRejection::BadSignature(_) => StatusCode::UNAUTHORIZED,
+            CallbackRejection::StorageUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The reason as a metric label.
+    pub fn label(&self) -> &'static str {
+        match self {
+            CallbackRejection::BodyTooLarge { .. } => "body_too_large",
+            CallbackRejection::UnreadableBody(_) => "unreadable_body",
+            CallbackRejection::NotJson => "not_json",
+            CallbackRejection::MalformedJson(_) => "malformed_json",
+            CallbackRejection::NotACallback(_) => "not_a_callback",
+            CallbackRejection::UnknownStore => "unknown_store",
+            CallbackRejection::MissingSecret => "missing_secret",
+            CallbackRejection::WrongSecret => "wrong_secret",
+            CallbackRejection::BadSignature(_) => "bad_signature",
+            CallbackRejection::StorageUnavailable(_) => "storage_unavailable",
+        }
+    }
+
+    /// Logs and counts the refusal of a callback of `store` (`-` before it is known) and
+    /// turns it into the answer.
+    fn answer(self, store: &str) -> Response {
+        let status = self.status();
+        if let CallbackRejection::StorageUnavailable(reason) = &self {
+            tracing::error!(store, error = %reason, "callback not stored; answering 503 so BigCommerce retries");
+        } else {
+            tracing::warn!(status = status.as_u16(), store, reason = %self, "webhook refused");
+        }
+        m::received(status);
+        m::rejected(self.label());
+        self.into_response()
+    }
+}
+
+impl IntoResponse for CallbackRejection {
+    fn into_response(self) -> Response {
+        let body = match &self {
+            // The cause stays in the log: the caller learns only that it may retry.
+            CallbackRejection::StorageUnavailable(_) => "storage unavailable".to_owned(),
+            other => other.to_string(),
+        };
+        (self.status(), body).into_response()
+    }
 }
 
 pub(crate) async fn receive(State(rx): State<Arc<Receiver>>, request: Request) -> Response {
@@ -46,23 +140,15 @@ pub(crate) async fn receive(State(rx): State<Arc<Receiver>>, request: Request) -
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|len| len > limit) {
-        return reject(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "-",
-            "body larger than the limit",
-        );
+        return CallbackRejection::BodyTooLarge { limit }.answer("-");
     }
     let body: Bytes = match axum::body::to_bytes(body, limit).await {
         Ok(body) => body,
         Err(e) => {
             return if is_length_limit(&e) {
-                reject(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "-",
-                    "body larger than the limit",
-                )
+                CallbackRejection::BodyTooLarge { limit }.answer("-")
             } else {
-                reject(StatusCode::BAD_REQUEST, "-", "could not read the body")
+                CallbackRejection::UnreadableBody(e).answer("-")
             };
         }
     };
@@ -72,16 +158,12 @@ pub(crate) async fn receive(State(rx): State<Arc<Receiver>>, request: Request) -
         .and_then(|v| v.split(';').next())
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
     if !is_json {
-        return reject(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "-",
-            "content type is not application/json",
-        );
+        return CallbackRejection::NotJson.answer("-");
     }
     let callback = match Envelope::header(&body) {
         Ok(callback) => callback,
-        Err(e) if e.is_syntax() => return reject(StatusCode::BAD_REQUEST, "-", &e.to_string()),
-        Err(e) => return reject(StatusCode::UNPROCESSABLE_ENTITY, "-", &e.to_string()),
+        Err(e) if e.is_syntax() => return CallbackRejection::MalformedJson(e).answer("-"),
+        Err(e) => return CallbackRejection::NotACallback(e).answer("-"),
     };
     let store_hash = callback.producer.as_str();
     // Known down: refuse at once rather than queue behind a dead database, letting one
@@ -89,25 +171,23 @@ pub(crate) async fn receive(State(rx): State<Arc<Receiver>>, request: Request) -
     let health = rx.ingest.health();
     let probe = health.is_failing();
     if probe && !health.try_probe() {
-        return storage_down(store_hash, &"the database does not take writes");
+        return CallbackRejection::StorageUnavailable("the database does not take writes".into())
+            .answer(store_hash);
     }
     let _probe = ProbeGuard(probe.then_some(health));
     let deadline = tokio::time::Instant::now() + rx.cfg.ingest_timeout;
 
     let tenant = match tokio::time::timeout_at(deadline, rx.tenants.get(store_hash)).await {
-        Err(_) => return storage_down(store_hash, &"tenant lookup timed out"),
+        Err(_) => {
+            return CallbackRejection::StorageUnavailable("tenant lookup timed out".into())
+                .answer(store_hash)
+        }
         Ok(tenant) => tenant,
     };
     let tenant = match tenant {
         Ok(Some(tenant)) => tenant,
-        Ok(None) => {
-            return reject(
-                StatusCode::NOT_FOUND,
-                store_hash,
-                "store has not installed the app",
-            )
-        }
-        Err(e) => return storage_down(store_hash, &e),
+        Ok(None) => return CallbackRejection::UnknownStore.answer(store_hash),
+        Err(e) => return CallbackRejection::StorageUnavailable(e.to_string()).answer(store_hash),
     };
     let now = time::OffsetDateTime::now_utc();
     if !tenant.is_installed() {
@@ -121,32 +201,22 @@ pub(crate) async fn receive(State(rx): State<Arc<Receiver>>, request: Request) -
             m::received(StatusCode::OK);
             return StatusCode::OK.into_response();
         }
-        return reject(
-            StatusCode::NOT_FOUND,
-            store_hash,
-            "store has uninstalled the app",
-        );
+        return CallbackRejection::UnknownStore.answer(store_hash);
     }
 
     match headers.get(rx.cfg.secret_header.as_str()) {
-        None => {
-            return reject(
-                StatusCode::UNAUTHORIZED,
-                store_hash,
-                "missing webhook secret header",
-            )
-        }
+        None => return CallbackRejection::MissingSecret.answer(store_hash),
         Some(secret) => {
             if !tenant.accepts_webhook_secret(secret.as_bytes(), now, rx.cfg.secret_rotation_window)
             {
-                return reject(StatusCode::UNAUTHORIZED, store_hash, "wrong webhook secret");
+                return CallbackRejection::WrongSecret.answer(store_hash);
             }
         }
     }
     if let Err(reason) = check_signature(&rx, &headers, &body) {
         match rx.cfg.signatures {
             SignatureMode::Required => {
-                return reject(StatusCode::UNAUTHORIZED, store_hash, &reason)
+                return CallbackRejection::BadSignature(reason).answer(store_hash)
             }
             SignatureMode::Log
                 if !headers.contains_key(standardwebhooks::HEADER_WEBHOOK_SIGNATURE) =>
@@ -175,7 +245,10 @@ pub(crate) async fn receive(State(rx): State<Arc<Receiver>>, request: Request) -
     };
     let inserted = match tokio::time::timeout_at(deadline, rx.ingest.insert(event)).await {
         // The row may still be committed: BigCommerce's redelivery is then a duplicate.
-        Err(_) => return storage_down(store_hash, &"storing timed out"),
+        Err(_) => {
+            return CallbackRejection::StorageUnavailable("storing timed out".into())
+                .answer(store_hash)
+        }
         Ok(inserted) => inserted,
     };
     match inserted {
@@ -189,15 +262,16 @@ pub(crate) async fn receive(State(rx): State<Arc<Receiver>>, request: Request) -
             m::received(StatusCode::OK);
             StatusCode::OK.into_response()
         }
-        Err(e) => storage_down(store_hash, &e),
+        Err(e) => CallbackRejection::StorageUnavailable(e.to_string()).answer(store_hash),
     }
 }
 
-/// axum reports an exceeded body limit as an error whose source chain says so.
+/// Whether reading the body stopped at the size limit: `http-body-util`'s `LengthLimitError`
+/// somewhere in the error's source chain (found by type, not by its message).
 fn is_length_limit(error: &axum::Error) -> bool {
     let mut current: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(e) = current {
-        if e.to_string().contains("length limit exceeded") {
+        if e.is::<http_body_util::LengthLimitError>() {
             return true;
         }
         current = e.source();
@@ -214,12 +288,6 @@ impl Drop for ProbeGuard<'_> {
             health.end_probe();
         }
     }
-}
-
-fn storage_down(store: &str, e: &dyn std::fmt::Display) -> Response {
-    tracing::error!(store, error = %e, "callback not stored; answering 503 so BigCommerce retries");
-    m::received(StatusCode::SERVICE_UNAVAILABLE);
-    (StatusCode::SERVICE_UNAVAILABLE, "storage unavailable").into_response()
 }
 
 /// Standard Webhooks check; `Err` says why it failed.

@@ -324,6 +324,10 @@ async fn health_and_metrics_endpoints() {
     let (status, text) = get(&router, "/metrics").await;
     assert_eq!(status, StatusCode::OK);
     assert!(text.contains("bcapp_webhooks_received_total"), "{text}");
+    assert!(
+        text.contains("bcapp_webhooks_rejected_total{reason=\"unknown_store\"}"),
+        "{text}"
+    );
     workers.shutdown().await;
 }
 
