@@ -125,7 +125,7 @@ pub(crate) struct Hooks {
 /// Why an app could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
-    #[error("handler `{handler}` takes State<{type_name}>, but no such state was given to the app builder")]
+    #[error("handler `{handler}` takes State<{type_name}>, but no such state was given to the app builder: add `.state(value)` with a `{type_name}` to App::builder()")]
     /// A handler takes `State<T>` that was not given to [`AppBuilder::state`].
     MissingState {
         /// The handler, `module::function`.

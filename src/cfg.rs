@@ -73,6 +73,9 @@ pub enum ConfigError {
     #[error("{0}")]
     /// Settings that do not fit together; the message names them.
     Inconsistent(String),
+    /// `./.env` exists but does not parse.
+    #[error(transparent)]
+    EnvFile(bigcommerce_app_store::StoreError),
 }
 
 /// The app's BigCommerce credentials and URLs (install flow, API calls, reconciler).
@@ -221,9 +224,13 @@ impl Default for Config {
 }
 
 impl Config {
-    /// Defaults overridden by the environment (see the module docs), validated.
+    /// Defaults overridden by the environment (see the module docs), validated. A variable the
+    /// environment does not set is read from `./.env` when there is one
+    /// ([`bigcommerce_app_store::env_file`]).
     pub fn from_env() -> Result<Config, ConfigError> {
-        Config::from_lookup(|name| std::env::var(name).ok())
+        Config::from_lookup(
+            bigcommerce_app_store::env_file::env_and_file().map_err(ConfigError::EnvFile)?,
+        )
     }
 
     /// Like [`Config::from_env`] with another source of variables (tests).
@@ -331,7 +338,7 @@ impl Config {
             ));
         }
         if self.max_body_bytes == 0 {
-            return fail("max_body_bytes must be positive".into());
+            return fail("max_body_bytes must be positive (BCAPP_MAX_BODY_BYTES)".into());
         }
         if axum::http::HeaderName::from_bytes(self.secret_header.as_bytes()).is_err() {
             return fail(format!(
@@ -344,10 +351,14 @@ impl Config {
                 "BCAPP_SIGNATURES=required needs the app's client secret (BC_CLIENT_SECRET)".into(),
             );
         }
-        if self.group_commit_max_rows == 0 || self.claim_batch == 0 || self.max_attempts == 0 {
-            return fail(
-                "group_commit_max_rows, claim_batch and max_attempts must be positive".into(),
-            );
+        if self.max_attempts == 0 {
+            return fail("max_attempts must be at least 1 (BCAPP_MAX_ATTEMPTS)".into());
+        }
+        if self.group_commit_max_rows == 0 || self.claim_batch == 0 {
+            return fail(format!(
+                "group_commit_max_rows ({}) and claim_batch ({}) must be positive",
+                self.group_commit_max_rows, self.claim_batch
+            ));
         }
         if self.max_in_flight == 0 || self.max_in_flight_per_store == Some(0) {
             return fail(
@@ -385,8 +396,13 @@ impl Config {
                 }
             }
         }
-        if self.reconcile_interval.is_zero() || self.reconcile_concurrency == 0 {
-            return fail("reconcile_interval and reconcile_concurrency must be positive".into());
+        if self.reconcile_interval.is_zero() {
+            return fail(
+                "reconcile_interval must be positive (BCAPP_RECONCILE_INTERVAL_SECS)".into(),
+            );
+        }
+        if self.reconcile_concurrency == 0 {
+            return fail("reconcile_concurrency must be positive".into());
         }
         if self.ingest_timeout < Duration::from_millis(10) {
             return fail(format!(
@@ -480,6 +496,9 @@ mod tests {
         let err = Config::from_lookup(|n| (n == "BCAPP_SIGNATURES").then(|| "required".into()))
             .unwrap_err();
         assert!(err.to_string().contains("BC_CLIENT_SECRET"), "{err}");
+        let err =
+            Config::from_lookup(|n| (n == "BCAPP_MAX_ATTEMPTS").then(|| "0".into())).unwrap_err();
+        assert!(err.to_string().contains("BCAPP_MAX_ATTEMPTS"), "{err}");
         let err = Config::from_lookup(|n| (n == "PORT").then(|| "http".into())).unwrap_err();
         assert!(err.to_string().contains("PORT"), "{err}");
         let err =

@@ -18,6 +18,13 @@
 //!
 //! Storage is SQLite (the default, one file) or PostgreSQL (several instances).
 //!
+//! ```toml
+//! [dependencies]
+//! bigcommerce-app = { git = "https://github.com/bigcommerce-app/bigcommerce-app" }
+//! tokio = { version = "1", features = ["macros", "rt-multi-thread"] }
+//! serde_json = "1"
+//! ```
+//!
 //! ```no_run
 //! use bigcommerce_app::events::OrderCreated;
 //! use bigcommerce_app::store::{Store, StoreConfig};
@@ -27,7 +34,7 @@
 //! async fn on_order(order: OrderCreated, tenant: Tenant) -> Result<(), HandlerError> {
 //!     let details: serde_json::Value =
 //!         tenant.api()?.get(&format!("/v2/orders/{}", order.id)).await?;
-//!     tracing::info!(store = %tenant.store_hash(), total = %details["total_inc_tax"], "new order");
+//!     println!("{}: new order, total {}", tenant.store_hash(), details["total_inc_tax"]);
 //!     Ok(())
 //! }
 //!

@@ -7,7 +7,8 @@
 //! - the filter comes from `RUST_LOG` (`RUST_LOG=debug`, `RUST_LOG=bigcommerce_app=debug,info`),
 //!   by default `info` for the app and the framework and `warn` for the database driver;
 //! - `BCAPP_LOG_FORMAT=json` writes one JSON object per line (for log collectors), `text` (the
-//!   default) writes readable lines; both on stderr.
+//!   default) writes readable lines, coloured only when stderr is a terminal and `NO_COLOR` is
+//!   not set; both on stderr.
 //!
 //! An app that sets up `tracing` itself does not call this.
 
@@ -56,7 +57,9 @@ pub fn init() {
 
 /// Like [`init`], but returns what is wrong instead of falling back to the defaults.
 pub fn try_init() -> Result<(), LoggingError> {
-    let (filter, json) = settings(|name| std::env::var(name).ok())?;
+    // `./.env` too, like the rest of the settings; a broken file is reported by `Config`.
+    let (filter, json) =
+        settings(|name| bigcommerce_app_store::env_file::lookup(name).ok().flatten())?;
     install(filter, json)
 }
 
@@ -91,8 +94,16 @@ fn install(filter: EnvFilter, json: bool) -> Result<(), LoggingError> {
             )
             .try_init()
     } else {
+        // Colours only for a person at a terminal, and never with NO_COLOR set (no-color.org):
+        // escape codes in a log file or a collector are noise.
+        let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr())
+            && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
         registry
-            .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(std::io::stderr)
+                    .with_ansi(ansi),
+            )
             .try_init()
     };
     result.map_err(LoggingError::AlreadySet)

@@ -154,7 +154,7 @@ impl Server {
         if lifecycle.is_none() {
             tracing::warn!(
                 "RUNNING WITHOUT BIGCOMMERCE CREDENTIALS: BC_CLIENT_ID, BC_CLIENT_SECRET and \
-                 APP_URL are not set, so stores cannot install the app (/auth, /load, /uninstall \
+                 APP_URL are not set (in the environment or ./.env), so stores cannot install the app (/auth, /load, /uninstall \
                  answer 503), no webhooks are subscribed, and handlers get no API client. Only \
                  callbacks of stores already in the database are received. For local \
                  development run `bcapp emulator` and set the variables it prints"

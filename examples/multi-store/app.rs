@@ -87,8 +87,15 @@ pub mod migrations {
     }
 
     /// The settings and reminders tables, created from their entities.
-    #[derive(DeriveMigrationName)]
     struct CartReminders;
+
+    // The name is what `seaql_migrations` records: written out, because sea-orm's
+    // `DeriveMigrationName` takes the file's name, the same for every migration of a file.
+    impl MigrationName for CartReminders {
+        fn name(&self) -> &str {
+            "m20261129_000001_cart_reminders"
+        }
+    }
 
     #[async_trait::async_trait]
     impl MigrationTrait for CartReminders {

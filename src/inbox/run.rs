@@ -221,5 +221,12 @@ async fn decide(engine: &Engine, job: &Job, done_handlers: &mut Vec<String>) -> 
     if !retryable.is_empty() {
         return Decision::Retry(retryable.join("; "));
     }
+    tracing::debug!(
+        store = %job.store,
+        scope = %job.scope,
+        inbox_id = job.id,
+        handlers = dispatched.outcomes.len(),
+        "event handled"
+    );
     Decision::Done
 }

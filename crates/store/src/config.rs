@@ -79,9 +79,10 @@ impl StoreConfig {
         format!("sqlite://{}/bcapp.db?mode=rwc", data_dir.display())
     }
 
-    /// Reads the process environment (see the module doc) and validates it.
+    /// Reads the process environment, then `./.env` for what it does not set (see
+    /// [`crate::env_file`]), and validates it.
     pub fn from_env() -> Result<Self> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        Self::from_lookup(crate::env_file::env_and_file()?)
     }
 
     /// Like [`StoreConfig::from_env`] with a custom variable lookup.
@@ -93,7 +94,7 @@ impl StoreConfig {
     /// app's data: the development key is never created (see [`KeyRing::load_existing`]).
     /// Open the database with [`crate::Store::open_existing`].
     pub fn existing_from_env() -> Result<Self> {
-        Self::from_lookup_with(|name| std::env::var(name).ok(), false)
+        Self::from_lookup_with(crate::env_file::env_and_file()?, false)
     }
 
     fn from_lookup_with(lookup: impl Fn(&str) -> Option<String>, create: bool) -> Result<Self> {

@@ -14,7 +14,10 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 pub enum StoreError {
     /// Connecting at start-up failed: wrong URL, unreachable server, bad credentials.
     /// `url` has its password removed.
-    #[error("cannot connect to database {url}: {reason}")]
+    #[error(
+        "cannot connect to database {url}: {reason} (is the database server running, and is \
+         DATABASE_URL right?)"
+    )]
     Connect {
         /// The database URL, password removed.
         url: String,
@@ -42,14 +45,17 @@ pub enum StoreError {
     /// At start-up, the key ring could not read the secrets already stored: the app was started
     /// with another encryption key than the one the database was written with.
     #[error(
-        "the encryption key cannot read this database's stored secrets: {source}. Start the app \
-         with the key the data was written with (BCAPP_ENCRYPTION_KEY; after a rotation, the \
-         earlier keys in BCAPP_ENCRYPTION_KEYS_OLD)"
+        "the encryption key cannot read this database's stored secrets: {source}. The key ring \
+         holds {}. Start the app with the key the data was written with (BCAPP_ENCRYPTION_KEY; \
+         after a rotation, the earlier keys in BCAPP_ENCRYPTION_KEYS_OLD)",
+        ring.join(", ")
     )]
     WrongKey {
         /// The decryption failure, naming the value and its key id.
         #[source]
         source: Box<StoreError>,
+        /// The key ids the ring holds, current first.
+        ring: Vec<String>,
     },
     /// A row holds a value the code does not understand (unknown status, bad timestamp).
     #[error("corrupt row: {0}")]

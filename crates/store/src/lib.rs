@@ -22,6 +22,7 @@ mod clock;
 pub mod config;
 pub mod crypto;
 pub mod entities;
+pub mod env_file;
 mod error;
 pub mod migrations;
 mod repo;

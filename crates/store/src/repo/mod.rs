@@ -70,6 +70,7 @@ impl Store {
             Ok(()) => Ok(store),
             Err(e @ StoreError::Decrypt { .. }) => Err(StoreError::WrongKey {
                 source: Box::new(e),
+                ring: cfg.key_ring.key_ids().map(|id| format!("`{id}`")).collect(),
             }),
             Err(e) => Err(e),
         }
