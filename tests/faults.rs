@@ -169,10 +169,11 @@ async fn stored_hashes(store: &bigcommerce_app::store::Store) -> Vec<String> {
         .collect()
 }
 
-/// Blocks its thread (what `std::thread::sleep` or a blocking client does).
+/// Blocks its thread (what `std::thread::sleep` or a blocking client does), long enough that
+/// it is still blocked when the test looks, however loaded the machine.
 #[webhook_handler("store/order/created")]
 async fn blocking(_meta: Meta) -> Result<(), HandlerError> {
-    std::thread::sleep(Duration::from_secs(5));
+    std::thread::sleep(Duration::from_secs(10));
     Ok(())
 }
 
@@ -200,8 +201,9 @@ async fn a_handler_blocking_its_thread_is_named_and_readiness_says_so() {
     )
     .await;
     assert_eq!(status, StatusCode::OK);
+    // Named by the watchdog 2 s past the 0.5 s timeout; readiness says stuck after 3 s.
     let named =
-        eventually(Duration::from_secs(5), || {
+        eventually(Duration::from_secs(8), || {
             let router = router.clone();
             async move {
                 get(&router, "/metrics").await.1.lines().any(|l| {
@@ -211,8 +213,18 @@ async fn a_handler_blocking_its_thread_is_named_and_readiness_says_so() {
         })
         .await;
     assert!(named, "the blocking handler is counted by name");
+    let stuck = eventually(Duration::from_secs(8), || {
+        let router = router.clone();
+        async move {
+            let (status, reason) = get(&router, "/readyz").await;
+            status == StatusCode::SERVICE_UNAVAILABLE && reason.contains("stuck")
+        }
+    })
+    .await;
     let (status, reason) = get(&router, "/readyz").await;
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{reason}");
-    assert!(reason.contains("stuck"), "{reason}");
+    assert!(
+        stuck,
+        "readiness says the handlers are stuck: {status} {reason}"
+    );
     workers.shutdown().await;
 }
