@@ -32,7 +32,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use bigcommerce_app_api::{HookFilter, JwtVerifier, TokenExchanger, VerifiedPayload};
-use bigcommerce_app_store::{Install, SecretString, Store, StoreError, Tenant as Stored};
+use bigcommerce_app_store::{Install, Store, StoreError, Tenant as Stored};
 use time::OffsetDateTime;
 
 use crate::app::{App, Installed, Page, Uninstalled, UserRemoved};
@@ -179,7 +179,7 @@ async fn auth(State(lc): State<Arc<Lifecycle>>, request: Request) -> Response {
         .store
         .install(Install {
             store_hash: store_hash.to_string(),
-            access_token: SecretString::new(token.access_token.expose()),
+            access_token: token.access_token.clone(),
             scopes: token.scopes().map(str::to_owned).collect(),
             owner_id: user_id_i64(owner.id),
             owner_email: owner.email.clone(),

@@ -120,7 +120,7 @@ impl Server {
                     format!("{}{}", bc.app_url, cfg.webhook_path),
                     cfg.secret_header.clone(),
                 );
-                let secret = bigcommerce_app_api::Secret::new(secret.expose());
+                let secret = secret.clone();
                 let mut oauth = bigcommerce_app_api::OAuthConfig::new(
                     bc.client_id.clone(),
                     secret.clone(),

@@ -26,7 +26,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use bigcommerce_app::api::{JwtError, JwtVerifier, Secret};
+use bigcommerce_app::api::{JwtError, JwtVerifier, SecretString};
 use bigcommerce_app::events::ScopeKind;
 use bigcommerce_app::{
     webhook_handler, App, ChannelId, Envelope, Event, HandlerError, Route, Scope, StoreHash,
@@ -416,7 +416,7 @@ const CLIENT_ID: &str = "U8RphZeDjQc4kLVSzNjePo0CMjq7yOg";
 const SECRET: &str = "app-client-secret";
 
 fn verifier() -> JwtVerifier {
-    JwtVerifier::new(CLIENT_ID, &Secret::new(SECRET))
+    JwtVerifier::new(CLIENT_ID, &SecretString::new(SECRET))
 }
 
 fn now() -> i64 {

@@ -11,7 +11,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bigcommerce_app::StoreHash;
-use bigcommerce_app_api::{JwtVerifier, Secret, VerifiedPayload};
+use bigcommerce_app_api::{JwtVerifier, SecretString, VerifiedPayload};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use libfuzzer_sys::fuzz_target;
 use serde_json::{json, Value};
@@ -46,7 +46,7 @@ fuzz_target!(|data: &[u8]| {
     let Some((&mode, rest)) = data.split_first() else {
         return;
     };
-    let verifier = JwtVerifier::new(CLIENT_ID, &Secret::new(SECRET));
+    let verifier = JwtVerifier::new(CLIENT_ID, &SecretString::new(SECRET));
     let text = String::from_utf8_lossy(rest);
     let token = match mode % 3 {
         0 => text.into_owned(),

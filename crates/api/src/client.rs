@@ -15,7 +15,7 @@ use crate::envelope::{Envelope, Page};
 use crate::error::{is_retryable_status, parse_error_body, truncate_body, ApiError, HttpMethod};
 use crate::rate_limit::{later, RateLimitInfo, RateLimitSnapshot, StoreGate};
 use crate::retry::RetryPolicy;
-use crate::secret::Secret;
+use bigcommerce_app_core::SecretString;
 
 /// The production API host.
 pub const DEFAULT_BASE_URL: &str = "https://api.bigcommerce.com";
@@ -123,7 +123,7 @@ impl Client {
     pub fn store(
         &self,
         store_hash: impl Into<String>,
-        access_token: impl Into<Secret>,
+        access_token: impl Into<SecretString>,
     ) -> StoreClient {
         let store_hash: String = store_hash.into();
         let gate = self.gate(&store_hash);
@@ -200,7 +200,7 @@ pub struct ApiResponse {
 pub struct StoreClient {
     client: Client,
     store_hash: Arc<str>,
-    token: Secret,
+    token: SecretString,
     gate: Arc<StoreGate>,
     /// Longest a call waits for the store's spent quota; `None`: as the retry policy allows.
     max_rate_limit_wait: Option<Duration>,
@@ -521,9 +521,9 @@ impl StoreClient {
 
     fn url(&self, path: &str, query: &[(&str, &str)]) -> Result<Url, ApiError> {
         let hash = &*self.store_hash;
-        if hash.is_empty() || !hash.chars().all(|c| c.is_ascii_alphanumeric()) {
+        if let Err(e) = bigcommerce_app_core::StoreHash::check(hash) {
             return Err(ApiError::InvalidRequest(format!(
-                "invalid store hash {hash:?}"
+                "invalid store hash {hash:?}: {e}"
             )));
         }
         let relative = path.trim_start_matches('/');

@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use crate::lenient;
 use crate::oauth::store_hash_from_context;
-use crate::secret::Secret;
+use bigcommerce_app_core::SecretString;
 
 /// The only algorithm accepted.
 const EXPECTED_ALG: &str = "HS256";
@@ -160,7 +160,7 @@ struct HeaderAlg {
 impl JwtVerifier {
     /// A verifier for the app `client_id`, keyed with its `client_secret`, with
     /// [`DEFAULT_LEEWAY`].
-    pub fn new(client_id: impl Into<String>, client_secret: &Secret) -> Self {
+    pub fn new(client_id: impl Into<String>, client_secret: &SecretString) -> Self {
         Self {
             client_id: client_id.into(),
             key: DecodingKey::from_secret(client_secret.expose().as_bytes()),

@@ -38,7 +38,7 @@
 //!   ([`ApiError::BudgetExceeded`] then carries the last error). Each attempt is bounded by
 //!   [`ClientConfig::request_timeout`].
 //! * **Logging.** Every retry emits a `tracing` warning with the store hash, method, path,
-//!   attempt number, wait and reason. Access tokens are wrapped in [`Secret`] and never
+//!   attempt number, wait and reason. Access tokens are wrapped in [`SecretString`] and never
 //!   printed.
 //!
 //! Other 4xx answers are returned at once as [`ApiError::Status`], with the `title`, `detail`
@@ -54,8 +54,8 @@ mod lenient;
 mod oauth;
 mod rate_limit;
 mod retry;
-mod secret;
 
+pub use bigcommerce_app_core::SecretString;
 pub use channels::{Channel, CHANNELS_PAGE_SIZE};
 pub use client::{ApiResponse, Client, ClientConfig, ConfigError, StoreClient, DEFAULT_BASE_URL};
 pub use envelope::{Envelope, Meta, Page, PageLinks, Pagination};
@@ -74,4 +74,3 @@ pub use oauth::{
 };
 pub use rate_limit::{RateLimitInfo, RateLimitSnapshot};
 pub use retry::RetryPolicy;
-pub use secret::Secret;

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::lenient;
-use crate::secret::Secret;
+use bigcommerce_app_core::SecretString;
 
 /// BigCommerce's token endpoint.
 pub const DEFAULT_TOKEN_URL: &str = "https://login.bigcommerce.com/oauth2/token";
@@ -32,7 +32,7 @@ pub struct OAuthConfig {
     /// The app's client id.
     pub client_id: String,
     /// The app's client secret.
-    pub client_secret: Secret,
+    pub client_secret: SecretString,
     /// The auth callback URL exactly as registered in the Developer Portal.
     pub redirect_uri: String,
     /// Token endpoint; [`DEFAULT_TOKEN_URL`] unless testing.
@@ -45,7 +45,7 @@ impl OAuthConfig {
     /// Credentials with the production token URL and a 30 s timeout.
     pub fn new(
         client_id: impl Into<String>,
-        client_secret: impl Into<Secret>,
+        client_secret: impl Into<SecretString>,
         redirect_uri: impl Into<String>,
     ) -> Self {
         Self {
@@ -76,7 +76,7 @@ pub struct OAuthUser {
 #[derive(Clone, Debug)]
 pub struct TokenResponse {
     /// The store's access token (never printed by `Debug`).
-    pub access_token: Secret,
+    pub access_token: SecretString,
     /// Granted scopes, space-separated as BigCommerce sent them.
     pub scope: String,
     /// The user who installed the app.
@@ -279,10 +279,7 @@ fn map_request_error(
 pub fn store_hash_from_context(context: &str) -> Option<&str> {
     context
         .strip_prefix("stores/")
-        // The framework's store-hash rule: 1 to 64 ASCII letters and digits.
-        .filter(|hash| {
-            !hash.is_empty() && hash.len() <= 64 && hash.chars().all(|c| c.is_ascii_alphanumeric())
-        })
+        .filter(|hash| bigcommerce_app_core::StoreHash::check(hash).is_ok())
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -369,7 +366,7 @@ impl BcTokenBody {
             .collect::<Vec<_>>()
             .join(" ");
         Ok(TokenResponse {
-            access_token: Secret::new(self.access_token.into_secret()),
+            access_token: SecretString::new(self.access_token.into_secret()),
             scope,
             user: self.user,
             owner: self.owner,

@@ -4,7 +4,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use bigcommerce_app_api::{JwtError, JwtVerifier, Secret};
+use bigcommerce_app_api::{JwtError, JwtVerifier, SecretString};
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
 
@@ -44,7 +44,7 @@ fn sign(claims: &Value) -> String {
 }
 
 fn verifier() -> JwtVerifier {
-    JwtVerifier::new(CLIENT_ID, &Secret::new(SECRET))
+    JwtVerifier::new(CLIENT_ID, &SecretString::new(SECRET))
 }
 
 fn with(mut claims: Value, key: &str, value: Value) -> Value {

@@ -1,4 +1,4 @@
-//! Identifier newtypes shared by events, routing and storage.
+//! Identifier newtypes shared by events, routing, storage, the API client and the emulator.
 
 use std::fmt;
 use std::str::FromStr;
@@ -45,19 +45,29 @@ pub enum StoreHashError {
 }
 
 impl StoreHash {
+    /// Longest store hash accepted.
+    pub const MAX_LEN: usize = 64;
+
     /// Validates a bare store hash.
     pub fn new(hash: impl Into<String>) -> Result<StoreHash, StoreHashError> {
         let hash = hash.into();
+        StoreHash::check(&hash)?;
+        Ok(StoreHash(hash))
+    }
+
+    /// The store-hash rule, without keeping the value: 1 to [`StoreHash::MAX_LEN`] ASCII
+    /// letters and digits. Every crate that takes a store hash as text checks it with this.
+    pub fn check(hash: &str) -> Result<(), StoreHashError> {
         if hash.is_empty() {
             return Err(StoreHashError::Empty);
         }
-        if hash.len() > 64 {
+        if hash.len() > StoreHash::MAX_LEN {
             return Err(StoreHashError::TooLong);
         }
         if !hash.bytes().all(|b| b.is_ascii_alphanumeric()) {
-            return Err(StoreHashError::BadCharacter(hash));
+            return Err(StoreHashError::BadCharacter(hash.to_owned()));
         }
-        Ok(StoreHash(hash))
+        Ok(())
     }
 
     /// Parses a `producer` or JWT `sub`/`context` value: `stores/{hash}`.
@@ -120,5 +130,26 @@ mod tests {
         assert!(StoreHash::from_producer("stores/").is_err());
         assert!(StoreHash::from_producer("stores/a/b").is_err());
         assert!(StoreHash::new("x".repeat(65)).is_err());
+    }
+
+    /// The one rule every crate relies on.
+    #[test]
+    fn the_store_hash_rule() {
+        for good in ["abc123", "A", "z9", &"x".repeat(64)] {
+            assert_eq!(StoreHash::check(good), Ok(()), "{good}");
+        }
+        for bad in [
+            "",
+            "abc-123",
+            "abc_123",
+            "abc 123",
+            "ab/c",
+            "ábc",
+            "abc\n",
+            &"x".repeat(65),
+        ] {
+            assert!(StoreHash::check(bad).is_err(), "{bad:?}");
+            assert!(StoreHash::new(bad).is_err(), "{bad:?}");
+        }
     }
 }

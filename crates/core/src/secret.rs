@@ -1,10 +1,11 @@
-//! A string that must never reach a log line: access tokens and webhook secrets.
+//! A string that must never reach a log line: access tokens, client and webhook secrets. The
+//! one secret type of every crate, so a secret is never copied into another type in plaintext.
 
 use std::fmt;
 
 use zeroize::Zeroize;
 
-/// A secret string (access token, webhook secret).
+/// A secret string (access token, client secret, webhook secret).
 ///
 /// `Debug` prints `[redacted]` and there is deliberately no `Display`, so a secret cannot end up
 /// in a log line or an error message by accident; read it with [`SecretString::expose`] at the

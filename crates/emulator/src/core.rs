@@ -85,9 +85,9 @@ impl Core {
         let catalog = bigcommerce_app_catalog::bundled()?;
         let mut stores = HashMap::new();
         for spec in config.stores {
-            if spec.hash.is_empty() || !spec.hash.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            if let Err(e) = bigcommerce_app_core::StoreHash::check(&spec.hash) {
                 return Err(EmulatorError::InvalidConfig(format!(
-                    "store hash `{}` must be non-empty and alphanumeric",
+                    "store hash `{}`: {e}",
                     spec.hash
                 )));
             }

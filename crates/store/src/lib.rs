@@ -26,8 +26,8 @@ pub mod env_file;
 mod error;
 pub mod migrations;
 mod repo;
-mod secret;
 
+pub use bigcommerce_app_core::SecretString;
 pub use clock::{Clock, ManualClock};
 pub use config::{redact_url, sqlite_file_path, Backend, StoreConfig};
 pub use crypto::KeyRing;
@@ -40,4 +40,3 @@ pub use repo::{
     NewInboxEvent, NewSession, ReconcileOutcome, Session, SessionLookup, Settlement, Store,
     Subscription, SubscriptionUpsert, Tenant, User, DEFAULT_INBOX_RETENTION,
 };
-pub use secret::SecretString;

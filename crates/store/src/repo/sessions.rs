@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 use super::{duration_ms, from_millis, missing_tenant_or, to_millis, Store};
 use crate::entities::sessions;
 use crate::error::{Result, StoreError};
-use crate::secret::SecretString;
+use bigcommerce_app_core::SecretString;
 
 /// What a session is opened with (from a verified signed payload or the install callback).
 #[derive(Clone, Debug)]

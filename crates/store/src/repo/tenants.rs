@@ -14,7 +14,7 @@ use super::{from_millis, opt_from_millis, Store};
 use crate::crypto::{aad, Sealed};
 use crate::entities::tenants::{self, TenantStatus};
 use crate::error::{Result, StoreError};
-use crate::secret::SecretString;
+use bigcommerce_app_core::SecretString;
 
 const TABLE: &str = "bcapp_tenants";
 const TOKEN: &str = "access_token";
@@ -448,19 +448,9 @@ fn new_webhook_secret() -> SecretString {
     SecretString::new(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes.as_ref()))
 }
 
-/// Store hashes are short alphanumeric ids; rejecting anything else keeps garbage (or a
-/// `stores/` prefix left on by mistake) out of the primary key.
+/// The framework's store-hash rule ([`bigcommerce_app_core::StoreHash::check`]): rejecting
+/// anything else keeps garbage (or a `stores/` prefix left on by mistake) out of the primary key.
 fn validate_store_hash(hash: &str) -> Result<()> {
-    let ok = !hash.is_empty()
-        && hash.len() <= 64
-        && hash
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if ok {
-        Ok(())
-    } else {
-        Err(StoreError::InvalidInput(format!(
-            "invalid store hash `{hash}`: expected 1 to 64 characters of [A-Za-z0-9_-]"
-        )))
-    }
+    bigcommerce_app_core::StoreHash::check(hash)
+        .map_err(|e| StoreError::InvalidInput(format!("invalid store hash `{hash}`: {e}")))
 }

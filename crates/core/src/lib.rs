@@ -1,0 +1,11 @@
+//! The concepts every `bigcommerce-app` crate shares, in one place so they cannot drift: the
+//! store hash (one validation rule, applied at the edge by the receiver, the install flow, the
+//! API client, the store and the emulator alike), the channel id, and the secret string.
+//!
+//! Like `axum-core`, this crate is small and stable; the framework re-exports what it holds.
+
+mod ids;
+mod secret;
+
+pub use ids::{ChannelId, StoreHash, StoreHashError};
+pub use secret::SecretString;
