@@ -100,6 +100,8 @@ pub mod metrics;
 mod receiver;
 pub mod reconcile;
 pub mod server;
+// The tenant cache behind the receiver and the handlers: plumbing.
+#[doc(hidden)]
 pub mod tenants;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -245,6 +245,7 @@ impl Server {
     }
 
     /// The tenant cache; invalidate a store after install or uninstall.
+    #[doc(hidden)]
     pub fn tenants(&self) -> &TenantCache {
         &self.tenants
     }

@@ -16,6 +16,8 @@ use std::fmt;
 use std::str::FromStr;
 
 pub use crate::ids::ChannelId;
+// Used by the generated deserializers; not part of the API users write against.
+#[doc(hidden)]
 pub use lenient::{FieldKey, Lenient, LenientSeed};
 
 /// A JSON object, used for the fields a payload does not describe.
@@ -119,9 +121,11 @@ impl Event {
     label = "this argument cannot receive `{S}` events",
     note = "take the payload of the exact scope, the group enum of the wildcard, or `Event`"
 )]
+#[doc(hidden)]
 pub trait HoldsScope<S> {}
 
 /// Marks the `"*"` pattern (every event, including unknown scopes): only [`Event`] holds it.
+#[doc(hidden)]
 pub struct AnyScope;
 
 impl<S> HoldsScope<S> for Event {}

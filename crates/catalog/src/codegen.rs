@@ -853,6 +853,7 @@ fn handler_support(catalog: &Catalog) -> TokenStream {
     quote! {
         /// One marker type per catalogue scope, used by `#[webhook_handler]` to check at compile
         /// time that a handler's event argument can hold every scope its pattern matches.
+        #[doc(hidden)]
         pub mod scope_marker {
             #(#markers)*
         }
