@@ -124,6 +124,7 @@ pub(crate) struct Hooks {
 
 /// Why an app could not be built.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum BuildError {
     #[error("handler `{handler}` takes State<{type_name}>, but no such state was given to the app builder: add `.state(value)` with a `{type_name}` to App::builder()")]
     /// A handler takes `State<T>` that was not given to [`AppBuilder::state`].
@@ -137,6 +138,7 @@ pub enum BuildError {
 
 /// Why an event reached no handler.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum DispatchError {
     #[error("store `{0}` has no installed tenant; no handler ran")]
     /// The store is not installed (or never was).

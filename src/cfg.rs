@@ -59,6 +59,7 @@ impl std::str::FromStr for SignatureMode {
 
 /// A configuration problem, naming the setting.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ConfigError {
     #[error("{name}={value:?} is not valid: {reason}")]
     /// A variable has a value that does not parse or is out of range.
@@ -76,6 +77,16 @@ pub enum ConfigError {
     /// `./.env` exists but does not parse.
     #[error(transparent)]
     EnvFile(bigcommerce_app_store::StoreError),
+    /// A part built from the settings refused them (the API client, the OAuth client, the
+    /// signature verifier).
+    #[error("{what}: {source}")]
+    Component {
+        /// Which part.
+        what: &'static str,
+        /// Why it refused.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 /// The app's BigCommerce credentials and URLs (install flow, API calls, reconciler).

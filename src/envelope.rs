@@ -36,6 +36,7 @@ pub struct Envelope {
 /// Why a body is not a callback. [`ParseError::is_syntax`] tells malformed JSON (HTTP 400) from
 /// valid JSON that is not a callback (HTTP 422).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ParseError {
     #[error("body is not valid JSON: {message} (line {line}, column {column})")]
     /// The body is not JSON.

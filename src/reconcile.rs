@@ -21,6 +21,7 @@ use crate::ids::ChannelId;
 
 /// Why a store could not be reconciled at all (per-scope failures are in the report).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ReconcileError {
     #[error("store `{0}` is not installed")]
     /// The store has no installation to reconcile.

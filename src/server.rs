@@ -105,7 +105,10 @@ impl Server {
                     base_url: bc.api_url.clone(),
                     ..Default::default()
                 })
-                .map_err(|e| ConfigError::Inconsistent(format!("BigCommerce API client: {e}")))?,
+                .map_err(|e| ConfigError::Component {
+                    what: "BigCommerce API client",
+                    source: e.into(),
+                })?,
             ),
             None => None,
         };
@@ -127,8 +130,12 @@ impl Server {
                     bc.redirect_uri(),
                 );
                 oauth.token_url = bc.token_url();
-                let exchanger = bigcommerce_app_api::TokenExchanger::new(oauth)
-                    .map_err(|e| ConfigError::Inconsistent(format!("OAuth: {e}")))?;
+                let exchanger = bigcommerce_app_api::TokenExchanger::new(oauth).map_err(|e| {
+                    ConfigError::Component {
+                        what: "OAuth client",
+                        source: e.into(),
+                    }
+                })?;
                 Some(Arc::new(Lifecycle {
                     app: app.clone(),
                     store: store.clone(),
@@ -150,7 +157,10 @@ impl Server {
                 standardwebhooks::Webhook::from_bytes(secret.expose().as_bytes().to_vec())
             })
             .transpose()
-            .map_err(|e| ConfigError::Inconsistent(format!("client secret: {e}")))?;
+            .map_err(|e| ConfigError::Component {
+                what: "Standard Webhooks key (BC_CLIENT_SECRET)",
+                source: e.into(),
+            })?;
         if lifecycle.is_none() {
             tracing::warn!(
                 "RUNNING WITHOUT BIGCOMMERCE CREDENTIALS: BC_CLIENT_ID, BC_CLIENT_SECRET and \

@@ -57,6 +57,7 @@ impl Default for ClientConfig {
 
 /// A [`Client`] could not be built from its [`ClientConfig`].
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ConfigError {
     /// `base_url` is not an absolute http(s) URL.
     #[error("invalid base URL {url:?}: {reason}")]

@@ -29,6 +29,7 @@ pub struct StoreHash(String);
 
 /// Why a string is not a store hash or producer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum StoreHashError {
     #[error("store hash is empty")]
     /// Nothing was given.

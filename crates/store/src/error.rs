@@ -11,6 +11,7 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 /// later; the webhook receiver answers 503 so BigCommerce redelivers) from errors that a retry
 /// will not fix.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StoreError {
     /// Connecting at start-up failed: wrong URL, unreachable server, bad credentials.
     /// `url` has its password removed.
