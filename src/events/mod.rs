@@ -23,16 +23,7 @@ pub use lenient::{FieldKey, Lenient, LenientSeed};
 /// A JSON object, used for the fields a payload does not describe.
 pub type JsonMap = serde_json::Map<String, serde_json::Value>;
 
-/// How a scope relates to channels.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ScopeKind {
-    /// A store-level scope (`store/order/created`).
-    Store,
-    /// A channel scope delivered with a concrete channel id (`store/channel/1/order/created`).
-    ChannelTemplated,
-    /// An all-channel scope whose `*` is literal (`store/channel/*/inventory/...`).
-    AllChannels,
-}
+pub use bigcommerce_app_core::ScopeKind;
 
 /// What the catalogue says about a scope.
 #[derive(Debug)]
@@ -57,12 +48,7 @@ pub struct ScopeInfo {
 
 /// `store/channel/<digits>/<rest>` -> (channel, rest).
 fn split_channel_scope(scope: &str) -> Option<(ChannelId, &str)> {
-    let after = scope.strip_prefix("store/channel/")?;
-    let (id, rest) = after.split_once('/')?;
-    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) || rest.is_empty() {
-        return None;
-    }
-    id.parse().ok().map(|id| (ChannelId(id), rest))
+    bigcommerce_app_core::split_channel(scope).map(|(id, rest)| (ChannelId(id), rest))
 }
 
 /// A string that is not a catalogue scope.

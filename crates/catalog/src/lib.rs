@@ -24,7 +24,7 @@ pub use pattern::{is_channel_scope, ChannelSelector, Pattern, PatternError};
 /// The placeholder for the channel id in a channel-templated scope.
 pub const CHANNEL_PLACEHOLDER: &str = "{channel_id}";
 /// The prefix shared by every channel-templated scope.
-pub const CHANNEL_PREFIX: &str = "store/channel/";
+pub use bigcommerce_app_core::CHANNEL_PREFIX;
 
 /// A problem with `scopes.json`, naming the entry at fault.
 #[derive(Debug, thiserror::Error)]
@@ -60,16 +60,7 @@ impl CatalogError {
     }
 }
 
-/// How a scope relates to channels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ScopeKind {
-    /// `store/order/created`: one per store.
-    Store,
-    /// `store/channel/{channel_id}/order/created`: delivered with a concrete channel id.
-    ChannelTemplated,
-    /// `store/channel/*/inventory/...`: the `*` is literal and the event covers all channels.
-    AllChannels,
-}
+pub use bigcommerce_app_core::{split_channel, ScopeKind};
 
 /// The type of a payload field.
 ///
@@ -321,16 +312,6 @@ impl Catalog {
             .map(|(_, s)| s)
             .collect()
     }
-}
-
-/// Splits `store/channel/<digits>/<rest>` into the channel id and the rest.
-pub fn split_channel(scope: &str) -> Option<(u64, &str)> {
-    let after = scope.strip_prefix(CHANNEL_PREFIX)?;
-    let (id, rest) = after.split_once('/')?;
-    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) || rest.is_empty() {
-        return None;
-    }
-    Some((id.parse().ok()?, rest))
 }
 
 /// The catalogue shipped with this crate's repository (`scopes.json` at the workspace root),

@@ -1,11 +1,13 @@
 //! The concepts every `bigcommerce-app` crate shares, in one place so they cannot drift: the
 //! store hash (one validation rule, applied at the edge by the receiver, the install flow, the
-//! API client, the store and the emulator alike), the channel id, and the secret string.
+//! API client, the store and the emulator alike), the channel id, a scope's kind and channel split, and the secret string.
 //!
 //! Like `axum-core`, this crate is small and stable; the framework re-exports what it holds.
 
 mod ids;
+mod scope;
 mod secret;
 
 pub use ids::{ChannelId, StoreHash, StoreHashError};
+pub use scope::{split_channel, ScopeKind, CHANNEL_PREFIX};
 pub use secret::SecretString;
