@@ -10,15 +10,13 @@
 //! Payloads are forgiving: ids are accepted as numbers or numeric strings, optional fields may be
 //! missing or null, and unknown fields are kept in `extra`.
 
-mod lenient;
-
 use std::fmt;
 use std::str::FromStr;
 
 pub use crate::ids::ChannelId;
 // Used by the generated deserializers; not part of the API users write against.
 #[doc(hidden)]
-pub use lenient::{FieldKey, Lenient, LenientSeed};
+pub use bigcommerce_app_core::lenient::{FieldKey, Lenient, LenientSeed};
 
 /// A JSON object, used for the fields a payload does not describe.
 pub type JsonMap = serde_json::Map<String, serde_json::Value>;

@@ -5,7 +5,6 @@ use serde_json::{Map, Value};
 
 use crate::client::StoreClient;
 use crate::error::ApiError;
-use crate::lenient;
 
 const CHANNELS: &str = "/v3/channels";
 /// Page size used by [`StoreClient::list_channels`].
@@ -15,7 +14,7 @@ pub const CHANNELS_PAGE_SIZE: u32 = 50;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Channel {
     /// Channel id; `1` is the default storefront.
-    #[serde(deserialize_with = "lenient::u64_or_string")]
+    #[serde(deserialize_with = "bigcommerce_app_core::lenient::deserialize")]
     pub id: u64,
     /// Display name.
     pub name: String,

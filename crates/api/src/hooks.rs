@@ -8,7 +8,6 @@ use serde_json::{Map, Value};
 use crate::client::{decode, decode_resource, StoreClient};
 use crate::envelope::{Envelope, Page};
 use crate::error::{ApiError, HttpMethod};
-use crate::lenient;
 
 const HOOKS: &str = "/v3/hooks";
 const HOOKS_ADMIN: &str = "/v3/hooks/admin";
@@ -19,7 +18,7 @@ pub const DEFAULT_HOOKS_PAGE_SIZE: u32 = 100;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Webhook {
     /// Webhook id.
-    #[serde(deserialize_with = "lenient::u64_or_string")]
+    #[serde(deserialize_with = "bigcommerce_app_core::lenient::deserialize")]
     pub id: u64,
     /// Client id of the API account that owns the hook.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -12,7 +12,6 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::lenient;
 use crate::oauth::store_hash_from_context;
 use bigcommerce_app_core::SecretString;
 
@@ -50,7 +49,10 @@ pub struct SignedPayloadClaims {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     /// Channel of the click that opened the app; `None` from the Apps sidebar.
-    #[serde(default, deserialize_with = "lenient::opt_u64_or_string")]
+    #[serde(
+        default,
+        deserialize_with = "bigcommerce_app_core::lenient::optional_id"
+    )]
     pub channel_id: Option<u64>,
 }
 
@@ -58,7 +60,7 @@ pub struct SignedPayloadClaims {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JwtUser {
     /// User id.
-    #[serde(deserialize_with = "lenient::u64_or_string")]
+    #[serde(deserialize_with = "bigcommerce_app_core::lenient::deserialize")]
     pub id: u64,
     /// Email address.
     #[serde(default)]
@@ -72,7 +74,7 @@ pub struct JwtUser {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JwtOwner {
     /// Owner's user id.
-    #[serde(deserialize_with = "lenient::u64_or_string")]
+    #[serde(deserialize_with = "bigcommerce_app_core::lenient::deserialize")]
     pub id: u64,
     /// Owner's email address.
     #[serde(default)]

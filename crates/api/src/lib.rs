@@ -50,7 +50,6 @@ mod envelope;
 mod error;
 mod hooks;
 mod jwt;
-mod lenient;
 mod oauth;
 mod rate_limit;
 mod retry;

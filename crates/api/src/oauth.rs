@@ -20,7 +20,6 @@ use oauth2::{
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::lenient;
 use bigcommerce_app_core::SecretString;
 
 /// BigCommerce's token endpoint.
@@ -62,7 +61,7 @@ impl OAuthConfig {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OAuthUser {
     /// User id.
-    #[serde(deserialize_with = "lenient::u64_or_string")]
+    #[serde(deserialize_with = "bigcommerce_app_core::lenient::deserialize")]
     pub id: u64,
     /// Login name (usually the email).
     #[serde(default, skip_serializing_if = "Option::is_none")]

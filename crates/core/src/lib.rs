@@ -1,10 +1,12 @@
 //! The concepts every `bigcommerce-app` crate shares, in one place so they cannot drift: the
 //! store hash (one validation rule, applied at the edge by the receiver, the install flow, the
-//! API client, the store and the emulator alike), the channel id, a scope's kind and channel split, and the secret string.
+//! API client, the store and the emulator alike), the channel id, a scope's kind and channel split, the secret string, and the forgiving
+//! deserializers BigCommerce's mixed number/string fields need.
 //!
 //! Like `axum-core`, this crate is small and stable; the framework re-exports what it holds.
 
 mod ids;
+pub mod lenient;
 mod scope;
 mod secret;
 

@@ -1,9 +1,9 @@
-//! Forgiving deserialization for payload fields.
+//! Forgiving deserialization, for callback payloads and API responses alike.
 //!
 //! BigCommerce is inconsistent about types: the same id is a number in one event and a numeric
-//! string in another, `store_id` changed from number to string over time. Payload fields are
-//! therefore read through [`Lenient`], which accepts both spellings, instead of serde's strict
-//! `Deserialize` for primitives.
+//! string in another, `store_id` changed from number to string over time. Fields are therefore
+//! read through [`Lenient`], which accepts both spellings, instead of serde's strict
+//! `Deserialize` for primitives: `#[serde(deserialize_with = "lenient::deserialize")]`.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -15,6 +15,49 @@ use serde::de::{self, DeserializeSeed, Deserializer, SeqAccess, Visitor};
 pub trait Lenient: Sized {
     /// Reads `Self`, accepting the alternative spellings.
     fn deserialize_lenient<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error>;
+}
+
+/// Reads any [`Lenient`] type: for `#[serde(deserialize_with = "...")]`.
+pub fn deserialize<'de, D: Deserializer<'de>, T: Lenient>(deserializer: D) -> Result<T, D::Error> {
+    T::deserialize_lenient(deserializer)
+}
+
+/// An optional id that may also arrive as an empty string (meaning none), as some signed
+/// payload claims do.
+pub fn optional_id<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
+    struct OptionalIdVisitor;
+    impl<'de> Visitor<'de> for OptionalIdVisitor {
+        type Value = Option<u64>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("null, an empty string, or an id (number or numeric string)")
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Option<u64>, E> {
+            Ok(None)
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Option<u64>, E> {
+            Ok(None)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Option<u64>, D::Error> {
+            d.deserialize_any(self)
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Option<u64>, E> {
+            IdVisitor.visit_u64(v).map(Some)
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Option<u64>, E> {
+            IdVisitor.visit_i64(v).map(Some)
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Option<u64>, E> {
+            IdVisitor.visit_f64(v).map(Some)
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Option<u64>, E> {
+            if v.trim().is_empty() {
+                Ok(None)
+            } else {
+                IdVisitor.visit_str(v).map(Some)
+            }
+        }
+    }
+    deserializer.deserialize_option(OptionalIdVisitor)
 }
 
 /// A [`DeserializeSeed`] that reads `T` leniently; used for map values and sequence elements.
@@ -298,5 +341,15 @@ mod tests {
         assert_eq!(read::<Option<u64>>("null").unwrap(), None);
         assert_eq!(read::<Vec<u64>>("[1, \"2\"]").unwrap(), vec![1, 2]);
         assert!(read::<bool>("\"true\"").unwrap());
+    }
+
+    #[test]
+    fn optional_ids_may_be_empty_strings() {
+        let read = |json: &str| optional_id(&mut serde_json::Deserializer::from_str(json));
+        assert_eq!(read("null").unwrap(), None);
+        assert_eq!(read("\"\"").unwrap(), None);
+        assert_eq!(read("\"7\"").unwrap(), Some(7));
+        assert_eq!(read("7").unwrap(), Some(7));
+        assert!(read("\"x\"").is_err());
     }
 }
