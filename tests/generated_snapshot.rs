@@ -17,17 +17,25 @@ fn generated_source_matches_the_snapshot() {
     let expected = std::fs::read_to_string(path)
         .expect("tests/snapshots/events.rs.snap is missing; run with UPDATE_SNAPSHOTS=1");
     if expected != GENERATED {
-        let line = expected
-            .lines()
-            .zip(GENERATED.lines())
-            .position(|(a, b)| a != b)
-            .unwrap_or_else(|| expected.lines().count().min(GENERATED.lines().count()))
-            + 1;
+        let diff = similar::TextDiff::from_lines(expected.as_str(), GENERATED);
+        let unified = diff
+            .unified_diff()
+            .context_radius(3)
+            .header("tests/snapshots/events.rs.snap", "generated")
+            .to_string();
+        // A template change repeats in every struct: the first hunks say enough.
+        const SHOWN: usize = 200;
+        let lines: Vec<&str> = unified.lines().collect();
+        let more = lines.len().saturating_sub(SHOWN);
         panic!(
-            "generated events differ from tests/snapshots/events.rs.snap from line {line}:\n  snapshot:  {:?}\n  generated: {:?}\n\
+            "the generated events differ from the snapshot:\n{}{}\n\
              If the change is intended, run UPDATE_SNAPSHOTS=1 cargo test --test generated_snapshot",
-            expected.lines().nth(line - 1).unwrap_or(""),
-            GENERATED.lines().nth(line - 1).unwrap_or("")
+            lines[..lines.len().min(SHOWN)].join("\n"),
+            if more > 0 {
+                format!("\n... {more} more diff lines")
+            } else {
+                String::new()
+            }
         );
     }
 }
