@@ -94,29 +94,31 @@ fn lenient<'de, D: serde::Deserializer<'de>, T: Lenient>(d: D) -> Result<T, D::E
     serde::de::DeserializeSeed::deserialize(LenientSeed::<T>::new(), d)
 }
 
-/// The envelope fields of a callback, read without typing its `data`: what the receiver needs
-/// to authenticate and store it. A payload that does not fit its scope's type is still a
-/// callback; it is stored and fails (visibly, replayably) in the worker, not at the door.
+/// The envelope fields of a callback: the store, the scope as delivered, the hash, the store id
+/// and when it was sent. [`Envelope::meta`] reads them without typing `data` (what the receiver
+/// needs to authenticate and store a callback: one that does not fit its scope's type is still
+/// a callback, stored and failed visibly, replayably, by the handling engine); a handler takes
+/// the same value as an argument.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CallbackHeader {
-    /// The store that produced the event (from `producer`).
-    pub producer: StoreHash,
-    /// The scope exactly as delivered.
+pub struct Meta {
+    /// The scope exactly as delivered (`store/channel/1/order/created`).
     pub scope: String,
-    /// BigCommerce's payload hash.
+    /// BigCommerce's payload hash (the de-duplication key with store and scope).
     pub hash: String,
+    /// When the event happened, Unix seconds; `None` when the callback did not say.
+    pub created_at: Option<i64>,
     /// BigCommerce's numeric store id, as text.
     pub store_id: String,
-    /// Unix seconds, when BigCommerce sent it (some callbacks come without).
-    pub created_at: Option<i64>,
+    /// The store the event belongs to (from `producer`).
+    pub store_hash: StoreHash,
 }
 
 impl Envelope {
-    /// Reads the envelope of a callback body without parsing `data` into its type.
-    pub fn header(body: &[u8]) -> Result<CallbackHeader, ParseError> {
+    /// Reads the envelope fields of a callback body without parsing `data` into its type.
+    pub fn meta(body: &[u8]) -> Result<Meta, ParseError> {
         let (raw, producer) = parse_envelope(body)?;
-        Ok(CallbackHeader {
-            producer,
+        Ok(Meta {
+            store_hash: producer,
             scope: raw.scope.into_owned(),
             hash: raw.hash.into_owned(),
             store_id: raw.store_id,
@@ -157,7 +159,7 @@ impl std::str::FromStr for Envelope {
     }
 }
 
-/// The envelope fields, checked the same way for [`Envelope::header`] (the receiver) and
+/// The envelope fields, checked the same way for [`Envelope::meta`] (the receiver) and
 /// [`Envelope::from_slice`] (the worker), so what one accepts the other does too.
 fn parse_envelope(body: &[u8]) -> Result<(RawEnvelope<'_>, StoreHash), ParseError> {
     let raw: RawEnvelope<'_> = match serde_json::from_slice(body) {

@@ -414,20 +414,7 @@ impl fmt::Debug for Tenant {
     }
 }
 
-/// Envelope data of the event being handled.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Meta {
-    /// The scope exactly as delivered (`store/channel/1/order/created`).
-    pub scope: String,
-    /// BigCommerce's payload hash (the de-duplication key with store and scope).
-    pub hash: String,
-    /// When the event happened, Unix seconds; `None` when the callback did not say.
-    pub created_at: Option<i64>,
-    /// BigCommerce's numeric store id, as text.
-    pub store_id: String,
-    /// The store the event belongs to (from `producer`).
-    pub store_hash: StoreHash,
-}
+pub use crate::envelope::Meta;
 
 /// Application state given to [`crate::AppBuilder::state`]; a handler takes `State<T>`.
 #[derive(Clone, Debug)]

@@ -118,7 +118,7 @@ pub use bigcommerce_app_api as api;
 pub use bigcommerce_app_macros::webhook_handler;
 /// Storage (tenants, inbox, subscriptions), re-exported so apps need one dependency.
 pub use bigcommerce_app_store as store;
-pub use envelope::{CallbackHeader, Envelope, ParseError};
+pub use envelope::{Envelope, ParseError};
 pub use events::{Event, Scope, ScopeInfo, ScopeKind};
 pub use handler::{
     Call, FromCall, HandlerError, Meta, NoApiClient, Permanent, ResultExt, Retryable, Route, State,

@@ -160,12 +160,12 @@ pub(crate) async fn receive(State(rx): State<Arc<Receiver>>, request: Request) -
     if !is_json {
         return CallbackRejection::NotJson.answer("-");
     }
-    let callback = match Envelope::header(&body) {
+    let callback = match Envelope::meta(&body) {
         Ok(callback) => callback,
         Err(e) if e.is_syntax() => return CallbackRejection::MalformedJson(e).answer("-"),
         Err(e) => return CallbackRejection::NotACallback(e).answer("-"),
     };
-    let store_hash = callback.producer.as_str();
+    let store_hash = callback.store_hash.as_str();
     // Known down: refuse at once rather than queue behind a dead database, letting one
     // callback at a time find out whether it is back.
     let health = rx.ingest.health();

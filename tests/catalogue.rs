@@ -355,10 +355,7 @@ fn bad_input_is_reported_with_its_path() {
         Envelope::from_slice(body.as_bytes()).unwrap_err().path(),
         "hash"
     );
-    assert_eq!(
-        Envelope::header(body.as_bytes()).unwrap_err().path(),
-        "hash"
-    );
+    assert_eq!(Envelope::meta(body.as_bytes()).unwrap_err().path(), "hash");
 }
 
 /// A callback shaped like the example on BigCommerce's webhooks overview page: no `created_at`, and
@@ -378,7 +375,7 @@ fn the_overview_pages_callback_parses() {
         panic!("{:?}", e.event)
     };
     assert_eq!((p.id, p.status), (1, None));
-    let header = Envelope::header(body).expect("header");
+    let header = Envelope::meta(body).expect("header");
     assert_eq!(header.created_at, None);
 }
 

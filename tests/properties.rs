@@ -1,7 +1,7 @@
 //! Property tests of the parsers and of the subscriptions a set of handlers needs (proptest,
 //! 256 cases per property, nothing written to disk on failure: the failing input is printed).
 //!
-//! - the callback envelope: [`Envelope::header`] (receiver) and [`Envelope::from_slice`]
+//! - the callback envelope: [`Envelope::meta`] (receiver) and [`Envelope::from_slice`]
 //!   (worker) never panic and agree, on arbitrary bytes and on the fixtures with fields replaced;
 //! - the delivered-scope resolver ([`Scope::parse_delivered`], [`Scope::from_str`]) never panics
 //!   and only accepts catalogue spellings, which round-trip;
@@ -302,7 +302,7 @@ fn near_valid_body(fixture: Index, edits: &[Edit], damage: &Damage) -> (Scope, V
 
 /// The receiver's and the worker's parses of one body agree.
 fn check_envelope(body: &[u8]) -> Result<(), TestCaseError> {
-    let header = Envelope::header(body);
+    let header = Envelope::meta(body);
     let full = Envelope::from_slice(body);
     match (&header, &full) {
         (Err(header_error), full) => {
@@ -314,12 +314,12 @@ fn check_envelope(body: &[u8]) -> Result<(), TestCaseError> {
                 prop_assert!(serde_json::from_slice::<Value>(body).is_err());
             }
         }
-        (Ok(header), Ok(envelope)) => {
-            prop_assert_eq!(&header.scope, &envelope.scope);
-            prop_assert_eq!(&header.hash, &envelope.hash);
-            prop_assert_eq!(&header.producer, &envelope.producer);
-            prop_assert_eq!(&header.store_id, &envelope.store_id);
-            prop_assert_eq!(header.created_at, envelope.created_at);
+        (Ok(meta), Ok(envelope)) => {
+            prop_assert_eq!(&meta.scope, &envelope.scope);
+            prop_assert_eq!(&meta.hash, &envelope.hash);
+            prop_assert_eq!(&meta.store_hash, &envelope.producer);
+            prop_assert_eq!(&meta.store_id, &envelope.store_id);
+            prop_assert_eq!(meta.created_at, envelope.created_at);
             prop_assert!(!envelope.scope.is_empty() && !envelope.hash.is_empty());
             // The typed event is the one its scope names.
             let resolved = Scope::parse_delivered(&envelope.scope);

@@ -1,4 +1,4 @@
-//! Any bytes as a callback body: `Envelope::header` (the receiver) and `Envelope::from_slice`
+//! Any bytes as a callback body: `Envelope::meta` (the receiver) and `Envelope::from_slice`
 //! (the worker) never panic and agree.
 
 #![no_main]
@@ -7,7 +7,7 @@ use bigcommerce_app::{Envelope, Scope};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|body: &[u8]| {
-    let header = Envelope::header(body);
+    let header = Envelope::meta(body);
     let full = Envelope::from_slice(body);
     match (&header, &full) {
         (Err(error), full) => {
@@ -19,12 +19,12 @@ fuzz_target!(|body: &[u8]| {
                 assert!(serde_json::from_slice::<serde_json::Value>(body).is_err());
             }
         }
-        (Ok(header), Ok(envelope)) => {
-            assert_eq!(header.scope, envelope.scope);
-            assert_eq!(header.hash, envelope.hash);
-            assert_eq!(header.producer, envelope.producer);
-            assert_eq!(header.store_id, envelope.store_id);
-            assert_eq!(header.created_at, envelope.created_at);
+        (Ok(meta), Ok(envelope)) => {
+            assert_eq!(meta.scope, envelope.scope);
+            assert_eq!(meta.hash, envelope.hash);
+            assert_eq!(meta.store_hash, envelope.producer);
+            assert_eq!(meta.store_id, envelope.store_id);
+            assert_eq!(meta.created_at, envelope.created_at);
             // The typed event is the one its scope names.
             let resolved = Scope::parse_delivered(&envelope.scope);
             assert_eq!(envelope.catalogue_scope(), resolved.map(|r| r.0));

@@ -202,13 +202,13 @@ async fn open(url: &str) -> Result<Store, Error> {
 
 /// What an app without group commit does: one insert, one commit, per callback.
 async fn naive(AxumState(store): AxumState<Arc<Store>>, body: Bytes) -> StatusCode {
-    let Ok(header) = Envelope::header(&body) else {
+    let Ok(meta) = Envelope::meta(&body) else {
         return StatusCode::UNPROCESSABLE_ENTITY;
     };
     let event = NewInboxEvent {
-        store_hash: header.producer.as_str().to_owned(),
-        scope: header.scope,
-        payload_hash: header.hash,
+        store_hash: meta.store_hash.as_str().to_owned(),
+        scope: meta.scope,
+        payload_hash: meta.hash,
         body: body.to_vec(),
     };
     match store.inbox_insert(&event).await {
