@@ -529,7 +529,7 @@ impl App {
             .tenants
             .as_ref()
             .ok_or(DispatchError::NoTenantLookup)?;
-        let store = envelope.producer.clone();
+        let store = envelope.meta.store_hash.clone();
         let tenant = lookup
             .find(&store)
             .await
@@ -563,9 +563,9 @@ impl App {
         done: &[String],
         deadline: Option<tokio::time::Instant>,
     ) -> Result<Dispatched, DispatchError> {
-        if tenant.store_hash() != &envelope.producer {
+        if tenant.store_hash() != &envelope.meta.store_hash {
             return Err(DispatchError::TenantMismatch {
-                event: envelope.producer,
+                event: envelope.meta.store_hash,
                 tenant: tenant.store_hash().clone(),
             });
         }

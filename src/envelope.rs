@@ -14,21 +14,12 @@ use serde_json::value::RawValue;
 use crate::events::{Event, Lenient, LenientSeed, Scope};
 use crate::ids::{ChannelId, StoreHash};
 
-/// A parsed callback.
+/// A parsed callback: its envelope fields and its typed event.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Envelope {
-    /// The numeric store id, as text (BigCommerce has sent both a string and a number).
-    pub store_id: String,
-    /// The store that produced the event: the tenant.
-    pub producer: StoreHash,
-    /// When the event happened, Unix seconds; `None` when BigCommerce left it out (its
-    /// overview page shows such callbacks).
-    pub created_at: Option<i64>,
-    /// The scope exactly as delivered (with the concrete channel id).
-    pub scope: String,
-    /// BigCommerce's hash of the payload; the same for a re-delivered event, hence the
-    /// de-duplication key together with store and scope.
-    pub hash: String,
+    /// The store (from `producer`), the scope as delivered, the hash, the store id and when it
+    /// was sent: the same [`Meta`] a handler takes.
+    pub meta: Meta,
     /// The typed event.
     pub event: Event,
 }
@@ -131,11 +122,13 @@ impl Envelope {
         let (raw, producer) = parse_envelope(body)?;
         let event = parse_data(&raw.scope, raw.data)?;
         Ok(Envelope {
-            store_id: raw.store_id,
-            producer,
-            created_at: raw.created_at,
-            scope: raw.scope.into_owned(),
-            hash: raw.hash.into_owned(),
+            meta: Meta {
+                store_hash: producer,
+                scope: raw.scope.into_owned(),
+                hash: raw.hash.into_owned(),
+                store_id: raw.store_id,
+                created_at: raw.created_at,
+            },
             event,
         })
     }

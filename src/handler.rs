@@ -469,16 +469,7 @@ impl Call {
 }
 
 pub(crate) fn split_envelope(envelope: Envelope) -> (Meta, Event) {
-    (
-        Meta {
-            scope: envelope.scope,
-            hash: envelope.hash,
-            created_at: envelope.created_at,
-            store_id: envelope.store_id,
-            store_hash: envelope.producer,
-        },
-        envelope.event,
-    )
+    (envelope.meta, envelope.event)
 }
 
 /// A handler argument. Implemented for the event types (payload structs, group enums,

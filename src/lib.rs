@@ -68,7 +68,7 @@
 //! let body = br#"{"scope":"store/order/created","store_id":"1025646","producer":"stores/abc123",
 //!     "hash":"5d3f4c","created_at":1561479335,"data":{"type":"order","id":250}}"#;
 //! let envelope = Envelope::from_slice(body)?;
-//! assert_eq!(envelope.producer.as_str(), "abc123");
+//! assert_eq!(envelope.meta.store_hash.as_str(), "abc123");
 //! match envelope.event {
 //!     Event::OrderCreated(order) => assert_eq!(order.id, 250),
 //!     other => panic!("unexpected {other:?}"),

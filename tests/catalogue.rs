@@ -91,12 +91,19 @@ fn every_concrete_scope_has_a_fixture_that_round_trips() {
         let raw: Value = serde_json::from_str(&text).expect("fixture is JSON");
         assert_eq!(envelope.event.scope(), Some(scope), "{}", path.display());
         assert_eq!(envelope.event.variant_name(), scope.info().variant);
-        assert_eq!(envelope.scope, raw["scope"].as_str().unwrap());
-        assert_eq!(envelope.hash, raw["hash"].as_str().unwrap());
-        assert_eq!(envelope.producer.as_str(), "z4zn3wo");
+        assert_eq!(envelope.meta.scope, raw["scope"].as_str().unwrap());
+        assert_eq!(envelope.meta.hash, raw["hash"].as_str().unwrap());
+        assert_eq!(envelope.meta.store_hash.as_str(), "z4zn3wo");
         match scope.info().kind {
             ScopeKind::ChannelTemplated => {
-                let channel = envelope.scope.split('/').nth(2).unwrap().parse().unwrap();
+                let channel = envelope
+                    .meta
+                    .scope
+                    .split('/')
+                    .nth(2)
+                    .unwrap()
+                    .parse()
+                    .unwrap();
                 assert_eq!(envelope.channel_id(), Some(ChannelId(channel)));
             }
             _ => assert_eq!(envelope.channel_id(), None),
@@ -177,8 +184,8 @@ fn ids_and_store_id_accept_strings_and_numbers() {
     json["store_id"] = serde_json::json!(1025646);
     json["created_at"] = serde_json::json!("1763800000");
     let e = parse(json);
-    assert_eq!(e.store_id, "1025646");
-    assert_eq!(e.created_at, Some(1763800000));
+    assert_eq!(e.meta.store_id, "1025646");
+    assert_eq!(e.meta.created_at, Some(1763800000));
     let Event::CategoryDeleted(p) = e.event else {
         panic!()
     };
@@ -370,7 +377,7 @@ fn the_overview_pages_callback_parses() {
         "store_id": "1025646"
     }"#;
     let e = Envelope::from_slice(body).expect("the documented callback parses");
-    assert_eq!(e.created_at, None);
+    assert_eq!(e.meta.created_at, None);
     let Event::OrderStatusUpdated(p) = e.event else {
         panic!("{:?}", e.event)
     };

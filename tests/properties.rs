@@ -315,14 +315,10 @@ fn check_envelope(body: &[u8]) -> Result<(), TestCaseError> {
             }
         }
         (Ok(meta), Ok(envelope)) => {
-            prop_assert_eq!(&meta.scope, &envelope.scope);
-            prop_assert_eq!(&meta.hash, &envelope.hash);
-            prop_assert_eq!(&meta.store_hash, &envelope.producer);
-            prop_assert_eq!(&meta.store_id, &envelope.store_id);
-            prop_assert_eq!(meta.created_at, envelope.created_at);
-            prop_assert!(!envelope.scope.is_empty() && !envelope.hash.is_empty());
+            prop_assert_eq!(meta, &envelope.meta);
+            prop_assert!(!meta.scope.is_empty() && !meta.hash.is_empty());
             // The typed event is the one its scope names.
-            let resolved = Scope::parse_delivered(&envelope.scope);
+            let resolved = Scope::parse_delivered(&meta.scope);
             prop_assert_eq!(envelope.catalogue_scope(), resolved.map(|r| r.0));
             prop_assert_eq!(envelope.channel_id(), resolved.and_then(|r| r.1));
         }

@@ -20,13 +20,9 @@ fuzz_target!(|body: &[u8]| {
             }
         }
         (Ok(meta), Ok(envelope)) => {
-            assert_eq!(meta.scope, envelope.scope);
-            assert_eq!(meta.hash, envelope.hash);
-            assert_eq!(meta.store_hash, envelope.producer);
-            assert_eq!(meta.store_id, envelope.store_id);
-            assert_eq!(meta.created_at, envelope.created_at);
+            assert_eq!(meta, &envelope.meta);
             // The typed event is the one its scope names.
-            let resolved = Scope::parse_delivered(&envelope.scope);
+            let resolved = Scope::parse_delivered(&meta.scope);
             assert_eq!(envelope.catalogue_scope(), resolved.map(|r| r.0));
             assert_eq!(envelope.channel_id(), resolved.and_then(|r| r.1));
         }

@@ -154,9 +154,9 @@ async fn decide(engine: &Engine, job: &Job, done_handlers: &mut Vec<String>) -> 
         Err(e) => return Decision::Dead("unparseable", format!("payload does not parse: {e}")),
     };
     let tenant = match engine.tenants.get(&job.store).await {
-        Ok(Some(t)) if t.is_installed() => {
-            engine.tenants.context_for_handlers(&envelope.producer, &t)
-        }
+        Ok(Some(t)) if t.is_installed() => engine
+            .tenants
+            .context_for_handlers(&envelope.meta.store_hash, &t),
         Ok(_) => {
             tracing::info!("store uninstalled since the event arrived; not handled");
             return Decision::Done;

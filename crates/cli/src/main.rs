@@ -377,13 +377,13 @@ fn parse(file: Option<PathBuf>) -> ExitCode {
         Ok(envelope) => {
             let out = json!({
                 "variant": envelope.event.variant_name(),
-                "scope": envelope.scope,
+                "scope": envelope.meta.scope,
                 "catalogue_scope": envelope.catalogue_scope().map(Scope::as_str),
-                "store_hash": envelope.producer.as_str(),
-                "store_id": envelope.store_id,
+                "store_hash": envelope.meta.store_hash.as_str(),
+                "store_id": envelope.meta.store_id,
                 "channel_id": envelope.channel_id().map(|c| c.0),
-                "created_at": envelope.created_at,
-                "hash": envelope.hash,
+                "created_at": envelope.meta.created_at,
+                "hash": envelope.meta.hash,
                 "data": envelope.event.data_json(),
             });
             match serde_json::to_string_pretty(&out) {
