@@ -240,7 +240,7 @@ pub(crate) async fn receive(State(rx): State<Arc<Receiver>>, request: Request) -
     let event = NewInboxEvent {
         store_hash: store_hash.to_owned(),
         scope: callback.scope,
-        payload_hash: callback.hash,
+        hash: callback.hash,
         body: body.to_vec(),
     };
     let inserted = match tokio::time::timeout_at(deadline, rx.ingest.insert(event)).await {

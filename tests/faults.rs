@@ -160,12 +160,12 @@ async fn stored_hashes(store: &bigcommerce_app::store::Store) -> Vec<String> {
         .connection()
         .query_all(Statement::from_string(
             store.connection().get_database_backend(),
-            "SELECT payload_hash FROM bcapp_inbox",
+            "SELECT hash FROM bcapp_inbox",
         ))
         .await
         .expect("query")
         .iter()
-        .map(|r| r.try_get::<String>("", "payload_hash").expect("hash"))
+        .map(|r| r.try_get::<String>("", "hash").expect("hash"))
         .collect()
 }
 

@@ -370,7 +370,7 @@ async fn an_event_whose_handler_kills_the_process_reaches_the_dead_letters() {
         .await
         .expect("dead letters");
     assert_eq!(dead.len(), 1);
-    assert_eq!(dead[0].payload_hash, "poison-1");
+    assert_eq!(dead[0].hash, "poison-1");
     assert!(
         dead[0]
             .last_error

@@ -134,12 +134,7 @@ async fn events_reach_handlers_and_failures_are_retried_or_dead_lettered() {
     let dead = store.inbox_dead_letters(None, 10).await.unwrap();
     let reasons: Vec<(&str, &str)> = dead
         .iter()
-        .map(|d| {
-            (
-                d.payload_hash.as_str(),
-                d.last_error.as_deref().unwrap_or_default(),
-            )
-        })
+        .map(|d| (d.hash.as_str(), d.last_error.as_deref().unwrap_or_default()))
         .collect();
     assert!(
         reasons

@@ -54,7 +54,7 @@ impl From<InboxEvent> for Job {
             id: row.id,
             store: Arc::from(row.store_hash),
             scope: row.scope,
-            hash: row.payload_hash,
+            hash: row.hash,
             body: row.body,
             received_at: row.received_at,
             attempts: row.attempts,

@@ -373,7 +373,7 @@ async fn insert(
                             id,
                             store: Arc::from(event.store_hash),
                             scope: event.scope,
-                            hash: event.payload_hash,
+                            hash: event.hash,
                             body: event.body,
                             received_at,
                             attempts: 1,

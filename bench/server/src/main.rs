@@ -208,7 +208,7 @@ async fn naive(AxumState(store): AxumState<Arc<Store>>, body: Bytes) -> StatusCo
     let event = NewInboxEvent {
         store_hash: meta.store_hash.as_str().to_owned(),
         scope: meta.scope,
-        payload_hash: meta.hash,
+        hash: meta.hash,
         body: body.to_vec(),
     };
     match store.inbox_insert(&event).await {
@@ -293,7 +293,7 @@ async fn drain(url: &str, events: usize) -> Result<(), Error> {
             .map(|n| NewInboxEvent {
                 store_hash: "bench".into(),
                 scope: "store/order/created".into(),
-                payload_hash: format!("{n:040}"),
+                hash: format!("{n:040}"),
                 body: callback("bench", &format!("{n:040}"), n as u64).into_bytes(),
             })
             .collect();

@@ -227,11 +227,13 @@ pub async fn dlq_list(store_hash: Option<&str>, limit: u64, as_json: bool) -> Cm
     if as_json {
         let rows: Vec<_> = dead
             .iter()
-            .map(|d| json!({
-                "id": d.id, "store_hash": d.store_hash, "scope": d.scope, "hash": d.payload_hash,
-                "attempts": d.attempts, "last_error": d.last_error,
-                "received_at": d.received_at.unix_timestamp(),
-            }))
+            .map(|d| {
+                json!({
+                    "id": d.id, "store_hash": d.store_hash, "scope": d.scope, "hash": d.hash,
+                    "attempts": d.attempts, "last_error": d.last_error,
+                    "received_at": d.received_at.unix_timestamp(),
+                })
+            })
             .collect();
         println!("{}", serde_json::Value::Array(rows));
         return Ok(());

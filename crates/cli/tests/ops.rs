@@ -99,7 +99,7 @@ async fn migrate_tenants_and_dead_letters() {
     let event = NewInboxEvent {
         store_hash: "abc123".into(),
         scope: "store/order/created".into(),
-        payload_hash: "h1".into(),
+        hash: "h1".into(),
         body: b"{}".to_vec(),
     };
     store.inbox_insert(&event).await.expect("insert");

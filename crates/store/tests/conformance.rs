@@ -192,13 +192,13 @@ fn install(hash: &str, token: &str) -> Install {
     }
 }
 
-fn event(hash: &str, scope: &str, payload_hash: &str) -> NewInboxEvent {
+fn event(store_hash: &str, scope: &str, hash: &str) -> NewInboxEvent {
     NewInboxEvent {
-        store_hash: hash.to_owned(),
+        store_hash: store_hash.to_owned(),
         scope: scope.to_owned(),
-        payload_hash: payload_hash.to_owned(),
+        hash: hash.to_owned(),
         body: format!(
-            r#"{{"scope":"{scope}","producer":"stores/{hash}","hash":"{payload_hash}","data":{{}}}}"#
+            r#"{{"scope":"{scope}","producer":"stores/{store_hash}","hash":"{hash}","data":{{}}}}"#
         )
         .into_bytes(),
     }
@@ -671,7 +671,7 @@ async fn inbox_insert_many_outcomes(ctx: Ctx) {
     };
     assert!(first_id < b && first_id < c && b != c);
     let row = s.inbox_get(b).await.unwrap().unwrap();
-    assert_eq!(row.payload_hash, "b");
+    assert_eq!(row.hash, "b");
     assert_eq!(row.body, batch[1].body);
     assert_eq!(row.status, InboxStatus::Pending);
     assert_eq!(row.received_at, ctx.clock.now());

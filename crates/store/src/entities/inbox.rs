@@ -1,6 +1,6 @@
 //! `inbox`: verified webhook callbacks, stored before the 2xx answer and processed by workers.
 //!
-//! `(store_hash, scope, payload_hash)` is unique: BigCommerce's retries and duplicate
+//! `(store_hash, scope, hash)` is unique: BigCommerce's retries and duplicate
 //! deliveries of the same event insert nothing. A row is `pending` until a process claims it
 //! (`claimed`, with `claim_owner` and `claim_expires_at`, extended while the process holds it;
 //! an expired claim is claimable again), or is inserted already claimed by the process that
@@ -41,7 +41,7 @@ pub struct Model {
     /// Scope of the callback.
     pub scope: String,
     /// The payload's `hash` field (BigCommerce's de-duplication key).
-    pub payload_hash: String,
+    pub hash: String,
     /// The raw request body, exactly as received.
     pub body: Vec<u8>,
     /// When it was stored.

@@ -69,7 +69,7 @@ enum Inbox {
     Id,
     StoreHash,
     Scope,
-    PayloadHash,
+    Hash,
     Body,
     ReceivedAt,
     Status,
@@ -237,11 +237,7 @@ impl MigrationTrait for Migration {
                     )
                     .col(ColumnDef::new(Inbox::StoreHash).string_len(64).not_null())
                     .col(ColumnDef::new(Inbox::Scope).string_len(255).not_null())
-                    .col(
-                        ColumnDef::new(Inbox::PayloadHash)
-                            .string_len(255)
-                            .not_null(),
-                    )
+                    .col(ColumnDef::new(Inbox::Hash).string_len(255).not_null())
                     .col(ColumnDef::new(Inbox::Body).blob().not_null())
                     .col(ColumnDef::new(Inbox::ReceivedAt).big_integer().not_null())
                     .col(ColumnDef::new(Inbox::Status).string_len(16).not_null())
@@ -271,7 +267,7 @@ impl MigrationTrait for Migration {
                     .table(Inbox::Table)
                     .col(Inbox::StoreHash)
                     .col(Inbox::Scope)
-                    .col(Inbox::PayloadHash)
+                    .col(Inbox::Hash)
                     .unique()
                     .to_owned(),
             )

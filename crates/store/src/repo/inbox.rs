@@ -34,7 +34,7 @@ pub struct NewInboxEvent {
     /// Scope of the callback.
     pub scope: String,
     /// The payload's `hash` field.
-    pub payload_hash: String,
+    pub hash: String,
     /// The raw body.
     pub body: Vec<u8>,
 }
@@ -44,7 +44,7 @@ impl fmt::Debug for NewInboxEvent {
         f.debug_struct("NewInboxEvent")
             .field("store_hash", &self.store_hash)
             .field("scope", &self.scope)
-            .field("payload_hash", &self.payload_hash)
+            .field("hash", &self.hash)
             .field("body_len", &self.body.len())
             .finish()
     }
@@ -76,7 +76,7 @@ pub struct InboxEvent {
     /// Scope.
     pub scope: String,
     /// The payload's `hash`.
-    pub payload_hash: String,
+    pub hash: String,
     /// The raw body.
     pub body: Vec<u8>,
     /// When it was stored.
@@ -117,7 +117,7 @@ impl fmt::Debug for InboxEvent {
             .field("id", &self.id)
             .field("store_hash", &self.store_hash)
             .field("scope", &self.scope)
-            .field("payload_hash", &self.payload_hash)
+            .field("hash", &self.hash)
             .field("body_len", &self.body.len())
             .field("received_at", &self.received_at)
             .field("status", &self.status)
@@ -148,7 +148,7 @@ impl TryFrom<inbox::Model> for InboxEvent {
             id: m.id,
             store_hash: m.store_hash,
             scope: m.scope,
-            payload_hash: m.payload_hash,
+            hash: m.hash,
             body: m.body,
             status: m.status,
             claim_owner: m.claim_owner,
@@ -265,10 +265,9 @@ const DUE_KINDS: [(&str, &str, bool); 2] = [
 /// Rows per `UPDATE ... WHERE id IN (...)` of a settlement.
 const SETTLE_CHUNK: usize = 500;
 
-const INSERT_SQL: &str =
-    "INSERT INTO bcapp_inbox (store_hash, scope, payload_hash, body, received_at, \
+const INSERT_SQL: &str = "INSERT INTO bcapp_inbox (store_hash, scope, hash, body, received_at, \
      status, attempts, next_attempt_at) VALUES (?, ?, ?, ?, ?, 'pending', 0, ?) \
-     ON CONFLICT (store_hash, scope, payload_hash) DO NOTHING RETURNING id";
+     ON CONFLICT (store_hash, scope, hash) DO NOTHING RETURNING id";
 
 impl Store {
     /// Stores a verified callback unless the same (store, scope, hash) is already stored.
@@ -304,20 +303,14 @@ impl Store {
         // The first occurrence of each key is the one inserted; later ones are duplicates.
         let mut first: HashMap<(&str, &str, &str), usize> = HashMap::with_capacity(events.len());
         for (i, e) in events.iter().enumerate() {
-            first
-                .entry((&e.store_hash, &e.scope, &e.payload_hash))
-                .or_insert(i);
+            first.entry((&e.store_hash, &e.scope, &e.hash)).or_insert(i);
         }
         // Key order: two concurrent batches holding the same keys then wait on each other in
         // the same order instead of deadlocking (PostgreSQL).
         let mut unique: Vec<usize> = first.values().copied().collect();
         unique.sort_by(|&a, &b| {
             let (a, b) = (&events[a], &events[b]);
-            (&a.store_hash, &a.scope, &a.payload_hash).cmp(&(
-                &b.store_hash,
-                &b.scope,
-                &b.payload_hash,
-            ))
+            (&a.store_hash, &a.scope, &a.hash).cmp(&(&b.store_hash, &b.scope, &b.hash))
         });
         let claim = claim.map(|c| (c.owner, now.saturating_add(duration_ms(c.lease))));
         let rows = Rows {
@@ -361,7 +354,7 @@ impl Store {
     ) -> Result<()> {
         let mut sql = String::with_capacity(200 + chunk.len() * 48);
         sql.push_str(
-            "INSERT INTO bcapp_inbox (store_hash, scope, payload_hash, body, received_at, status, \
+            "INSERT INTO bcapp_inbox (store_hash, scope, hash, body, received_at, status, \
              attempts, next_attempt_at, claim_owner, claim_expires_at) VALUES ",
         );
         let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 8);
@@ -373,7 +366,7 @@ impl Store {
             values.extend([
                 e.store_hash.clone().into(),
                 e.scope.clone().into(),
-                e.payload_hash.clone().into(),
+                e.hash.clone().into(),
                 e.body.clone().into(),
                 rows.now.into(),
                 rows.now.into(),
@@ -387,8 +380,8 @@ impl Store {
             }
         }
         sql.push_str(
-            " ON CONFLICT (store_hash, scope, payload_hash) DO NOTHING \
-             RETURNING id, store_hash, scope, payload_hash",
+            " ON CONFLICT (store_hash, scope, hash) DO NOTHING \
+             RETURNING id, store_hash, scope, hash",
         );
         let inserted = conn.query_all(self.stmt(&sql, values)).await?;
         record_inserted(&inserted, first, outcomes)
@@ -414,20 +407,19 @@ impl Store {
             .map(|&i| Value::from(rows.claim.is_some() && (rows.claimed)(i)))
             .collect();
         let (owner, expires) = rows.claim.unwrap_or(("", 0));
-        let sql =
-            "INSERT INTO bcapp_inbox (store_hash, scope, payload_hash, body, received_at, status, \
+        let sql = "INSERT INTO bcapp_inbox (store_hash, scope, hash, body, received_at, status, \
              attempts, next_attempt_at, claim_owner, claim_expires_at) \
              SELECT t.s, t.sc, t.h, t.b, $5, CASE WHEN t.c THEN 'claimed' ELSE 'pending' END, \
              CASE WHEN t.c THEN 1 ELSE 0 END, $5, CASE WHEN t.c THEN $6 END, \
              CASE WHEN t.c THEN $7::bigint END \
              FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bytea[], $8::bool[]) \
                AS t(s, sc, h, b, c) \
-             ON CONFLICT (store_hash, scope, payload_hash) DO NOTHING \
-             RETURNING id, store_hash, scope, payload_hash";
+             ON CONFLICT (store_hash, scope, hash) DO NOTHING \
+             RETURNING id, store_hash, scope, hash";
         let values = vec![
             array(ArrayType::String, pick(&|e| e.store_hash.clone().into())),
             array(ArrayType::String, pick(&|e| e.scope.clone().into())),
-            array(ArrayType::String, pick(&|e| e.payload_hash.clone().into())),
+            array(ArrayType::String, pick(&|e| e.hash.clone().into())),
             array(ArrayType::Bytes, pick(&|e| e.body.clone().into())),
             rows.now.into(),
             owner.into(),
@@ -445,7 +437,7 @@ impl Store {
             vec![
                 event.store_hash.clone().into(),
                 event.scope.clone().into(),
-                event.payload_hash.clone().into(),
+                event.hash.clone().into(),
                 event.body.clone().into(),
                 now.into(),
                 now.into(),
@@ -609,7 +601,7 @@ impl Store {
         let now = self.now_ms();
         let hash = format!("probe-{:016x}", rand::random::<u64>());
         txn.execute(self.stmt(
-            "INSERT INTO bcapp_inbox (store_hash, scope, payload_hash, body, received_at, status, \
+            "INSERT INTO bcapp_inbox (store_hash, scope, hash, body, received_at, status, \
              attempts, next_attempt_at) VALUES ('-', 'probe', ?, ?, ?, 'done', 0, ?)",
             vec![
                 hash.clone().into(),
@@ -621,7 +613,7 @@ impl Store {
         ))
         .await?;
         txn.execute(self.stmt(
-            "DELETE FROM bcapp_inbox WHERE store_hash = '-' AND payload_hash = ?",
+            "DELETE FROM bcapp_inbox WHERE store_hash = '-' AND hash = ?",
             vec![hash.into()],
         ))
         .await?;
@@ -1004,7 +996,7 @@ async fn insert_one<C: ConnectionTrait>(
 }
 
 /// Marks as inserted, with their ids, the events an insert returned (`RETURNING id, store_hash,
-/// scope, payload_hash`); the others stay duplicates.
+/// scope, hash`); the others stay duplicates.
 fn record_inserted(
     rows: &[sea_orm::QueryResult],
     first: &HashMap<(&str, &str, &str), usize>,
@@ -1013,8 +1005,8 @@ fn record_inserted(
     for row in rows {
         let store_hash: String = row.try_get("", "store_hash")?;
         let scope: String = row.try_get("", "scope")?;
-        let payload_hash: String = row.try_get("", "payload_hash")?;
-        let key = (store_hash.as_str(), scope.as_str(), payload_hash.as_str());
+        let hash: String = row.try_get("", "hash")?;
+        let key = (store_hash.as_str(), scope.as_str(), hash.as_str());
         if let Some(&i) = first.get(&key) {
             outcomes[i] = InsertOutcome::Inserted(row.try_get("", "id")?);
         }
