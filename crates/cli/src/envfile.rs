@@ -1,49 +1,44 @@
-//! `./.env`: the app's settings, read the way a development setup keeps them. Only the file in
-//! the current directory is read (not one in a parent directory), and a variable already set in
-//! the environment keeps its value. The file is read before the arguments are parsed, so options
-//! that default to a variable (`--client-secret`, `--emulator`, ...) see its values too.
+//! `./.env`: the app's settings, read the way a development setup keeps them, by the same
+//! reader as the app ([`bigcommerce_app::store::env_file`]): only the file in the current
+//! directory, and a variable already set in the environment keeps its value. Here the file's
+//! variables are also put into the process environment before the arguments are parsed, so
+//! options that default to a variable (`--client-secret`, `--emulator`, ...) see them too.
 
-use std::path::{Path, PathBuf};
+use bigcommerce_app::store::{env_file, StoreError};
 
 use crate::failure::Failure;
-
-const FILE: &str = ".env";
 
 /// Reads `./.env` if there is one. `Ok(None)`: there is none; `Ok(Some(note))`: what was read,
 /// for standard error. A file that cannot be parsed sets nothing.
 pub fn load() -> Result<Option<String>, Failure> {
-    let path = Path::new(FILE);
-    let shown = std::path::absolute(path).unwrap_or_else(|_| PathBuf::from(FILE));
-    let unreadable = |e: dotenvy::Error| {
-        Failure::new(format!("cannot read {}: {e}", shown.display())).hint(
+    let values = env_file::values().map_err(|e| {
+        let message = match e {
+            // The message names the file; the "configuration error" prefix adds nothing here.
+            StoreError::Config(message) => message,
+            other => other.to_string(),
+        };
+        Failure::new(message).hint(
             "fix the file (one NAME=value per line, # for comments) or remove it; \
              bcapp reads ./.env when there is one",
         )
-    };
-    let lines = match dotenvy::from_path_iter(path) {
-        Ok(lines) => lines,
-        Err(e) if e.not_found() => return Ok(None),
-        Err(e) => return Err(unreadable(e)),
-    };
-    let pairs = lines
-        .collect::<Result<Vec<(String, String)>, _>>()
-        .map_err(unreadable)?;
-    let mut set: Vec<String> = Vec::new();
-    let mut kept: Vec<String> = Vec::new();
-    for (name, value) in pairs {
-        if set.contains(&name) || kept.contains(&name) {
-            // A repeated name: the first line wins, as with dotenvy's own loader.
-            continue;
-        }
-        if std::env::var_os(&name).is_some() {
+    })?;
+    if values.is_empty() && !env_file::path().exists() {
+        return Ok(None);
+    }
+    let mut names: Vec<&String> = values.keys().collect();
+    names.sort_unstable();
+    let mut set: Vec<&str> = Vec::new();
+    let mut kept: Vec<&str> = Vec::new();
+    for name in names {
+        if std::env::var_os(name).is_some() {
             kept.push(name);
         } else {
             // Single-threaded still: the async runtime has not started.
-            std::env::set_var(&name, value);
+            std::env::set_var(name, &values[name]);
             set.push(name);
         }
     }
-    let mut note = format!("env file: read {}", shown.display());
+    let mut note = format!("env file: read {}", env_file::path().display());
     match (set.is_empty(), kept.is_empty()) {
         (true, true) => note.push_str(" (no variables)"),
         (false, true) => note.push_str(&format!(" (set {})", set.join(", "))),

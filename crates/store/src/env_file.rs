@@ -4,15 +4,21 @@
 //! it. The process environment is never modified.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use crate::error::{Result, StoreError};
 
 const FILE: &str = ".env";
 
-/// The variables of `./.env`, read once; empty when there is no such file.
-fn values() -> Result<&'static HashMap<String, String>> {
+/// Where the file is looked for: `./.env`, made absolute for messages.
+pub fn path() -> PathBuf {
+    std::path::absolute(FILE).unwrap_or_else(|_| PathBuf::from(FILE))
+}
+
+/// The variables of `./.env`, read once per process; empty when there is no such file. A file
+/// that does not parse is an error naming it.
+pub fn values() -> Result<&'static HashMap<String, String>> {
     static VALUES: OnceLock<std::result::Result<HashMap<String, String>, String>> = OnceLock::new();
     VALUES
         .get_or_init(|| read(Path::new(FILE)))
@@ -38,11 +44,6 @@ fn read(path: &Path) -> std::result::Result<HashMap<String, String>, String> {
         // The first definition wins, as with dotenvy's own loader.
         values.entry(name).or_insert(value);
     }
-    if !values.is_empty() {
-        let mut names: Vec<&str> = values.keys().map(String::as_str).collect();
-        names.sort_unstable();
-        tracing::info!(file = %shown.display(), variables = %names.join(", "), "settings read from the env file (the environment wins)");
-    }
     Ok(values)
 }
 
@@ -56,9 +57,19 @@ pub fn lookup(name: &str) -> Result<Option<String>> {
 }
 
 /// A lookup for the `from_lookup` constructors: the environment, then `./.env`. Reading
-/// `./.env` first here surfaces a broken file as an error before any setting is read.
+/// `./.env` first here surfaces a broken file as an error before any setting is read. The
+/// first call logs which variables the file holds (here, not when the file is read: logging
+/// reads `RUST_LOG` from it before a subscriber exists).
 pub fn env_and_file() -> Result<impl Fn(&str) -> Option<String>> {
-    values()?;
+    static LOGGED: std::sync::Once = std::sync::Once::new();
+    let values = values()?;
+    LOGGED.call_once(|| {
+        if !values.is_empty() {
+            let mut names: Vec<&str> = values.keys().map(String::as_str).collect();
+            names.sort_unstable();
+            tracing::info!(file = %path().display(), variables = %names.join(", "), "settings read from the env file (the environment wins)");
+        }
+    });
     Ok(|name: &str| lookup(name).ok().flatten())
 }
 
