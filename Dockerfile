@@ -21,7 +21,7 @@ ARG RUST_VERSION=1.93
 FROM rust:${RUST_VERSION}-slim-bookworm AS build
 WORKDIR /src
 # The whole workspace: cargo reads every member's manifest (bench/server, tests/browser, ...)
-# even to build one example, and build.rs generates the events from scopes.json.
+# even to build one example.
 COPY . .
 # Cache mounts keep downloaded crates and compiled dependencies between builds. The target
 # directory is then not part of the image layer, so the binary is copied out in the same step.

@@ -1,23 +1,21 @@
-//! Generates the typed webhook events (`Event`, `Scope`, group enums, payload structs) from
-//! `scopes.json` into `$OUT_DIR/events.rs`. The catalogue crate does the loading, validation and
-//! generation; a problem in `scopes.json` fails the build with the name of the entry at fault.
+//! Generates the typed webhook events (`Event`, `Scope`, group enums, payload structs) from the
+//! catalogue crate's `scopes.json` into `$OUT_DIR/events/`. The catalogue crate does the loading,
+//! validation and generation; a problem in `scopes.json` fails the build with the name of the
+//! entry at fault. Cargo reruns this script whenever the catalogue crate (and so its embedded
+//! `scopes.json`) changes.
 
 use std::path::PathBuf;
 
 fn main() {
-    println!("cargo:rerun-if-changed=scopes.json");
     println!("cargo:rerun-if-changed=build.rs");
-    let manifest = PathBuf::from(
-        std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"),
-    );
-    let catalog = match bigcommerce_app_catalog::Catalog::load(manifest.join("scopes.json")) {
-        Ok(catalog) => catalog,
+    let catalogue = match bigcommerce_app_catalogue::bundled() {
+        Ok(catalogue) => catalogue,
         Err(e) => {
             eprintln!("error: {e}");
             std::process::exit(1);
         }
     };
-    let source = match bigcommerce_app_catalog::codegen::generate(&catalog) {
+    let source = match bigcommerce_app_catalogue::codegen::generate(&catalogue) {
         Ok(source) => source,
         Err(e) => {
             eprintln!("error: {e}");

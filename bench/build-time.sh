@@ -7,7 +7,7 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 export CARGO_TARGET_DIR="$scratch/target" CARGO_INCREMENTAL=0
-cp -r "$repo"/{Cargo.toml,Cargo.lock,build.rs,scopes.json,src,macros,crates,benches} "$scratch/"
+cp -r "$repo"/{Cargo.toml,Cargo.lock,build.rs,src,macros,crates,benches} "$scratch/"
 cd "$scratch"
 cargo build -q -p bigcommerce-app # dependencies and build script, not measured
 
@@ -23,11 +23,11 @@ measure() {
 full=$(measure)
 python3 - <<'PY'
 import json
-c = json.load(open("scopes.json"))
+c = json.load(open("crates/catalogue/scopes.json"))
 keep = next(s for s in c["scopes"] if s["scope"] == "store/order/created")
 c["scopes"] = [keep]
 c["payloads"] = [p for p in c["payloads"] if p["name"] == keep["payload"]]
-json.dump(c, open("scopes.json", "w"))
+json.dump(c, open("crates/catalogue/scopes.json", "w"))
 PY
 cargo build -q -p bigcommerce-app # re-run the build script for the small catalogue
 minimal=$(measure)

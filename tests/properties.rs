@@ -10,7 +10,7 @@
 //! - [`App::subscriptions`]: for any set of handlers, an event is delivered by some subscription
 //!   exactly when some (non-`"*"`) handler takes it, and no subscription is redundant.
 //!
-//! The handler pattern parser lives in `bigcommerce-app-catalog`, which this package only uses
+//! The handler pattern parser lives in `bigcommerce-app-catalogue`, which this package only uses
 //! through the `#[webhook_handler]` macro (at compile time) and its build script; its
 //! any-input properties are in the `pattern` and `scope` fuzz targets (`fuzz/`). Here the
 //! patterns are exercised through the routes the macro generates for a fixed set of handlers,
@@ -870,9 +870,9 @@ fn each_catalogue_pattern_alone_subscribes_to_itself() {
 }
 
 /// The bundled catalogue, as the macro reads it.
-fn bundled_catalogue() -> &'static bigcommerce_app_catalog::Catalog {
-    static CATALOGUE: OnceLock<bigcommerce_app_catalog::Catalog> = OnceLock::new();
-    CATALOGUE.get_or_init(|| bigcommerce_app_catalog::bundled().expect("bundled catalogue"))
+fn bundled_catalogue() -> &'static bigcommerce_app_catalogue::Catalogue {
+    static CATALOGUE: OnceLock<bigcommerce_app_catalogue::Catalogue> = OnceLock::new();
+    CATALOGUE.get_or_init(|| bigcommerce_app_catalogue::bundled().expect("bundled catalogue"))
 }
 
 /// Pattern-like text: catalogue segments, `<id>`, numbers, `*` and stray characters.
@@ -901,7 +901,7 @@ proptest! {
     fn patterns_parse_and_resolve_without_panicking(
         text in prop_oneof![any::<String>(), pattern_text()],
     ) {
-        let Ok(pattern) = bigcommerce_app_catalog::Pattern::parse(&text) else {
+        let Ok(pattern) = bigcommerce_app_catalogue::Pattern::parse(&text) else {
             return Ok(());
         };
         prop_assert_eq!(&pattern.raw, &text);

@@ -4,8 +4,8 @@
 #![no_main]
 
 use bigcommerce_app::Scope;
-use bigcommerce_app_catalog::{ChannelSelector, Pattern, ScopeKind};
-use bigcommerce_app_fuzz::{catalog, input_text};
+use bigcommerce_app_catalogue::{ChannelSelector, Pattern, ScopeKind};
+use bigcommerce_app_fuzz::{catalogue, input_text};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -13,15 +13,15 @@ fuzz_target!(|data: &[u8]| {
     let Ok(pattern) = Pattern::parse(&text) else {
         return;
     };
-    let catalog = catalog();
+    let catalogue = catalogue();
     assert_eq!(pattern.raw, text);
     assert_eq!(
         pattern.channel.is_some(),
         pattern.kind == ScopeKind::ChannelTemplated,
         "{text:?}"
     );
-    let resolved = pattern.resolve(catalog);
-    let wildcard = pattern.catalogue_wildcard(catalog);
+    let resolved = pattern.resolve(catalogue);
+    let wildcard = pattern.catalogue_wildcard(catalogue);
     let scopes = match resolved {
         Ok(scopes) => scopes,
         Err(error) => {
@@ -57,7 +57,7 @@ fuzz_target!(|data: &[u8]| {
     if let Some(wildcard) = wildcard {
         // The app subscribes to the catalogue wildcard instead of the matched scopes, so the
         // wildcard must deliver exactly them.
-        let members: Vec<&str> = catalog
+        let members: Vec<&str> = catalogue
             .members(wildcard)
             .iter()
             .map(|s| s.scope.as_str())

@@ -1,17 +1,17 @@
-//! Any string as a delivered scope: the catalogue's resolution (`Catalog::resolve_delivered`)
+//! Any string as a delivered scope: the catalogue's resolution (`Catalogue::resolve_delivered`)
 //! and the generated one the envelope parser uses (`Scope::parse_delivered`) never panic and
 //! agree; a resolved scope round-trips through `Scope::delivered`.
 
 #![no_main]
 
 use bigcommerce_app::{ChannelId, Scope};
-use bigcommerce_app_fuzz::{catalog, input_text};
+use bigcommerce_app_fuzz::{catalogue, input_text};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let text = input_text(data);
-    let catalog = catalog();
-    let from_catalogue = catalog.resolve_delivered(&text);
+    let catalogue = catalogue();
+    let from_catalogue = catalogue.resolve_delivered(&text);
     let generated = Scope::parse_delivered(&text);
     match (from_catalogue, generated) {
         (None, None) => {}
@@ -30,7 +30,7 @@ fuzz_target!(|data: &[u8]| {
     }
     // Catalogue spellings (subscriptions, not deliveries) are looked up the same way too.
     assert_eq!(
-        catalog.get(&text).map(|e| e.variant.as_str()),
+        catalogue.get(&text).map(|e| e.variant.as_str()),
         Scope::from_catalogue(&text).map(|s| s.info().variant),
         "{text:?}"
     );

@@ -5,12 +5,12 @@
 use std::collections::BTreeSet;
 use std::sync::OnceLock;
 
-use bigcommerce_app_catalog::Catalog;
+use bigcommerce_app_catalogue::Catalogue;
 
 /// The catalogue `#[webhook_handler]` and the build script use (`scopes.json`).
-pub fn catalog() -> &'static Catalog {
-    static CATALOG: OnceLock<Catalog> = OnceLock::new();
-    CATALOG.get_or_init(|| bigcommerce_app_catalog::bundled().expect("bundled catalogue is valid"))
+pub fn catalogue() -> &'static Catalogue {
+    static CATALOGUE: OnceLock<Catalogue> = OnceLock::new();
+    CATALOGUE.get_or_init(|| bigcommerce_app_catalogue::bundled().expect("bundled catalogue is valid"))
 }
 
 /// Every spelling of every catalogue scope (canonical, alias, pattern form), every segment of
@@ -37,7 +37,7 @@ fn tokens() -> &'static [String] {
         .into_iter()
         .map(str::to_owned)
         .collect();
-        for entry in &catalog().scopes {
+        for entry in &catalogue().scopes {
             let spellings = std::iter::once(entry.scope.clone())
                 .chain(entry.aliases.iter().cloned())
                 .chain(std::iter::once(entry.pattern_form()));

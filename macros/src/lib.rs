@@ -1,13 +1,13 @@
 //! `#[webhook_handler("pattern")]`: see the `bigcommerce-app` crate.
 //!
 //! The pattern is checked at compile time against the scope catalogue (`scopes.json`, through
-//! `bigcommerce-app-catalog`), so a typo is a compile error that names the closest scopes. The
+//! `bigcommerce-app-catalogue`), so a typo is a compile error that names the closest scopes. The
 //! function becomes a unit struct of the same name that implements `WebhookHandler`; the
 //! function itself stays callable as `name::call(...)`.
 
 use std::sync::OnceLock;
 
-use bigcommerce_app_catalog::{Catalog, ChannelSelector, Pattern, ScopeEntry, ScopeKind};
+use bigcommerce_app_catalogue::{Catalogue, ChannelSelector, Pattern, ScopeEntry, ScopeKind};
 use proc_macro::TokenStream;
 use proc_macro2::{Span, TokenStream as TokenStream2};
 use quote::{format_ident, quote, quote_spanned};
@@ -34,10 +34,10 @@ pub fn webhook_handler(attr: TokenStream, item: TokenStream) -> TokenStream {
     }
 }
 
-fn catalog() -> Result<&'static Catalog, String> {
-    static CATALOG: OnceLock<Result<Catalog, String>> = OnceLock::new();
-    CATALOG
-        .get_or_init(|| bigcommerce_app_catalog::bundled().map_err(|e| e.to_string()))
+fn catalogue() -> Result<&'static Catalogue, String> {
+    static CATALOGUE: OnceLock<Result<Catalogue, String>> = OnceLock::new();
+    CATALOGUE
+        .get_or_init(|| bigcommerce_app_catalogue::bundled().map_err(|e| e.to_string()))
         .as_ref()
         .map_err(Clone::clone)
 }
@@ -69,12 +69,12 @@ fn resolve(lit: &LitStr) -> syn::Result<Resolved> {
             wildcard: None,
         });
     }
-    let catalog = catalog().map_err(|e| syn::Error::new(lit.span(), e))?;
+    let catalogue = catalogue().map_err(|e| syn::Error::new(lit.span(), e))?;
     let pattern = Pattern::parse(&text).map_err(|e| syn::Error::new(lit.span(), e))?;
     let scopes = pattern
-        .resolve(catalog)
+        .resolve(catalogue)
         .map_err(|e| syn::Error::new(lit.span(), e))?;
-    let wildcard_entry = pattern.catalogue_wildcard(catalog);
+    let wildcard_entry = pattern.catalogue_wildcard(catalogue);
     Ok(Resolved {
         variants: scopes.iter().map(|s| s.variant.clone()).collect(),
         scopes,
@@ -86,7 +86,7 @@ fn resolve(lit: &LitStr) -> syn::Result<Resolved> {
             _ => None,
         },
         wildcard: pattern
-            .catalogue_wildcard(catalog)
+            .catalogue_wildcard(catalogue)
             .map(|w| w.variant.clone()),
     })
 }
@@ -158,25 +158,25 @@ fn check_return(output: &ReturnType, fn_span: Span) -> syn::Result<()> {
 /// (`OrderCreated`), a payload struct shared by several scopes (`ResourceRef`), a group enum
 /// (`OrderEvent`). `None` for `Event` and for names the catalogue does not generate.
 fn scopes_of_type(
-    catalog: &'static Catalog,
+    catalogue: &'static Catalogue,
     name: &str,
 ) -> Option<(String, Vec<&'static ScopeEntry>)> {
-    if let Some(scope) = catalog.concrete().find(|s| s.variant == name) {
+    if let Some(scope) = catalogue.concrete().find(|s| s.variant == name) {
         return Some((
             format!("the payload of `{}`", scope.pattern_form()),
             vec![scope],
         ));
     }
-    if let Some(wildcard) = catalog
+    if let Some(wildcard) = catalogue
         .wildcards()
         .find(|w| w.group_enum_name().as_deref() == Some(name))
     {
         return Some((
             format!("the group enum of `{}`", wildcard.pattern_form()),
-            catalog.members(wildcard),
+            catalogue.members(wildcard),
         ));
     }
-    let users: Vec<&ScopeEntry> = catalog
+    let users: Vec<&ScopeEntry> = catalogue
         .concrete()
         .filter(|s| s.payload.as_deref() == Some(name))
         .collect();
@@ -190,7 +190,7 @@ fn scopes_of_type(
 
 /// The type to take for `scopes`: the scope's own alias, the pattern's group enum, the
 /// smallest group enum holding them all, or `Event`.
-fn suggested_type(catalog: &'static Catalog, resolved: &Resolved) -> String {
+fn suggested_type(catalogue: &'static Catalogue, resolved: &Resolved) -> String {
     if resolved.catch_all {
         return "Event".into();
     }
@@ -203,9 +203,9 @@ fn suggested_type(catalog: &'static Catalog, resolved: &Resolved) -> String {
     {
         return name;
     }
-    catalog
+    catalogue
         .wildcards()
-        .map(|w| (w, catalog.members(w)))
+        .map(|w| (w, catalogue.members(w)))
         .filter(|(_, members)| {
             resolved
                 .scopes
@@ -224,10 +224,10 @@ fn check_event_type(ty: &Type, lit: &LitStr, resolved: &Resolved) -> syn::Result
     let Some(name) = last_segment(ty).map(|s| s.ident.to_string()) else {
         return Ok(());
     };
-    let Ok(catalog) = catalog() else {
+    let Ok(catalogue) = catalogue() else {
         return Ok(());
     };
-    let Some((what, holds)) = scopes_of_type(catalog, &name) else {
+    let Some((what, holds)) = scopes_of_type(catalogue, &name) else {
         return Ok(());
     };
     let missing: Vec<&ScopeEntry> = resolved
@@ -267,7 +267,7 @@ fn check_event_type(ty: &Type, lit: &LitStr, resolved: &Resolved) -> syn::Result
         format!(
             "`{name}` is {what}, but `{}` matches {matched}: take `{}` instead",
             lit.value(),
-            suggested_type(catalog, resolved)
+            suggested_type(catalogue, resolved)
         ),
     ))
 }

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use bigcommerce_app_catalog::Catalog;
+use bigcommerce_app_catalogue::Catalogue;
 use tokio::sync::watch;
 
 use crate::blocklist::Blocklist;
@@ -23,7 +23,7 @@ pub(crate) struct Core {
     pub time_scale: f64,
     pub dev_mode: bool,
     pub delivery_timeout: Duration,
-    pub catalog: Catalog,
+    pub catalogue: Catalogue,
     pub base_url: String,
     pub http: reqwest::Client,
     /// The merchant's browser for `/auth` and `/load`: follows the app's redirects into its UI.
@@ -82,7 +82,7 @@ impl Core {
                 config.time_scale
             )));
         }
-        let catalog = bigcommerce_app_catalog::bundled()?;
+        let catalogue = bigcommerce_app_catalogue::bundled()?;
         let mut stores = HashMap::new();
         for spec in config.stores {
             if let Err(e) = bigcommerce_app_core::StoreHash::check(&spec.hash) {
@@ -129,7 +129,7 @@ impl Core {
             time_scale: config.time_scale,
             dev_mode: config.dev_mode,
             delivery_timeout: config.delivery_timeout,
-            catalog,
+            catalogue,
             base_url,
             http,
             browser,

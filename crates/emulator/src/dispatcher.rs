@@ -82,16 +82,16 @@ pub(crate) async fn trigger(
     data: Option<Value>,
     copies: usize,
 ) -> Result<TriggerReport, EmulatorError> {
-    let delivered = resolve_trigger(&core.catalog, scope, channel)?;
+    let delivered = resolve_trigger(&core.catalogue, scope, channel)?;
     let data = match data {
         Some(data) => data,
         None => {
             let entry = core
-                .catalog
+                .catalogue
                 .scopes
                 .get(delivered.entry)
                 .ok_or_else(|| EmulatorError::UnknownScope(scope.to_owned()))?;
-            generate_data(&core.catalog, entry)
+            generate_data(&core.catalogue, entry)
         }
     };
     let (store_id, hook_ids, seq) = {
@@ -113,7 +113,7 @@ pub(crate) async fn trigger(
         let hook_ids: Vec<u64> = store_state
             .hooks
             .values()
-            .filter(|h| h.view.is_active && hook_matches(&core.catalog, h.resolved, &delivered))
+            .filter(|h| h.view.is_active && hook_matches(&core.catalogue, h.resolved, &delivered))
             .map(|h| h.view.id)
             .collect();
         (store_state.spec.store_id, hook_ids, seq)

@@ -134,7 +134,7 @@ fn parse_input(core: &Core, body: &Bytes, creating: bool) -> Result<HookInput, A
             errors.insert("scope".into(), json!("error.path.missing."));
         }
         None | Some(Value::Null) => {}
-        Some(Value::String(scope)) => match resolve_registered(&core.catalog, scope) {
+        Some(Value::String(scope)) => match resolve_registered(&core.catalogue, scope) {
             Some(resolved) => input.scope = Some((scope.clone(), resolved)),
             None => {
                 let mut message = format!("`{scope}` is not a valid webhook scope.");

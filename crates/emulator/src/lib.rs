@@ -112,7 +112,7 @@ pub enum EmulatorError {
     Io(#[from] std::io::Error),
     #[error(transparent)]
     /// The bundled catalogue does not load.
-    Catalog(#[from] bigcommerce_app_catalog::CatalogError),
+    Catalogue(#[from] bigcommerce_app_catalogue::CatalogueError),
     #[error("no store `{0}` in the emulator")]
     /// No such store.
     UnknownStore(String),

@@ -271,7 +271,7 @@ fn actions_section(core: &Core, view: &StoreView) -> String {
         "Install"
     };
     let mut scopes = String::new();
-    for entry in core.catalog.concrete() {
+    for entry in core.catalogue.concrete() {
         let _ = write!(scopes, "<option value=\"{}\">", esc(&entry.scope));
     }
     format!(

@@ -1,8 +1,8 @@
 //! Callback payloads: resolving the scope of an event, generating its `data` from the catalogue's
 //! payload shape, and building the envelope BigCommerce posts.
 
-use bigcommerce_app_catalog::{
-    split_channel, Catalog, FieldType, PayloadShape, ScopeEntry, ScopeKind, CHANNEL_PLACEHOLDER,
+use bigcommerce_app_catalogue::{
+    split_channel, Catalogue, FieldType, PayloadShape, ScopeEntry, ScopeKind, CHANNEL_PLACEHOLDER,
     CHANNEL_PREFIX,
 };
 use rand::Rng;
@@ -24,7 +24,7 @@ pub(crate) struct DeliveredScope {
 /// Accepts a concrete scope (`store/order/created`, `store/channel/2/order/created`), or a channel
 /// template (`{channel_id}` or `<id>`) together with `channel`. Wildcards are never delivered.
 pub(crate) fn resolve_trigger(
-    catalog: &Catalog,
+    catalogue: &Catalogue,
     scope: &str,
     channel: Option<u64>,
 ) -> Result<DeliveredScope, EmulatorError> {
@@ -35,7 +35,7 @@ pub(crate) fn resolve_trigger(
     } else {
         template
     };
-    let (entry, found_channel) = catalog
+    let (entry, found_channel) = catalogue
         .resolve_delivered(&concrete)
         .ok_or_else(|| EmulatorError::UnknownScope(scope.to_owned()))?;
     match (found_channel, channel) {
@@ -47,7 +47,7 @@ pub(crate) fn resolve_trigger(
         }
         _ => {}
     }
-    let index = catalog
+    let index = catalogue
         .index_of(&entry.scope)
         .ok_or_else(|| EmulatorError::UnknownScope(scope.to_owned()))?;
     // Deliver the canonical spelling, with the channel id in place.
@@ -67,21 +67,24 @@ pub(crate) fn resolve_trigger(
 /// Channel scopes must name a number (`store/channel/1/order/*`); the literal
 /// `store/channel/{channel_id}/...` template is not a scope BigCommerce accepts. The all-channel
 /// inventory scopes keep their literal `*`.
-pub(crate) fn resolve_registered(catalog: &Catalog, scope: &str) -> Option<(usize, Option<u64>)> {
+pub(crate) fn resolve_registered(
+    catalogue: &Catalogue,
+    scope: &str,
+) -> Option<(usize, Option<u64>)> {
     if let Some((channel, rest)) = split_channel(scope) {
         let template = format!("{CHANNEL_PREFIX}{CHANNEL_PLACEHOLDER}/{rest}");
-        let index = catalog.index_of(&template)?;
-        return (catalog.scopes[index].kind == ScopeKind::ChannelTemplated)
+        let index = catalogue.index_of(&template)?;
+        return (catalogue.scopes[index].kind == ScopeKind::ChannelTemplated)
             .then_some((index, Some(channel)));
     }
-    let index = catalog.index_of(scope)?;
-    (catalog.scopes[index].kind != ScopeKind::ChannelTemplated).then_some((index, None))
+    let index = catalogue.index_of(scope)?;
+    (catalogue.scopes[index].kind != ScopeKind::ChannelTemplated).then_some((index, None))
 }
 
 /// Whether a hook registered for `registered` receives an event of `delivered`: the same scope,
 /// or a wildcard of the same kind whose prefix covers it, on the same channel.
 pub(crate) fn hook_matches(
-    catalog: &Catalog,
+    catalogue: &Catalogue,
     registered: (usize, Option<u64>),
     delivered: &DeliveredScope,
 ) -> bool {
@@ -92,8 +95,8 @@ pub(crate) fn hook_matches(
         return true;
     }
     let (Some(wildcard), Some(target)) = (
-        catalog.scopes.get(registered.0),
-        catalog.scopes.get(delivered.entry),
+        catalogue.scopes.get(registered.0),
+        catalogue.scopes.get(delivered.entry),
     ) else {
         return false;
     };
@@ -105,22 +108,28 @@ pub(crate) fn hook_matches(
 
 /// Plausible `data` for a scope, following its catalogue payload shape: numbers for `id`,
 /// strings for `string`, one element for arrays, nested objects, optional fields filled.
-pub(crate) fn generate_data(catalog: &Catalog, entry: &ScopeEntry) -> Value {
+pub(crate) fn generate_data(catalogue: &Catalogue, entry: &ScopeEntry) -> Value {
     let mut rng = rand::thread_rng();
-    let Some(payload) = entry.payload.as_deref().and_then(|n| catalog.payload(n)) else {
+    let Some(payload) = entry.payload.as_deref().and_then(|n| catalogue.payload(n)) else {
         return json!({});
     };
     match &payload.shape {
-        PayloadShape::Object(_) => object(catalog, &payload.name, &entry.group, &mut rng, 0),
+        PayloadShape::Object(_) => object(catalogue, &payload.name, &entry.group, &mut rng, 0),
         PayloadShape::ArrayOf(item) => {
-            Value::Array(vec![object(catalog, item, &entry.group, &mut rng, 0)])
+            Value::Array(vec![object(catalogue, item, &entry.group, &mut rng, 0)])
         }
     }
 }
 
-fn object(catalog: &Catalog, name: &str, group: &str, rng: &mut impl Rng, depth: usize) -> Value {
+fn object(
+    catalogue: &Catalogue,
+    name: &str,
+    group: &str,
+    rng: &mut impl Rng,
+    depth: usize,
+) -> Value {
     let mut out = Map::new();
-    let Some(payload) = catalog.payload(name) else {
+    let Some(payload) = catalogue.payload(name) else {
         return Value::Object(out);
     };
     let PayloadShape::Object(fields) = &payload.shape else {
@@ -129,14 +138,14 @@ fn object(catalog: &Catalog, name: &str, group: &str, rng: &mut impl Rng, depth:
     for field in fields {
         out.insert(
             field.json.clone(),
-            value(catalog, &field.json, &field.ty, group, rng, depth),
+            value(catalogue, &field.json, &field.ty, group, rng, depth),
         );
     }
     Value::Object(out)
 }
 
 fn value(
-    catalog: &Catalog,
+    catalogue: &Catalogue,
     name: &str,
     ty: &FieldType,
     group: &str,
@@ -150,12 +159,12 @@ fn value(
         FieldType::Boolean => json!(true),
         FieldType::Any => json!({}),
         FieldType::String => json!(sample_string(name, group, rng)),
-        FieldType::Optional(inner) => value(catalog, name, inner, group, rng, depth),
+        FieldType::Optional(inner) => value(catalogue, name, inner, group, rng, depth),
         FieldType::Array(inner) => {
-            json!([value(catalog, name, inner, group, rng, depth)])
+            json!([value(catalogue, name, inner, group, rng, depth)])
         }
         FieldType::Object(object_name) if depth < 8 => {
-            object(catalog, object_name, group, rng, depth + 1)
+            object(catalogue, object_name, group, rng, depth + 1)
         }
         FieldType::Object(_) => json!({}),
     }
@@ -217,87 +226,94 @@ fn event_hash(scope: &str, store_id: u64, created_at: i64, event_seq: u64, data:
 mod tests {
     use super::*;
 
-    fn catalog() -> Catalog {
-        bigcommerce_app_catalog::bundled().expect("bundled catalogue")
+    fn catalogue() -> Catalogue {
+        bigcommerce_app_catalogue::bundled().expect("bundled catalogue")
     }
 
     #[test]
     fn trigger_scopes_resolve_with_their_channel() {
-        let catalog = catalog();
+        let catalogue = catalogue();
         let s = resolve_trigger(
-            &catalog,
+            &catalogue,
             "store/channel/{channel_id}/order/created",
             Some(2),
         )
         .expect("template with channel");
         assert_eq!(s.scope, "store/channel/2/order/created");
         assert_eq!(s.channel, Some(2));
-        let s =
-            resolve_trigger(&catalog, "store/channel/<id>/cart/created", Some(3)).expect("pattern");
+        let s = resolve_trigger(&catalogue, "store/channel/<id>/cart/created", Some(3))
+            .expect("pattern");
         assert_eq!(s.scope, "store/channel/3/cart/created");
         assert!(
-            resolve_trigger(&catalog, "store/channel/{channel_id}/order/created", None).is_err()
+            resolve_trigger(&catalogue, "store/channel/{channel_id}/order/created", None).is_err()
         );
-        assert!(resolve_trigger(&catalog, "store/order/*", None).is_err());
-        assert!(resolve_trigger(&catalog, "store/order/created", Some(1)).is_err());
-        assert!(resolve_trigger(&catalog, "store/nothing/here", None).is_err());
-        let s = resolve_trigger(&catalog, "store/order/created", None).expect("store scope");
+        assert!(resolve_trigger(&catalogue, "store/order/*", None).is_err());
+        assert!(resolve_trigger(&catalogue, "store/order/created", Some(1)).is_err());
+        assert!(resolve_trigger(&catalogue, "store/nothing/here", None).is_err());
+        let s = resolve_trigger(&catalogue, "store/order/created", None).expect("store scope");
         assert_eq!(s.channel, None);
     }
 
     #[test]
     fn registered_scopes_follow_bigcommerce_rules() {
-        let catalog = catalog();
-        assert!(resolve_registered(&catalog, "store/order/created").is_some());
-        assert!(resolve_registered(&catalog, "store/order/*").is_some());
+        let catalogue = catalogue();
+        assert!(resolve_registered(&catalogue, "store/order/created").is_some());
+        assert!(resolve_registered(&catalogue, "store/order/*").is_some());
         assert_eq!(
-            resolve_registered(&catalog, "store/channel/7/order/*").map(|r| r.1),
+            resolve_registered(&catalogue, "store/channel/7/order/*").map(|r| r.1),
             Some(Some(7))
         );
+        assert!(resolve_registered(
+            &catalogue,
+            "store/channel/*/inventory/product/stock_changed"
+        )
+        .is_some());
         assert!(
-            resolve_registered(&catalog, "store/channel/*/inventory/product/stock_changed")
-                .is_some()
+            resolve_registered(&catalogue, "store/channel/{channel_id}/order/created").is_none()
         );
-        assert!(resolve_registered(&catalog, "store/channel/{channel_id}/order/created").is_none());
-        assert!(resolve_registered(&catalog, "store/order/nope").is_none());
-        assert!(resolve_registered(&catalog, "store/channel/1/created").is_none());
+        assert!(resolve_registered(&catalogue, "store/order/nope").is_none());
+        assert!(resolve_registered(&catalogue, "store/channel/1/created").is_none());
     }
 
     #[test]
     fn wildcards_cover_their_kind_and_channel_only() {
-        let catalog = catalog();
+        let catalogue = catalogue();
         let delivered =
-            resolve_trigger(&catalog, "store/channel/1/order/created", None).expect("ok");
-        let reg = |s: &str| resolve_registered(&catalog, s).expect(s);
+            resolve_trigger(&catalogue, "store/channel/1/order/created", None).expect("ok");
+        let reg = |s: &str| resolve_registered(&catalogue, s).expect(s);
         assert!(hook_matches(
-            &catalog,
+            &catalogue,
             reg("store/channel/1/order/*"),
             &delivered
         ));
         assert!(hook_matches(
-            &catalog,
+            &catalogue,
             reg("store/channel/1/order/created"),
             &delivered
         ));
         assert!(!hook_matches(
-            &catalog,
+            &catalogue,
             reg("store/channel/2/order/*"),
             &delivered
         ));
-        assert!(!hook_matches(&catalog, reg("store/order/*"), &delivered));
-        assert!(!hook_matches(&catalog, reg("store/channel/*"), &delivered));
-        let store_level = resolve_trigger(&catalog, "store/order/created", None).expect("ok");
-        assert!(hook_matches(&catalog, reg("store/order/*"), &store_level));
+        assert!(!hook_matches(&catalogue, reg("store/order/*"), &delivered));
+        assert!(!hook_matches(
+            &catalogue,
+            reg("store/channel/*"),
+            &delivered
+        ));
+        let store_level = resolve_trigger(&catalogue, "store/order/created", None).expect("ok");
+        assert!(hook_matches(&catalogue, reg("store/order/*"), &store_level));
     }
 
     #[test]
     fn generated_data_follows_the_shape() {
-        let catalog = catalog();
-        let entry = catalog.get("store/order/created").expect("entry");
-        let data = generate_data(&catalog, entry);
+        let catalogue = catalogue();
+        let entry = catalogue.get("store/order/created").expect("entry");
+        let data = generate_data(&catalogue, entry);
         assert!(data["id"].is_u64(), "{data}");
-        let entry = catalog.get("store/cart/created").expect("entry");
-        let data = generate_data(&catalog, entry);
+        let entry = catalogue.get("store/cart/created").expect("entry");
+        let data = generate_data(&catalogue, entry);
         assert!(data["id"].is_string(), "{data}");
     }
 

@@ -1,7 +1,7 @@
 //! The BigCommerce webhook scope catalogue.
 //!
-//! `scopes.json` at the root of the `bigcommerce-app` repository is the single source of truth for
-//! every webhook scope. This crate loads and validates it, resolves the scopes BigCommerce actually
+//! `scopes.json`, shipped inside this crate and embedded by [`bundled`], is the single source of
+//! truth for every webhook scope. This crate loads and validates it, resolves the scopes BigCommerce actually
 //! delivers (`store/channel/1/order/created`) back to catalogue entries, and parses and matches the
 //! handler patterns of `#[webhook_handler("...")]`. The framework's build script and the macro both
 //! use it, so they can never disagree about what a scope is called or what it carries.
@@ -17,7 +17,7 @@ pub mod codegen;
 use std::collections::HashMap;
 use std::path::Path;
 
-pub use model::{RawCatalog, RawField, RawPayload, RawScope};
+pub use model::{RawCatalogue, RawField, RawPayload, RawScope};
 pub use names::{pascal_case, snake_case};
 pub use pattern::{is_channel_scope, ChannelSelector, Pattern, PatternError};
 
@@ -28,7 +28,7 @@ pub use bigcommerce_app_core::CHANNEL_PREFIX;
 
 /// A problem with `scopes.json`, naming the entry at fault.
 #[derive(Debug, thiserror::Error)]
-pub enum CatalogError {
+pub enum CatalogueError {
     #[error("cannot read {path}: {source}")]
     /// The catalogue file cannot be read.
     Io {
@@ -51,9 +51,9 @@ pub enum CatalogError {
     },
 }
 
-impl CatalogError {
+impl CatalogueError {
     pub(crate) fn entry(entry: impl Into<String>, problem: impl Into<String>) -> Self {
-        CatalogError::Entry {
+        CatalogueError::Entry {
             entry: entry.into(),
             problem: problem.into(),
         }
@@ -215,7 +215,7 @@ impl ScopeEntry {
 
 /// The validated catalogue.
 #[derive(Debug, Clone)]
-pub struct Catalog {
+pub struct Catalogue {
     /// Payload shapes, by name.
     pub payloads: Vec<Payload>,
     /// Every scope, wildcards included.
@@ -224,20 +224,20 @@ pub struct Catalog {
     by_name: HashMap<String, usize>,
 }
 
-impl Catalog {
+impl Catalogue {
     /// Reads and validates a `scopes.json` file.
-    pub fn load(path: impl AsRef<Path>) -> Result<Catalog, CatalogError> {
+    pub fn load(path: impl AsRef<Path>) -> Result<Catalogue, CatalogueError> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| CatalogError::Io {
+        let text = std::fs::read_to_string(path).map_err(|source| CatalogueError::Io {
             path: path.display().to_string(),
             source,
         })?;
-        Catalog::from_json(&text)
+        Catalogue::from_json(&text)
     }
 
     /// Parses and validates the text of a `scopes.json` file.
-    pub fn from_json(text: &str) -> Result<Catalog, CatalogError> {
-        let raw: RawCatalog = serde_json::from_str(text)?;
+    pub fn from_json(text: &str) -> Result<Catalogue, CatalogueError> {
+        let raw: RawCatalogue = serde_json::from_str(text)?;
         validate::validate(raw)
     }
 
@@ -314,11 +314,11 @@ impl Catalog {
     }
 }
 
-/// The catalogue shipped with this crate's repository (`scopes.json` at the workspace root),
-/// embedded at compile time so the macro and the CLI need no file at run time.
-pub fn bundled() -> Result<Catalog, CatalogError> {
-    Catalog::from_json(BUNDLED_JSON)
+/// The catalogue this crate ships (its own `scopes.json`), embedded at compile time so the
+/// build script, the macro and the CLI read the same one and need no file at run time.
+pub fn bundled() -> Result<Catalogue, CatalogueError> {
+    Catalogue::from_json(BUNDLED_JSON)
 }
 
 /// The text of the bundled `scopes.json`.
-pub const BUNDLED_JSON: &str = include_str!("../../../scopes.json");
+pub const BUNDLED_JSON: &str = include_str!("../scopes.json");

@@ -9,7 +9,7 @@ use serde::Deserialize;
 /// The raw file: payload shapes and the scopes that use them.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawCatalog {
+pub struct RawCatalogue {
     /// Format version; only `1` exists.
     pub format: u32,
     /// Named payload shapes, referenced by scopes and by object-typed fields.

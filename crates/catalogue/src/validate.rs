@@ -1,17 +1,17 @@
-//! Turns a [`RawCatalog`] into a [`Catalog`], rejecting anything the code generator or the
+//! Turns a [`RawCatalogue`] into a [`Catalogue`], rejecting anything the code generator or the
 //! router could not handle. Every error names the entry at fault.
 
 use std::collections::{HashMap, HashSet};
 
 use crate::names::{default_variant, is_field_ident, is_type_name, snake_case};
 use crate::{
-    Catalog, CatalogError, Field, FieldType, Payload, PayloadShape, RawCatalog, RawScope,
+    Catalogue, CatalogueError, Field, FieldType, Payload, PayloadShape, RawCatalogue, RawScope,
     ScopeEntry, ScopeKind, CHANNEL_PLACEHOLDER, CHANNEL_PREFIX,
 };
 
-pub(crate) fn validate(raw: RawCatalog) -> Result<Catalog, CatalogError> {
+pub(crate) fn validate(raw: RawCatalogue) -> Result<Catalogue, CatalogueError> {
     if raw.format != 1 {
-        return Err(CatalogError::entry(
+        return Err(CatalogueError::entry(
             "format",
             format!("unsupported format {}, expected 1", raw.format),
         ));
@@ -27,14 +27,14 @@ pub(crate) fn validate(raw: RawCatalog) -> Result<Catalog, CatalogError> {
         let index = scopes.len();
         for name in std::iter::once(&entry.scope).chain(&entry.aliases) {
             if by_name.insert(name.clone(), index).is_some() {
-                return Err(CatalogError::entry(
+                return Err(CatalogueError::entry(
                     &entry.scope,
                     format!("`{name}` is listed more than once (as a scope or an alias)"),
                 ));
             }
         }
         if let Some(other) = variants.insert(entry.variant.clone(), entry.scope.clone()) {
-            return Err(CatalogError::entry(
+            return Err(CatalogueError::entry(
                 &entry.scope,
                 format!(
                     "Rust variant name `{}` is also used by `{other}`; set `variant` to tell them apart",
@@ -47,38 +47,38 @@ pub(crate) fn validate(raw: RawCatalog) -> Result<Catalog, CatalogError> {
     for alias_owner in &scopes {
         for alias in &alias_owner.aliases {
             check_scope_syntax(alias).map_err(|p| {
-                CatalogError::entry(&alias_owner.scope, format!("alias `{alias}`: {p}"))
+                CatalogueError::entry(&alias_owner.scope, format!("alias `{alias}`: {p}"))
             })?;
         }
     }
 
-    let catalog = Catalog {
+    let catalogue = Catalogue {
         payloads,
         scopes,
         by_name,
     };
-    for wildcard in catalog.wildcards() {
-        if catalog.members(wildcard).is_empty() {
-            return Err(CatalogError::entry(
+    for wildcard in catalogue.wildcards() {
+        if catalogue.members(wildcard).is_empty() {
+            return Err(CatalogueError::entry(
                 &wildcard.scope,
                 "wildcard covers no concrete scope of the catalogue",
             ));
         }
     }
-    Ok(catalog)
+    Ok(catalogue)
 }
 
-fn validate_payloads(raw: &RawCatalog) -> Result<Vec<Payload>, CatalogError> {
+fn validate_payloads(raw: &RawCatalogue) -> Result<Vec<Payload>, CatalogueError> {
     let mut seen = HashSet::new();
     for p in &raw.payloads {
         if !is_type_name(&p.name) {
-            return Err(CatalogError::entry(
+            return Err(CatalogueError::entry(
                 &p.name,
                 "payload name must be an UpperCamelCase ASCII identifier",
             ));
         }
         if !seen.insert(p.name.as_str()) {
-            return Err(CatalogError::entry(&p.name, "payload defined twice"));
+            return Err(CatalogueError::entry(&p.name, "payload defined twice"));
         }
     }
     let mut payloads = Vec::with_capacity(raw.payloads.len());
@@ -87,7 +87,7 @@ fn validate_payloads(raw: &RawCatalog) -> Result<Vec<Payload>, CatalogError> {
             (Some(fields), None) => PayloadShape::Object(validate_fields(&p.name, fields, &seen)?),
             (None, Some(items)) => {
                 if !seen.contains(items.as_str()) {
-                    return Err(CatalogError::entry(
+                    return Err(CatalogueError::entry(
                         &p.name,
                         format!("`items` names unknown payload `{items}`"),
                     ));
@@ -95,7 +95,7 @@ fn validate_payloads(raw: &RawCatalog) -> Result<Vec<Payload>, CatalogError> {
                 PayloadShape::ArrayOf(items.clone())
             }
             _ => {
-                return Err(CatalogError::entry(
+                return Err(CatalogueError::entry(
                     &p.name,
                     "a payload has exactly one of `fields` (an object) or `items` (an array)",
                 ))
@@ -113,7 +113,7 @@ fn validate_payloads(raw: &RawCatalog) -> Result<Vec<Payload>, CatalogError> {
         if let PayloadShape::ArrayOf(items) = &p.shape {
             if let Some(inner) = payloads.iter().find(|q| &q.name == items) {
                 if matches!(inner.shape, PayloadShape::ArrayOf(_)) {
-                    return Err(CatalogError::entry(
+                    return Err(CatalogueError::entry(
                         &p.name,
                         "`items` must name an object payload",
                     ));
@@ -129,9 +129,9 @@ fn check_no_cycle<'a>(
     all: &'a [Payload],
     p: &'a Payload,
     path: &mut Vec<&'a str>,
-) -> Result<(), CatalogError> {
+) -> Result<(), CatalogueError> {
     if path.contains(&p.name.as_str()) {
-        return Err(CatalogError::entry(
+        return Err(CatalogueError::entry(
             &p.name,
             format!(
                 "payload contains itself ({} -> {})",
@@ -158,14 +158,14 @@ fn validate_fields(
     payload: &str,
     fields: &[crate::RawField],
     payload_names: &HashSet<&str>,
-) -> Result<Vec<Field>, CatalogError> {
+) -> Result<Vec<Field>, CatalogueError> {
     let mut out = Vec::with_capacity(fields.len());
     let mut json_names = HashSet::new();
     let mut rust_names = HashSet::new();
     for f in fields {
         let at = format!("{payload}.{}", f.name);
         let ty = FieldType::parse(&f.ty).ok_or_else(|| {
-            CatalogError::entry(
+            CatalogueError::entry(
                 &at,
                 format!(
                     "unknown type `{}` (expected id, integer, number, string, boolean, any, \
@@ -176,7 +176,7 @@ fn validate_fields(
         })?;
         if let Some(name) = ty.object_name() {
             if !payload_names.contains(name) {
-                return Err(CatalogError::entry(
+                return Err(CatalogueError::entry(
                     &at,
                     format!("unknown payload type `{name}`"),
                 ));
@@ -184,19 +184,19 @@ fn validate_fields(
         }
         let rust = f.rust.clone().unwrap_or_else(|| snake_case(&f.name));
         if !is_field_ident(&rust) {
-            return Err(CatalogError::entry(
+            return Err(CatalogueError::entry(
                 &at,
                 format!("`{rust}` is not a usable Rust field name; set `rust` to another name"),
             ));
         }
         if rust == "extra" {
-            return Err(CatalogError::entry(
+            return Err(CatalogueError::entry(
                 &at,
                 "`extra` is reserved for unknown fields; set `rust` to another name",
             ));
         }
         if !json_names.insert(f.name.clone()) || !rust_names.insert(rust.clone()) {
-            return Err(CatalogError::entry(&at, "field defined twice"));
+            return Err(CatalogueError::entry(&at, "field defined twice"));
         }
         out.push(Field {
             json: f.name.clone(),
@@ -208,38 +208,41 @@ fn validate_fields(
     Ok(out)
 }
 
-fn validate_scope(raw: &RawScope, payloads: &HashSet<&str>) -> Result<ScopeEntry, CatalogError> {
+fn validate_scope(raw: &RawScope, payloads: &HashSet<&str>) -> Result<ScopeEntry, CatalogueError> {
     let scope = raw.scope.as_str();
-    check_scope_syntax(scope).map_err(|p| CatalogError::entry(scope, p))?;
+    check_scope_syntax(scope).map_err(|p| CatalogueError::entry(scope, p))?;
     let wildcard = scope.ends_with("/*");
     let kind = scope_kind(scope);
     if raw.description.trim().is_empty() {
-        return Err(CatalogError::entry(scope, "description is empty"));
+        return Err(CatalogueError::entry(scope, "description is empty"));
     }
     if raw.group.trim().is_empty() {
-        return Err(CatalogError::entry(scope, "group is empty"));
+        return Err(CatalogueError::entry(scope, "group is empty"));
     }
     match (&raw.payload, wildcard) {
         (Some(_), true) => {
-            return Err(CatalogError::entry(
+            return Err(CatalogueError::entry(
                 scope,
                 "a wildcard has no payload of its own; remove `payload`",
             ))
         }
         (None, false) => {
-            return Err(CatalogError::entry(
+            return Err(CatalogueError::entry(
                 scope,
                 "a concrete scope needs a `payload`",
             ))
         }
         (Some(p), false) if !payloads.contains(p.as_str()) => {
-            return Err(CatalogError::entry(scope, format!("unknown payload `{p}`")))
+            return Err(CatalogueError::entry(
+                scope,
+                format!("unknown payload `{p}`"),
+            ))
         }
         _ => {}
     }
     for alias in &raw.aliases {
         if scope_kind(alias.trim_end_matches('/')) != kind {
-            return Err(CatalogError::entry(
+            return Err(CatalogueError::entry(
                 scope,
                 format!("alias `{alias}` is not the same kind of scope"),
             ));
@@ -250,7 +253,7 @@ fn validate_scope(raw: &RawScope, payloads: &HashSet<&str>) -> Result<ScopeEntry
         .clone()
         .unwrap_or_else(|| default_variant(scope));
     if !is_type_name(&variant) {
-        return Err(CatalogError::entry(
+        return Err(CatalogueError::entry(
             scope,
             format!("variant `{variant}` is not an UpperCamelCase identifier"),
         ));

@@ -9,7 +9,7 @@
 //! - the all-channel inventory scopes keep their literal `*`: `store/channel/*/inventory/product/*`.
 
 use crate::validate::scope_kind;
-use crate::{Catalog, ScopeEntry, ScopeKind, CHANNEL_PLACEHOLDER, CHANNEL_PREFIX};
+use crate::{Catalogue, ScopeEntry, ScopeKind, CHANNEL_PLACEHOLDER, CHANNEL_PREFIX};
 
 /// Which channels a channel pattern accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -165,21 +165,24 @@ impl Pattern {
     }
 
     /// The concrete catalogue scopes this pattern matches, in catalogue order, or why none.
-    pub fn resolve<'c>(&self, catalog: &'c Catalog) -> Result<Vec<&'c ScopeEntry>, PatternError> {
+    pub fn resolve<'c>(
+        &self,
+        catalogue: &'c Catalogue,
+    ) -> Result<Vec<&'c ScopeEntry>, PatternError> {
         if self.wildcard {
-            let members: Vec<&ScopeEntry> = catalog
+            let members: Vec<&ScopeEntry> = catalogue
                 .concrete()
                 .filter(|s| s.kind == self.kind && s.scope.starts_with(&self.body))
                 .collect();
             if members.is_empty() {
                 return Err(PatternError::EmptyWildcard {
                     pattern: self.raw.clone(),
-                    suggestions: self.suggestions(catalog, true),
+                    suggestions: self.suggestions(catalogue, true),
                 });
             }
             return Ok(members);
         }
-        match catalog.get(&self.body) {
+        match catalogue.get(&self.body) {
             Some(entry) if !entry.wildcard && entry.kind == self.kind => Ok(vec![entry]),
             _ => {
                 if self.kind == ScopeKind::ChannelTemplated {
@@ -194,7 +197,7 @@ impl Pattern {
                         without.strip_prefix("store/").unwrap_or(&without)
                     );
                     for candidate in [store_level, without] {
-                        if catalog
+                        if catalogue
                             .get(&candidate)
                             .is_some_and(|e| e.kind == ScopeKind::Store)
                         {
@@ -207,7 +210,7 @@ impl Pattern {
                 }
                 Err(PatternError::UnknownScope {
                     pattern: self.raw.clone(),
-                    suggestions: self.suggestions(catalog, false),
+                    suggestions: self.suggestions(catalogue, false),
                 })
             }
         }
@@ -215,21 +218,21 @@ impl Pattern {
 
     /// The catalogue wildcard this pattern is spelled as, if any (`store/order/*`), so that a
     /// subscription can use BigCommerce's own wildcard instead of listing every scope.
-    pub fn catalogue_wildcard<'c>(&self, catalog: &'c Catalog) -> Option<&'c ScopeEntry> {
+    pub fn catalogue_wildcard<'c>(&self, catalogue: &'c Catalogue) -> Option<&'c ScopeEntry> {
         if !self.wildcard {
             return None;
         }
-        catalog
+        catalogue
             .get(&format!("{}*", self.body))
             .filter(|e| e.wildcard && e.kind == self.kind)
     }
 
-    fn suggestions(&self, catalog: &Catalog, wildcards_only: bool) -> Vec<String> {
+    fn suggestions(&self, catalogue: &Catalogue, wildcards_only: bool) -> Vec<String> {
         let mut typed = self.body.replace(CHANNEL_PLACEHOLDER, "<id>");
         if self.wildcard {
             typed.push('*');
         }
-        let mut found = catalog.suggestions(&typed, 3);
+        let mut found = catalogue.suggestions(&typed, 3);
         if wildcards_only {
             found.retain(|s| s.ends_with('*'));
         }

@@ -1,17 +1,17 @@
 //! Loading and validating catalogues, resolving delivered scopes, and handler patterns.
 
-use bigcommerce_app_catalog::{
-    bundled, Catalog, CatalogError, ChannelSelector, Pattern, PatternError, ScopeKind,
+use bigcommerce_app_catalogue::{
+    bundled, Catalogue, CatalogueError, ChannelSelector, Pattern, PatternError, ScopeKind,
 };
 use serde_json::json;
 
-fn catalog() -> Catalog {
+fn catalogue() -> Catalogue {
     bundled().expect("the bundled scopes.json is valid")
 }
 
 #[test]
 fn bundled_catalogue_has_every_documented_scope() {
-    let c = catalog();
+    let c = catalogue();
     assert_eq!(c.scopes.len(), 201);
     assert_eq!(c.concrete().count(), 179);
     assert_eq!(c.wildcards().count(), 22);
@@ -30,8 +30,8 @@ fn ref_payload() -> serde_json::Value {
 }
 
 fn entry_error(text: &str) -> (String, String) {
-    match Catalog::from_json(text) {
-        Err(CatalogError::Entry { entry, problem }) => (entry, problem),
+    match Catalogue::from_json(text) {
+        Err(CatalogueError::Entry { entry, problem }) => (entry, problem),
         other => panic!("expected an entry error, got {other:?}"),
     }
 }
@@ -97,7 +97,7 @@ fn keyword_field_names_need_a_rust_name() {
 
 #[test]
 fn delivered_scopes_resolve_with_their_channel() {
-    let c = catalog();
+    let c = catalogue();
     let (e, ch) = c
         .resolve_delivered("store/channel/12/order/statusUpdated")
         .unwrap();
@@ -118,7 +118,7 @@ fn delivered_scopes_resolve_with_their_channel() {
 }
 
 fn resolved(pattern: &str) -> Vec<String> {
-    let c = catalog();
+    let c = catalogue();
     Pattern::parse(pattern)
         .unwrap()
         .resolve(&c)
@@ -158,7 +158,7 @@ fn patterns_of_every_form_resolve() {
 
 #[test]
 fn catalogue_wildcards_are_recognised() {
-    let c = catalog();
+    let c = catalogue();
     let p = Pattern::parse("store/channel/<id>/order/*").unwrap();
     assert_eq!(
         p.catalogue_wildcard(&c).map(|w| w.scope.as_str()),
@@ -173,7 +173,7 @@ fn catalogue_wildcards_are_recognised() {
 fn error(pattern: &str) -> PatternError {
     match Pattern::parse(pattern) {
         Err(e) => e,
-        Ok(p) => p.resolve(&catalog()).expect_err(pattern),
+        Ok(p) => p.resolve(&catalogue()).expect_err(pattern),
     }
 }
 
