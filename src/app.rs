@@ -63,8 +63,9 @@ pub struct Installed {
     pub user_id: u64,
     /// That user's email.
     pub user_email: String,
-    /// Scopes the merchant granted.
-    pub scopes: Vec<String>,
+    /// The OAuth scopes the merchant granted (`store_v2_orders_read_only`, ...): what the app
+    /// may call, not the webhook scopes it subscribes to.
+    pub oauth_scopes: Vec<String>,
 }
 
 /// Told to `on_uninstall`: the store removed the app. Its token is already dead: do not call

@@ -32,7 +32,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use bigcommerce_app_api::{HookFilter, JwtVerifier, TokenExchanger, VerifiedPayload};
-use bigcommerce_app_store::{Install, Store, StoreError, Tenant as Stored};
+use bigcommerce_app_store::{Install, Store, StoreError, TenantRecord};
 use time::OffsetDateTime;
 
 use crate::app::{App, Installed, Page, Uninstalled, UserRemoved};
@@ -180,7 +180,7 @@ async fn auth(State(lc): State<Arc<Lifecycle>>, request: Request) -> Response {
         .install(Install {
             store_hash: store_hash.to_string(),
             access_token: token.access_token.clone(),
-            scopes: token.scopes().map(str::to_owned).collect(),
+            oauth_scopes: token.oauth_scopes().map(str::to_owned).collect(),
             owner_id: user_id_i64(owner.id),
             owner_email: owner.email.clone(),
             account_uuid: token.account_uuid.clone(),
@@ -229,7 +229,7 @@ async fn auth(State(lc): State<Arc<Lifecycle>>, request: Request) -> Response {
             tenant: lc.tenants.context(&store_hash, &tenant),
             user_id: token.user.id,
             user_email: user_email.clone(),
-            scopes: token.scopes().map(str::to_owned).collect(),
+            oauth_scopes: token.oauth_scopes().map(str::to_owned).collect(),
         })
         .await;
     }
@@ -373,7 +373,7 @@ async fn load(State(lc): State<Arc<Lifecycle>>, request: Request) -> Response {
         };
     }
     // Read through (not the cache): the session is bound to the current generation.
-    let stored = match lc.store.tenant(store_hash.as_str()).await {
+    let record = match lc.store.tenant(store_hash.as_str()).await {
         Ok(Some(t)) if t.is_installed() => t,
         Ok(_) => {
             return page(
@@ -413,7 +413,7 @@ async fn load(State(lc): State<Arc<Lifecycle>>, request: Request) -> Response {
         is_owner,
         channel_id: payload.claims.channel_id,
     };
-    match lc.sessions.open(&store_hash, &stored, session_user).await {
+    match lc.sessions.open(&store_hash, &record, session_user).await {
         Ok(merchant) => render(&lc, load_page, merchant, true, parts, body).await,
         Err(e) => {
             tracing::error!(store = %store_hash, error = %e, "merchant session not opened");
@@ -425,8 +425,8 @@ async fn load(State(lc): State<Arc<Lifecycle>>, request: Request) -> Response {
 impl Lifecycle {
     /// Asks BigCommerce whether the store's token still works, a few times over two seconds
     /// while it does (BigCommerce may revoke it just after calling `/uninstall`).
-    async fn installation(&self, store_hash: &StoreHash, stored: &Stored) -> Installation {
-        let tenant = self.tenants.context(store_hash, stored);
+    async fn installation(&self, store_hash: &StoreHash, record: &TenantRecord) -> Installation {
+        let tenant = self.tenants.context(store_hash, record);
         let Ok(api) = tenant.api() else {
             return Installation::Unknown("no access token stored".into());
         };
@@ -471,7 +471,7 @@ impl Lifecycle {
         let Ok(store_hash) = StoreHash::new(store_hash) else {
             return Ok(false);
         };
-        let Some(stored) = self
+        let Some(record) = self
             .store
             .tenant(store_hash.as_str())
             .await?
@@ -479,10 +479,10 @@ impl Lifecycle {
         else {
             return Ok(false);
         };
-        match self.installation(&store_hash, &stored).await {
+        match self.installation(&store_hash, &record).await {
             Installation::Gone => {
                 tracing::warn!(store = %store_hash, "the store's token is revoked: the app was uninstalled without telling this app");
-                self.tear_down(&store_hash, stored.generation).await
+                self.tear_down(&store_hash, record.generation).await
             }
             _ => Ok(false),
         }
@@ -505,7 +505,7 @@ async fn uninstall(
     let Ok(store_hash) = StoreHash::new(payload.store_hash.clone()) else {
         return StatusCode::OK.into_response();
     };
-    let stored = match lc.store.tenant(store_hash.as_str()).await {
+    let record = match lc.store.tenant(store_hash.as_str()).await {
         Ok(Some(t)) if t.is_installed() => t,
         Ok(_) => {
             tracing::info!(store = %store_hash, "uninstall of a store that is not installed; nothing to do");
@@ -516,7 +516,7 @@ async fn uninstall(
             return StatusCode::SERVICE_UNAVAILABLE.into_response();
         }
     };
-    if payload.claims.iat < stored.installed_at.unix_timestamp() {
+    if payload.claims.iat < record.installed_at.unix_timestamp() {
         tracing::warn!(store = %store_hash, "uninstall signed before the current installation; ignored");
         return StatusCode::OK.into_response();
     }
@@ -525,7 +525,7 @@ async fn uninstall(
     if !payload.user_is_owner() {
         tracing::info!(store = %store_hash, user = payload.claims.user.id, "uninstall signed by a user who is not the store owner");
     }
-    match lc.installation(&store_hash, &stored).await {
+    match lc.installation(&store_hash, &record).await {
         Installation::Gone => {}
         Installation::Live => {
             tracing::warn!(
@@ -543,7 +543,7 @@ async fn uninstall(
             return StatusCode::SERVICE_UNAVAILABLE.into_response();
         }
     }
-    match lc.tear_down(&store_hash, stored.generation).await {
+    match lc.tear_down(&store_hash, record.generation).await {
         Ok(_) => StatusCode::OK.into_response(),
         Err(e) => {
             tracing::error!(store = %store_hash, error = %e, "uninstall not recorded");

@@ -35,7 +35,7 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
 use base64::Engine as _;
-use bigcommerce_app_store::{NewSession, SecretString, SessionLookup, Store, Tenant as Stored};
+use bigcommerce_app_store::{NewSession, SecretString, SessionLookup, Store, TenantRecord};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
@@ -388,7 +388,7 @@ impl SessionStore {
     pub(crate) async fn open(
         &self,
         store_hash: &StoreHash,
-        stored: &Stored,
+        record: &TenantRecord,
         user: SessionUser<'_>,
     ) -> Result<Merchant, bigcommerce_app_store::StoreError> {
         let (token, session) = self
@@ -398,12 +398,12 @@ impl SessionStore {
                 user_id: i64::try_from(user.user_id).unwrap_or(i64::MAX),
                 email: user.email.to_owned(),
                 is_owner: user.is_owner,
-                generation: stored.generation,
+                generation: record.generation,
                 channel_id: user.channel_id.and_then(|c| i64::try_from(c).ok()),
                 ttl: self.ttl,
             })
             .await?;
-        let tenant = self.tenants.context(store_hash, stored);
+        let tenant = self.tenants.context(store_hash, record);
         let Ok(api) = tenant.api().cloned() else {
             return Err(bigcommerce_app_store::StoreError::Config(
                 "a merchant session needs the app's BigCommerce credentials".into(),
@@ -453,11 +453,11 @@ impl SessionStore {
             StoreHash::new(session.store_hash.clone()).map_err(|_| SessionRefused::Unknown)?;
         // Read through, not from the tenant cache: a re-install on another instance must end
         // the old generation's sessions at once.
-        let stored = match self.store.tenant(store_hash.as_str()).await {
-            Ok(Some(stored))
-                if stored.is_installed() && stored.generation == session.generation =>
+        let record = match self.store.tenant(store_hash.as_str()).await {
+            Ok(Some(record))
+                if record.is_installed() && record.generation == session.generation =>
             {
-                stored
+                record
             }
             Ok(_) => return Err(SessionRefused::InstallationChanged),
             Err(e) => {
@@ -465,7 +465,7 @@ impl SessionStore {
                 return Err(SessionRefused::Unavailable);
             }
         };
-        let tenant = self.tenants.context(&store_hash, &stored);
+        let tenant = self.tenants.context(&store_hash, &record);
         let Ok(api) = tenant.api().cloned() else {
             tracing::error!(store = %store_hash, "merchant session without an API client: the app runs without BigCommerce credentials");
             return Err(SessionRefused::Unavailable);

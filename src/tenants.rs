@@ -7,7 +7,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use bigcommerce_app_api::Client;
-use bigcommerce_app_store::{Store, StoreError, Tenant as StoredTenant};
+use bigcommerce_app_store::{Store, StoreError, TenantRecord};
 
 use crate::app::{BoxFuture, TenantLookup};
 use crate::handler::Tenant;
@@ -20,7 +20,7 @@ const HANDLER_RATE_LIMIT_WAIT: Duration = Duration::from_millis(250);
 const MAX_ENTRIES: usize = 100_000;
 
 /// A cached tenant row (`None`: the store never installed the app).
-type Entry = (Instant, Option<Arc<StoredTenant>>);
+type Entry = (Instant, Option<Arc<TenantRecord>>);
 
 /// Tenants by store hash, read through from the [`Store`].
 #[derive(Clone)]
@@ -43,38 +43,38 @@ impl TenantCache {
     }
 
     /// The handler context of an installed tenant.
-    pub fn context(&self, store: &StoreHash, stored: &StoredTenant) -> Tenant {
-        self.context_with(store, stored, None)
+    pub fn context(&self, store: &StoreHash, record: &TenantRecord) -> Tenant {
+        self.context_with(store, record, None)
     }
 
     /// The handler context of an installed tenant for the handling engine: its API client gives
     /// up at once when the store's quota is spent, so the engine puts the event back and serves
     /// other stores meanwhile instead of holding a slot while the handler waits.
-    pub(crate) fn context_for_handlers(&self, store: &StoreHash, stored: &StoredTenant) -> Tenant {
-        self.context_with(store, stored, Some(HANDLER_RATE_LIMIT_WAIT))
+    pub(crate) fn context_for_handlers(&self, store: &StoreHash, record: &TenantRecord) -> Tenant {
+        self.context_with(store, record, Some(HANDLER_RATE_LIMIT_WAIT))
     }
 
     fn context_with(
         &self,
         store: &StoreHash,
-        stored: &StoredTenant,
+        record: &TenantRecord,
         max_rate_limit_wait: Option<Duration>,
     ) -> Tenant {
-        match (&self.api, &stored.access_token) {
+        match (&self.api, &record.access_token) {
             (Some(api), Some(token)) => {
                 let client = api.store(store.as_str(), token.expose());
                 let client = match max_rate_limit_wait {
                     Some(max) => client.with_max_rate_limit_wait(max),
                     None => client,
                 };
-                Tenant::with_api(store.clone(), stored.generation, client)
+                Tenant::with_api(store.clone(), record.generation, client)
             }
-            _ => Tenant::new(store.clone(), stored.generation),
+            _ => Tenant::new(store.clone(), record.generation),
         }
     }
 
     /// The stored tenant of a store, installed or not; `None` if it never installed the app.
-    pub async fn get(&self, store_hash: &str) -> Result<Option<Arc<StoredTenant>>, StoreError> {
+    pub async fn get(&self, store_hash: &str) -> Result<Option<Arc<TenantRecord>>, StoreError> {
         if let Ok(entries) = self.entries.read() {
             if let Some((at, tenant)) = entries.get(store_hash) {
                 if at.elapsed() < self.ttl {
@@ -112,8 +112,8 @@ impl TenantLookup for TenantCache {
         store: &'a StoreHash,
     ) -> BoxFuture<'a, Result<Option<Tenant>, Box<dyn StdError + Send + Sync>>> {
         Box::pin(async move {
-            let stored = self.get(store.as_str()).await?;
-            Ok(stored
+            let record = self.get(store.as_str()).await?;
+            Ok(record
                 .filter(|t| t.is_installed())
                 .map(|t| self.context(store, &t)))
         })

@@ -7,7 +7,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::Router;
-use bigcommerce_app_store::{Install, KeyRing, SecretString, Store, StoreConfig, Tenant};
+use bigcommerce_app_store::{Install, KeyRing, SecretString, Store, StoreConfig, TenantRecord};
 use tower::ServiceExt;
 
 /// A store in a fresh SQLite file; the directory lives as long as the returned guard.
@@ -102,12 +102,12 @@ pub fn rand_u64() -> u64 {
     h.finish()
 }
 
-pub async fn install(store: &Store, hash: &str) -> Tenant {
+pub async fn install(store: &Store, hash: &str) -> TenantRecord {
     store
         .install(Install {
             store_hash: hash.to_owned(),
             access_token: SecretString::new(format!("token-{hash}")),
-            scopes: vec!["store_v2_orders_read_only".into()],
+            oauth_scopes: vec!["store_v2_orders_read_only".into()],
             owner_id: 1,
             owner_email: format!("owner@{hash}.example"),
             account_uuid: None,
@@ -116,7 +116,7 @@ pub async fn install(store: &Store, hash: &str) -> Tenant {
         .expect("install")
 }
 
-pub fn secret_of(tenant: &Tenant) -> String {
+pub fn secret_of(tenant: &TenantRecord) -> String {
     tenant
         .webhook_secret
         .as_ref()

@@ -181,7 +181,7 @@ async fn install(store: &Store, hash: &str) -> Result<String, Error> {
         .install(Install {
             store_hash: hash.into(),
             access_token: SecretString::new("token"),
-            scopes: Vec::new(),
+            oauth_scopes: Vec::new(),
             owner_id: 1,
             owner_email: format!("owner@{hash}.example"),
             account_uuid: None,

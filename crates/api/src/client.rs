@@ -11,10 +11,10 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio::time::Instant;
 
-use crate::envelope::{Envelope, Page};
 use crate::error::{is_retryable_status, parse_error_body, truncate_body, ApiError, HttpMethod};
 use crate::rate_limit::{later, RateLimitInfo, RateLimitSnapshot, StoreGate};
 use crate::retry::RetryPolicy;
+use crate::v3_response::{Page, V3Response};
 use bigcommerce_app_core::SecretString;
 
 /// The production API host.
@@ -58,7 +58,7 @@ impl Default for ClientConfig {
 /// A [`Client`] could not be built from its [`ClientConfig`].
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum ConfigError {
+pub enum ClientConfigError {
     /// `base_url` is not an absolute http(s) URL.
     #[error("invalid base URL {url:?}: {reason}")]
     InvalidBaseUrl {
@@ -96,7 +96,7 @@ impl fmt::Debug for Client {
 
 impl Client {
     /// Builds a client.
-    pub fn new(config: ClientConfig) -> Result<Self, ConfigError> {
+    pub fn new(config: ClientConfig) -> Result<Self, ClientConfigError> {
         let base = parse_base_url(&config.base_url)?;
         let http = reqwest::Client::builder()
             .connect_timeout(config.connect_timeout)
@@ -168,8 +168,8 @@ impl Client {
     }
 }
 
-fn parse_base_url(raw: &str) -> Result<Url, ConfigError> {
-    let invalid = |reason: &str| ConfigError::InvalidBaseUrl {
+fn parse_base_url(raw: &str) -> Result<Url, ClientConfigError> {
+    let invalid = |reason: &str| ClientConfigError::InvalidBaseUrl {
         url: raw.to_owned(),
         reason: reason.to_owned(),
     };
@@ -185,7 +185,7 @@ fn parse_base_url(raw: &str) -> Result<Url, ConfigError> {
 
 /// A raw API response with a 2xx status.
 #[derive(Clone, Debug)]
-pub struct ApiResponse {
+pub struct RawResponse {
     /// HTTP status.
     pub status: u16,
     /// Response headers.
@@ -250,7 +250,7 @@ impl StoreClient {
         self.gate.available_permits()
     }
 
-    /// `GET path`, decoding the body as `T` (the full body: use [`Envelope`] for v3 resources).
+    /// `GET path`, decoding the body as `T` (the full body: use [`V3Response`] for v3 resources).
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ApiError> {
         self.get_with_query(path, &[]).await
     }
@@ -300,8 +300,8 @@ impl StoreClient {
         path: &str,
         query: &[(&str, &str)],
     ) -> Result<Page<T>, ApiError> {
-        let envelope: Envelope<Vec<T>> = self.get_with_query(path, query).await?;
-        Ok(Page::from(envelope))
+        let response: V3Response<Vec<T>> = self.get_with_query(path, query).await?;
+        Ok(Page::from(response))
     }
 
     /// Every item of a v3 collection: requests `page=1, 2, ...` with `limit` until
@@ -361,7 +361,7 @@ impl StoreClient {
         path: &str,
         query: &[(&str, &str)],
         body: Option<Vec<u8>>,
-    ) -> Result<ApiResponse, ApiError> {
+    ) -> Result<RawResponse, ApiError> {
         let url = self.url(path, query)?;
         let policy = &self.client.inner.config.retry;
         let deadline = later(Instant::now(), policy.max_elapsed);
@@ -483,7 +483,7 @@ impl StoreClient {
         method: HttpMethod,
         url: &Url,
         body: Option<&[u8]>,
-    ) -> Result<ApiResponse, AttemptError> {
+    ) -> Result<RawResponse, AttemptError> {
         let mut request = self
             .client
             .inner
@@ -502,7 +502,7 @@ impl StoreClient {
         // Record the quota before reading the body, so concurrent requests see it early.
         self.gate.observe(RateLimitInfo::from_headers(&headers));
         let body = response.bytes().await.map_err(classify)?;
-        Ok(ApiResponse {
+        Ok(RawResponse {
             status,
             headers,
             body: body.to_vec(),
@@ -562,7 +562,7 @@ fn encode<B: Serialize + ?Sized>(path: &str, body: &B) -> Result<Vec<u8>, ApiErr
         .map_err(|e| ApiError::InvalidRequest(format!("cannot encode the body for {path}: {e}")))
 }
 
-fn status_error(method: HttpMethod, path: &str, response: &ApiResponse) -> ApiError {
+fn status_error(method: HttpMethod, path: &str, response: &RawResponse) -> ApiError {
     let parsed = parse_error_body(&response.body);
     ApiError::Status {
         method,
@@ -579,7 +579,7 @@ fn status_error(method: HttpMethod, path: &str, response: &ApiResponse) -> ApiEr
 pub(crate) fn decode<T: DeserializeOwned>(
     method: HttpMethod,
     path: &str,
-    response: &ApiResponse,
+    response: &RawResponse,
 ) -> Result<T, ApiError> {
     let bytes: &[u8] = if response.body.iter().all(u8::is_ascii_whitespace) {
         b"null"
@@ -600,7 +600,7 @@ pub(crate) fn decode<T: DeserializeOwned>(
 pub(crate) fn decode_error(
     method: HttpMethod,
     path: &str,
-    response: &ApiResponse,
+    response: &RawResponse,
     json_path: String,
     source: serde_json::Error,
 ) -> ApiError {
@@ -618,10 +618,10 @@ pub(crate) fn decode_error(
 pub(crate) fn decode_resource<T: DeserializeOwned>(
     method: HttpMethod,
     path: &str,
-    response: &ApiResponse,
+    response: &RawResponse,
 ) -> Result<T, ApiError> {
     let value: serde_json::Value = decode(method, path, response)?;
-    crate::envelope::from_maybe_enveloped(value).map_err(|e| {
+    crate::v3_response::data_of(value).map_err(|e| {
         let json_path = e.path().to_string();
         decode_error(method, path, response, json_path, e.into_inner())
     })

@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::client::{decode, decode_resource, StoreClient};
-use crate::envelope::{Envelope, Page};
 use crate::error::{ApiError, HttpMethod};
+use crate::v3_response::{Page, V3Response};
 
 const HOOKS: &str = "/v3/hooks";
 const HOOKS_ADMIN: &str = "/v3/hooks/admin";
@@ -316,8 +316,8 @@ impl StoreClient {
         let response = self
             .send(HttpMethod::Get, HOOKS_ADMIN, &query, None)
             .await?;
-        let envelope: Envelope<HooksAdmin> = decode(HttpMethod::Get, HOOKS_ADMIN, &response)?;
-        Ok(envelope.data)
+        let response: V3Response<HooksAdmin> = decode(HttpMethod::Get, HOOKS_ADMIN, &response)?;
+        Ok(response.data)
     }
 
     /// `PUT /v3/hooks/admin`: sets the notification emails (BigCommerce answers 204).

@@ -46,18 +46,19 @@
 
 mod channels;
 mod client;
-mod envelope;
 mod error;
 mod hooks;
 mod jwt;
 mod oauth;
 mod rate_limit;
 mod retry;
+mod v3_response;
 
 pub use bigcommerce_app_core::SecretString;
 pub use channels::{Channel, CHANNELS_PAGE_SIZE};
-pub use client::{ApiResponse, Client, ClientConfig, ConfigError, StoreClient, DEFAULT_BASE_URL};
-pub use envelope::{Envelope, Meta, Page, PageLinks, Pagination};
+pub use client::{
+    Client, ClientConfig, ClientConfigError, RawResponse, StoreClient, DEFAULT_BASE_URL,
+};
 pub use error::{ApiError, HttpMethod};
 pub use hooks::{
     AdminEmails, BlockReason, BlockedDomain, HookFilter, HooksAdmin, NewWebhook, Webhook,
@@ -73,3 +74,4 @@ pub use oauth::{
 };
 pub use rate_limit::{RateLimitInfo, RateLimitSnapshot};
 pub use retry::RetryPolicy;
+pub use v3_response::{Page, PageLinks, Pagination, ResponseMeta, V3Response};

@@ -93,8 +93,8 @@ pub struct TokenResponse {
 }
 
 impl TokenResponse {
-    /// The granted scopes one by one.
-    pub fn scopes(&self) -> impl Iterator<Item = &str> {
+    /// The granted OAuth scopes (`scope`) one by one.
+    pub fn oauth_scopes(&self) -> impl Iterator<Item = &str> {
         self.scope.split_whitespace()
     }
 }
@@ -452,7 +452,7 @@ mod tests {
         assert_eq!(token.store_hash, "g5cd38");
         assert_eq!(token.access_token.expose(), "xxxxalphanumstringxxxx");
         assert_eq!(
-            token.scopes().collect::<Vec<_>>(),
+            token.oauth_scopes().collect::<Vec<_>>(),
             ["store_v2_orders", "store_channel_listings_read_only"]
         );
         assert_eq!(token.owner.map(|o| o.id), Some(12345));

@@ -78,7 +78,7 @@ async fn a_429_without_reset_uses_x_retry_after_seconds() {
     )
     .await;
     let started = Instant::now();
-    let product: bigcommerce_app_api::Envelope<Value> = store(&server)
+    let product: bigcommerce_app_api::V3Response<Value> = store(&server)
         .get("/v3/catalog/products/5")
         .await
         .expect("product");
@@ -498,7 +498,7 @@ async fn generic_verbs_and_empty_bodies() {
         .expect("put");
     assert_eq!(order["status_id"], 2);
     store.delete::<()>("/v3/carts/c9").await.expect("deleted");
-    let cart: bigcommerce_app_api::Envelope<Value> = store
+    let cart: bigcommerce_app_api::V3Response<Value> = store
         .post("/v3/carts", &json!({"line_items": []}))
         .await
         .expect("post");

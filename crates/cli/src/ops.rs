@@ -187,7 +187,7 @@ pub async fn tenants(as_json: bool) -> CmdResult {
         rows.push(json!({
             "store_hash": t.store_hash, "status": format!("{:?}", t.status).to_lowercase(),
             "generation": t.generation, "installed_at": t.installed_at.unix_timestamp(),
-            "owner_email": t.owner_email, "scopes": t.scopes,
+            "owner_email": t.owner_email, "oauth_scopes": t.oauth_scopes,
             "subscriptions": subs.len(), "failed_subscriptions": failed,
         }));
     }

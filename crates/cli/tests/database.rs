@@ -282,7 +282,7 @@ async fn hooks_status_lists_hooks_with_the_stored_token() {
         .install(Install {
             store_hash: "abc123".into(),
             access_token: SecretString::new("stored-token"),
-            scopes: vec![],
+            oauth_scopes: vec![],
             owner_id: 1,
             owner_email: "owner@example.com".into(),
             account_uuid: None,

@@ -79,7 +79,7 @@ async fn migrate_tenants_and_dead_letters() {
         .install(Install {
             store_hash: "abc123".into(),
             access_token: SecretString::new("t"),
-            scopes: vec![],
+            oauth_scopes: vec![],
             owner_id: 1,
             owner_email: "owner@example.com".into(),
             account_uuid: None,

@@ -144,7 +144,7 @@ pub struct AppRegistration {
     /// `/remove_user`; the token exchange must name `{app_url}/auth` as `redirect_uri`.
     pub app_url: String,
     /// The OAuth scopes the merchant grants (e.g. `store_v2_orders_read_only`).
-    pub scopes: Vec<String>,
+    pub oauth_scopes: Vec<String>,
 }
 
 impl AppRegistration {
@@ -158,7 +158,7 @@ impl AppRegistration {
             client_id: client_id.into(),
             client_secret: client_secret.into(),
             app_url: app_url.into(),
-            scopes: vec![
+            oauth_scopes: vec![
                 "store_v2_orders_read_only".to_owned(),
                 "store_v2_products_read_only".to_owned(),
                 "store_cart_read_only".to_owned(),

@@ -69,7 +69,7 @@ async fn summary(State(core): State<Arc<Core>>) -> Response {
     Json(json!({
         "api_base": format!("{}/stores/{{hash}}/v3", core.base_url),
         "login_base": core.base_url,
-        "app": { "client_id": core.app.client_id, "app_url": core.app.app_url, "scopes": core.app.scopes },
+        "app": { "client_id": core.app.client_id, "app_url": core.app.app_url, "oauth_scopes": core.app.oauth_scopes },
         "panel": format!("{}/_emulator/panel", core.base_url),
         "time_scale": core.time_scale,
         "dev_mode": core.dev_mode,

@@ -137,7 +137,7 @@ pub(crate) fn auth_url(core: &Core, store: &str, code: String) -> Result<url::Ur
             ("account_uuid", account_uuid(core)),
             ("code", code),
             ("context", format!("stores/{store}")),
-            ("scope", core.app.scopes.join(" ")),
+            ("scope", core.app.oauth_scopes.join(" ")),
         ],
     )
 }
@@ -402,7 +402,7 @@ pub(crate) async fn token(
     drop(state);
     Json(json!({
         "access_token": access_token,
-        "scope": core.app.scopes.join(" "),
+        "scope": core.app.oauth_scopes.join(" "),
         "user": { "id": owner_id, "username": owner_email, "email": owner_email },
         "owner": { "id": owner_id, "username": owner_email, "email": owner_email },
         "context": format!("stores/{store_hash}"),

@@ -173,7 +173,7 @@ async fn install_frames_the_auth_url_with_a_single_use_code() {
     assert_eq!(query(&src, "context"), format!("stores/{STORE}"));
     assert_eq!(
         query(&src, "scope"),
-        h.emulator.app().scopes.join(" "),
+        h.emulator.app().oauth_scopes.join(" "),
         "the scopes the merchant grants"
     );
     assert_eq!(query(&src, "account_uuid").len(), 36);

@@ -38,5 +38,5 @@ pub use migrations::Migrator;
 pub use repo::{
     migrate, migrate_connection, Claim, Due, InboxCounts, InboxEvent, InsertOutcome, Install,
     NewInboxEvent, NewSession, ReconcileOutcome, Session, SessionLookup, Settlement, Store,
-    Subscription, SubscriptionUpsert, Tenant, User, DEFAULT_INBOX_RETENTION,
+    SubscriptionRecord, SubscriptionUpsert, TenantRecord, User, DEFAULT_INBOX_RETENTION,
 };

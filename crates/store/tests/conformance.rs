@@ -182,7 +182,7 @@ fn install(hash: &str, token: &str) -> Install {
     Install {
         store_hash: hash.to_owned(),
         access_token: SecretString::new(token),
-        scopes: vec![
+        oauth_scopes: vec![
             "store_v2_orders".into(),
             "store_v2_products_read_only".into(),
         ],
@@ -220,7 +220,7 @@ async fn install_uninstall_reinstall_generations(ctx: Ctx) {
     assert_eq!(t1.status, TenantStatus::Installed);
     assert_eq!(t1.access_token.as_ref().unwrap().expose(), "tok-1");
     assert_eq!(
-        t1.scopes,
+        t1.oauth_scopes,
         ["store_v2_orders", "store_v2_products_read_only"]
     );
     assert_eq!(t1.owner_id, 12345);

@@ -18,7 +18,7 @@ pub enum TenantStatus {
     Uninstalled,
 }
 
-/// A `tenants` row (ciphertexts, not the decrypted view: see [`crate::Tenant`]).
+/// A `tenants` row (ciphertexts, not the decrypted view: see [`crate::TenantRecord`]).
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "bcapp_tenants")]
 pub struct Model {
@@ -34,7 +34,7 @@ pub struct Model {
     /// Key id of `access_token_enc`.
     pub access_token_key_id: Option<String>,
     /// Granted OAuth scopes, space-separated as BigCommerce sends them.
-    pub scopes: String,
+    pub oauth_scopes: String,
     /// Store owner's BigCommerce user id.
     pub owner_id: i64,
     /// Store owner's email.

@@ -5,6 +5,7 @@ use sea_orm_migration::prelude::*;
 mod m20250601_000001_initial;
 mod m20261129_000002_merchant_sessions;
 mod m20261129_000003_inbox_handler_outcomes;
+mod m20261129_000004_tenant_oauth_scopes;
 
 /// Where the framework records which of its migrations ran: a table of its own, so an app's
 /// own sea-orm migrator (with its `seaql_migrations`) never sees the framework's migrations as
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20250601_000001_initial::Migration),
             Box::new(m20261129_000002_merchant_sessions::Migration),
             Box::new(m20261129_000003_inbox_handler_outcomes::Migration),
+            Box::new(m20261129_000004_tenant_oauth_scopes::Migration),
         ]
     }
 }

@@ -28,8 +28,8 @@ pub use inbox::{
     DEFAULT_INBOX_RETENTION,
 };
 pub use sessions::{NewSession, Session, SessionLookup};
-pub use subscriptions::{ReconcileOutcome, Subscription, SubscriptionUpsert};
-pub use tenants::{Install, Tenant};
+pub use subscriptions::{ReconcileOutcome, SubscriptionRecord, SubscriptionUpsert};
+pub use tenants::{Install, TenantRecord};
 pub use users::User;
 
 /// SQLite waits this long for the write lock before giving up with "busy".

@@ -82,7 +82,7 @@ pub struct SubscriptionUpsert {
 
 /// A recorded subscription.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Subscription {
+pub struct SubscriptionRecord {
     /// Store.
     pub store_hash: String,
     /// Concrete scope.
@@ -105,11 +105,11 @@ pub struct Subscription {
     pub updated_at: OffsetDateTime,
 }
 
-impl TryFrom<subscriptions::Model> for Subscription {
+impl TryFrom<subscriptions::Model> for SubscriptionRecord {
     type Error = StoreError;
 
     fn try_from(m: subscriptions::Model) -> Result<Self> {
-        Ok(Subscription {
+        Ok(SubscriptionRecord {
             last_outcome: m.last_outcome.as_deref().map(str::parse).transpose()?,
             last_reconciled_at: opt_from_millis(m.last_reconciled_at)?,
             created_at: from_millis(m.created_at)?,
@@ -132,7 +132,7 @@ impl Store {
         &self,
         store_hash: &str,
         sub: &SubscriptionUpsert,
-    ) -> Result<Subscription> {
+    ) -> Result<SubscriptionRecord> {
         let now = self.now_ms();
         let row = subscriptions::Entity::find()
             .from_raw_sql(self.stmt(
@@ -163,19 +163,19 @@ impl Store {
     }
 
     /// The subscriptions of a store, by scope.
-    pub async fn subscriptions(&self, store_hash: &str) -> Result<Vec<Subscription>> {
+    pub async fn subscriptions(&self, store_hash: &str) -> Result<Vec<SubscriptionRecord>> {
         subscriptions::Entity::find()
             .filter(subscriptions::Column::StoreHash.eq(store_hash))
             .order_by_asc(subscriptions::Column::Scope)
             .all(&self.db)
             .await?
             .into_iter()
-            .map(Subscription::try_from)
+            .map(SubscriptionRecord::try_from)
             .collect()
     }
 
     /// Every subscription whose last reconcile failed, across stores (CLI, metrics).
-    pub async fn failed_subscriptions(&self) -> Result<Vec<Subscription>> {
+    pub async fn failed_subscriptions(&self) -> Result<Vec<SubscriptionRecord>> {
         subscriptions::Entity::find()
             .filter(subscriptions::Column::LastOutcome.eq(ReconcileOutcome::Failed.as_str()))
             .order_by_asc(subscriptions::Column::StoreHash)
@@ -183,7 +183,7 @@ impl Store {
             .all(&self.db)
             .await?
             .into_iter()
-            .map(Subscription::try_from)
+            .map(SubscriptionRecord::try_from)
             .collect()
     }
 

@@ -29,8 +29,8 @@ pub struct Install {
     pub store_hash: String,
     /// The OAuth access token.
     pub access_token: SecretString,
-    /// Granted scopes.
-    pub scopes: Vec<String>,
+    /// The OAuth scopes the merchant granted.
+    pub oauth_scopes: Vec<String>,
     /// Store owner's user id.
     pub owner_id: i64,
     /// Store owner's email.
@@ -41,7 +41,7 @@ pub struct Install {
 
 /// A tenant with its secrets decrypted. `Debug` redacts the token and secrets.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Tenant {
+pub struct TenantRecord {
     /// Store hash.
     pub store_hash: String,
     /// Installed or uninstalled.
@@ -50,8 +50,8 @@ pub struct Tenant {
     pub generation: i64,
     /// The access token, while installed.
     pub access_token: Option<SecretString>,
-    /// Granted scopes.
-    pub scopes: Vec<String>,
+    /// The OAuth scopes the merchant granted.
+    pub oauth_scopes: Vec<String>,
     /// Store owner's user id.
     pub owner_id: i64,
     /// Store owner's email.
@@ -70,7 +70,7 @@ pub struct Tenant {
     pub webhook_secret_rotated_at: Option<OffsetDateTime>,
 }
 
-impl Tenant {
+impl TenantRecord {
     /// Whether the app is currently installed in this store.
     pub fn is_installed(&self) -> bool {
         self.status == TenantStatus::Installed
@@ -108,7 +108,7 @@ impl Store {
     /// Records an install: creates the tenant or re-installs it, increments the generation,
     /// stores the new token and a new random webhook secret (the old secret, if any, becomes
     /// the previous one). Returns the tenant as stored.
-    pub async fn install(&self, install: Install) -> Result<Tenant> {
+    pub async fn install(&self, install: Install) -> Result<TenantRecord> {
         validate_store_hash(&install.store_hash)?;
         let now = self.now_ms();
         let hash = &install.store_hash;
@@ -124,7 +124,7 @@ impl Store {
         // One statement, so concurrent installs of the same store each get their own
         // generation and no read-modify-write race exists.
         let sql = "INSERT INTO bcapp_tenants (store_hash, status, generation, access_token_enc, \
-             access_token_key_id, scopes, owner_id, owner_email, account_uuid, installed_at, \
+             access_token_key_id, oauth_scopes, owner_id, owner_email, account_uuid, installed_at, \
              uninstalled_at, webhook_secret_enc, webhook_secret_key_id, previous_webhook_secret_enc, \
              previous_webhook_secret_key_id, webhook_secret_rotated_at, created_at, updated_at) \
              VALUES (?, 'installed', 1, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, NULL, NULL, NULL, ?, ?) \
@@ -133,7 +133,7 @@ impl Store {
                generation = bcapp_tenants.generation + 1, \
                access_token_enc = excluded.access_token_enc, \
                access_token_key_id = excluded.access_token_key_id, \
-               scopes = excluded.scopes, \
+               oauth_scopes = excluded.oauth_scopes, \
                owner_id = excluded.owner_id, \
                owner_email = excluded.owner_email, \
                account_uuid = excluded.account_uuid, \
@@ -151,7 +151,7 @@ impl Store {
             hash.clone().into(),
             token.bytes.into(),
             token.key_id.into(),
-            install.scopes.join(" ").into(),
+            install.oauth_scopes.join(" ").into(),
             install.owner_id.into(),
             install.owner_email.clone().into(),
             install.account_uuid.clone().into(),
@@ -216,7 +216,7 @@ impl Store {
     }
 
     /// The tenant of `store_hash`, decrypted, installed or not.
-    pub async fn tenant(&self, store_hash: &str) -> Result<Option<Tenant>> {
+    pub async fn tenant(&self, store_hash: &str) -> Result<Option<TenantRecord>> {
         tenants::Entity::find_by_id(store_hash.to_owned())
             .one(&self.db)
             .await?
@@ -249,7 +249,7 @@ impl Store {
     }
 
     /// All installed tenants, decrypted, by store hash.
-    pub async fn installed_tenants(&self) -> Result<Vec<Tenant>> {
+    pub async fn installed_tenants(&self) -> Result<Vec<TenantRecord>> {
         tenants::Entity::find()
             .filter(tenants::Column::Status.eq(TenantStatus::Installed))
             .order_by_asc(tenants::Column::StoreHash)
@@ -261,9 +261,9 @@ impl Store {
     }
 
     /// Replaces the webhook secret of an installed tenant with a new random one; the old one
-    /// becomes the previous secret (see [`Tenant::accepts_webhook_secret`]). The caller then
+    /// becomes the previous secret (see [`TenantRecord::accepts_webhook_secret`]). The caller then
     /// updates the hooks' headers through reconcile.
-    pub async fn rotate_webhook_secret(&self, store_hash: &str) -> Result<Tenant> {
+    pub async fn rotate_webhook_secret(&self, store_hash: &str) -> Result<TenantRecord> {
         let now = self.now_ms();
         let secret = new_webhook_secret();
         let sealed = self.keys.seal(
@@ -374,7 +374,7 @@ impl Store {
         Ok(rewritten)
     }
 
-    fn decrypt_tenant(&self, row: tenants::Model) -> Result<Tenant> {
+    fn decrypt_tenant(&self, row: tenants::Model) -> Result<TenantRecord> {
         let hash = &row.store_hash;
         let access_token = self.open_opt(
             hash,
@@ -397,12 +397,16 @@ impl Store {
             &row.previous_webhook_secret_enc,
             &row.previous_webhook_secret_key_id,
         )?;
-        Ok(Tenant {
+        Ok(TenantRecord {
             store_hash: row.store_hash.clone(),
             status: row.status,
             generation: row.generation,
             access_token,
-            scopes: row.scopes.split_whitespace().map(str::to_owned).collect(),
+            oauth_scopes: row
+                .oauth_scopes
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect(),
             owner_id: row.owner_id,
             owner_email: row.owner_email,
             account_uuid: row.account_uuid,

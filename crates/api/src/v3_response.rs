@@ -1,4 +1,4 @@
-//! The v3 `{data, meta}` response envelope and its pagination metadata.
+//! The v3 `{data, meta}` response body ([`V3Response`]) and its pagination metadata.
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -6,17 +6,17 @@ use serde_json::Value;
 
 /// A v3 response: `{"data": T, "meta": {...}}`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Envelope<T> {
+pub struct V3Response<T> {
     /// The payload.
     pub data: T,
     /// Response metadata; `{}` for single resources.
     #[serde(default, deserialize_with = "meta_lenient")]
-    pub meta: Meta,
+    pub meta: ResponseMeta,
 }
 
 /// `meta` of a v3 response.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Meta {
+pub struct ResponseMeta {
     /// Present on collection responses.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pagination: Option<Pagination>,
@@ -78,22 +78,22 @@ pub struct Page<T> {
     pub pagination: Option<Pagination>,
 }
 
-impl<T> From<Envelope<Vec<T>>> for Page<T> {
-    fn from(envelope: Envelope<Vec<T>>) -> Self {
+impl<T> From<V3Response<Vec<T>>> for Page<T> {
+    fn from(response: V3Response<Vec<T>>) -> Self {
         Self {
-            items: envelope.data,
-            pagination: envelope.meta.pagination,
+            items: response.data,
+            pagination: response.meta.pagination,
         }
     }
 }
 
 /// `meta` is an object in the spec, but some endpoints send `[]` or `null` when empty.
-fn meta_lenient<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Meta, D::Error> {
+fn meta_lenient<'de, D: Deserializer<'de>>(deserializer: D) -> Result<ResponseMeta, D::Error> {
     match Value::deserialize(deserializer)? {
         Value::Object(map) => {
             serde_json::from_value(Value::Object(map)).map_err(serde::de::Error::custom)
         }
-        _ => Ok(Meta::default()),
+        _ => Ok(ResponseMeta::default()),
     }
 }
 
@@ -108,8 +108,8 @@ pub(crate) fn unwrap_data(value: Value) -> Value {
     }
 }
 
-/// Deserializes a single resource that may or may not be wrapped in the envelope.
-pub(crate) fn from_maybe_enveloped<T: DeserializeOwned>(
+/// Deserializes a single resource, sent bare or wrapped in `{"data": ...}`.
+pub(crate) fn data_of<T: DeserializeOwned>(
     value: Value,
 ) -> Result<T, serde_path_to_error::Error<serde_json::Error>> {
     serde_path_to_error::deserialize(unwrap_data(value))
@@ -122,20 +122,20 @@ mod tests {
 
     #[test]
     fn meta_may_be_an_empty_list() {
-        let envelope: Envelope<Value> =
+        let response: V3Response<Value> =
             serde_json::from_value(json!({"data": {"id": 1}, "meta": []})).expect("parses");
-        assert_eq!(envelope.meta, Meta::default());
+        assert_eq!(response.meta, ResponseMeta::default());
     }
 
     #[test]
     fn pagination_parses() {
-        let envelope: Envelope<Vec<u32>> = serde_json::from_value(json!({
+        let response: V3Response<Vec<u32>> = serde_json::from_value(json!({
             "data": [1, 2],
             "meta": {"pagination": {"total": 5, "count": 2, "per_page": 2, "current_page": 1,
                      "total_pages": 3, "links": {"next": "?page=2&limit=2", "current": "?page=1&limit=2"}}}
         }))
         .expect("parses");
-        let page = Page::from(envelope);
+        let page = Page::from(response);
         let pagination = page.pagination.expect("pagination");
         assert!(pagination.has_next());
         assert_eq!(pagination.links.next.as_deref(), Some("?page=2&limit=2"));
@@ -143,7 +143,7 @@ mod tests {
     }
 
     #[test]
-    fn unwraps_data_only_when_enveloped() {
+    fn unwraps_data_only_when_wrapped() {
         assert_eq!(
             unwrap_data(json!({"data": {"id": 1}, "meta": {}})),
             json!({"id": 1})
