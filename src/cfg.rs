@@ -1,29 +1,4 @@
-//! Runtime configuration of the receiver and the workers, loaded once and validated.
-//!
-//! | variable | default | meaning |
-//! |---|---|---|
-//! | `BCAPP_LISTEN` | `0.0.0.0:$PORT` | the address [`crate::Server::run`] listens on |
-//! | `PORT` | `3000` | the port, when `BCAPP_LISTEN` is not set (the convention of most hosting platforms) |
-//! | `BCAPP_WEBHOOK_PATH` | `/webhooks` | where BigCommerce POSTs callbacks |
-//! | `BCAPP_MAX_BODY_BYTES` | `65536` | larger callbacks are refused with 413 |
-//! | `BCAPP_SIGNATURES` | `log` | Standard Webhooks signatures: `off`, `log` (verify, log failures), `required` |
-//! | `BC_CLIENT_SECRET` | none | the app's client secret: the key of Standard Webhooks signatures |
-//! | `BCAPP_UNINSTALLED_GRACE_SECS` | `259200` (3 days) | callbacks of a store uninstalled this recently are acknowledged and dropped |
-//! | `BCAPP_MAX_IN_FLIGHT` | `256` | events handled at once per process (handlers mostly wait on the API) |
-//! | `BCAPP_MAX_IN_FLIGHT_PER_STORE` | none | events of one store handled at once, when set |
-//! | `BCAPP_MAX_HELD` | `1024` | events a process holds in memory (queued and in flight); the rest wait in the database |
-//! | `BCAPP_MAX_ATTEMPTS` | `8` | attempts before an event goes to the dead letters |
-//! | `BCAPP_HANDLER_TIMEOUT_SECS` | `30` | one attempt of one event's handlers; then it counts as a retryable failure |
-//! | `BC_CLIENT_ID` | none | the app's client id; with `BC_CLIENT_SECRET` and `APP_URL` it enables install, load and uninstall and the subscription reconciler |
-//! | `APP_URL` | none | the app's public base URL (`https://app.example.com`): OAuth redirect `{APP_URL}/auth`, webhook destination `{APP_URL}{BCAPP_WEBHOOK_PATH}` |
-//! | `BC_API_URL` | `https://api.bigcommerce.com` | the API base (the local emulator in development) |
-//! | `BC_LOGIN_URL` | `https://login.bigcommerce.com` | the OAuth token endpoint's base |
-//! | `BCAPP_RECONCILE_INTERVAL_SECS` | `3600` | how often every store's subscriptions are checked |
-//! | `BCAPP_INGEST_TIMEOUT_MS` | `500` | longest a callback waits to be stored before it is answered 503 (BigCommerce redelivers it) |
-//! | `BCAPP_SESSION_TTL_SECS` | `7200` | how long a merchant's session in the app's UI lasts after `/load` |
-//! | `BCAPP_FRAME_ANCESTORS` | `https://*.bigcommerce.com https://*.mybigcommerce.com` | who may frame the app's pages (`Content-Security-Policy: frame-ancestors`), space-separated |
-//!
-//! Everything else has a sensible default and can be set in code (`Config { .. }`).
+//! Runtime configuration of the receiver and the workers, loaded once and validated. The settings table is on [`Config`].
 
 use std::time::Duration;
 
@@ -114,7 +89,33 @@ impl BigCommerce {
     }
 }
 
-/// Receiver and worker settings.
+/// Receiver and worker settings, read once from the environment ([`Config::from_env`]) and
+/// validated.
+///
+/// | variable | default | meaning |
+/// |---|---|---|
+/// | `BCAPP_LISTEN` | `0.0.0.0:$PORT` | the address [`crate::Server::run`] listens on |
+/// | `PORT` | `3000` | the port, when `BCAPP_LISTEN` is not set (the convention of most hosting platforms) |
+/// | `BCAPP_WEBHOOK_PATH` | `/webhooks` | where BigCommerce POSTs callbacks |
+/// | `BCAPP_MAX_BODY_BYTES` | `65536` | larger callbacks are refused with 413 |
+/// | `BCAPP_SIGNATURES` | `log` | Standard Webhooks signatures: `off`, `log` (verify, log failures), `required` |
+/// | `BC_CLIENT_SECRET` | none | the app's client secret: the key of Standard Webhooks signatures |
+/// | `BCAPP_UNINSTALLED_GRACE_SECS` | `259200` (3 days) | callbacks of a store uninstalled this recently are acknowledged and dropped |
+/// | `BCAPP_MAX_IN_FLIGHT` | `256` | events handled at once per process (handlers mostly wait on the API) |
+/// | `BCAPP_MAX_IN_FLIGHT_PER_STORE` | none | events of one store handled at once, when set |
+/// | `BCAPP_MAX_HELD` | `1024` | events a process holds in memory (queued and in flight); the rest wait in the database |
+/// | `BCAPP_MAX_ATTEMPTS` | `8` | attempts before an event goes to the dead letters |
+/// | `BCAPP_HANDLER_TIMEOUT_SECS` | `30` | one attempt of one event's handlers; then it counts as a retryable failure |
+/// | `BC_CLIENT_ID` | none | the app's client id; with `BC_CLIENT_SECRET` and `APP_URL` it enables install, load and uninstall and the subscription reconciler |
+/// | `APP_URL` | none | the app's public base URL (`https://app.example.com`): OAuth redirect `{APP_URL}/auth`, webhook destination `{APP_URL}{BCAPP_WEBHOOK_PATH}` |
+/// | `BC_API_URL` | `https://api.bigcommerce.com` | the API base (the local emulator in development) |
+/// | `BC_LOGIN_URL` | `https://login.bigcommerce.com` | the OAuth token endpoint's base |
+/// | `BCAPP_RECONCILE_INTERVAL_SECS` | `3600` | how often every store's subscriptions are checked |
+/// | `BCAPP_INGEST_TIMEOUT_MS` | `500` | longest a callback waits to be stored before it is answered 503 (BigCommerce redelivers it) |
+/// | `BCAPP_SESSION_TTL_SECS` | `7200` | how long a merchant's session in the app's UI lasts after `/load` |
+/// | `BCAPP_FRAME_ANCESTORS` | `https://*.bigcommerce.com https://*.mybigcommerce.com` | who may frame the app's pages (`Content-Security-Policy: frame-ancestors`), space-separated |
+///
+/// Everything else has a sensible default and can be set in code (`Config { .. }`).
 #[derive(Clone, Debug)]
 pub struct Config {
     /// Where [`crate::Server::run`] listens.

@@ -1,10 +1,4 @@
 //! The callback envelope: what BigCommerce POSTs to the app for every event.
-//!
-//! ```json
-//! {"scope": "store/order/created", "store_id": "1025646", "producer": "stores/abc123",
-//!  "hash": "dd70c0976e06b67aaf671e73f49dcb79230ebf9d", "created_at": 1561479335,
-//!  "data": {"type": "order", "id": 250}}
-//! ```
 
 use std::borrow::Cow;
 
@@ -15,6 +9,12 @@ use crate::events::{Event, Lenient, LenientSeed, Scope};
 use crate::ids::{ChannelId, StoreHash};
 
 /// A parsed callback: its envelope fields and its typed event.
+///
+/// ```json
+/// {"scope": "store/order/created", "store_id": "1025646", "producer": "stores/abc123",
+///  "hash": "dd70c0976e06b67aaf671e73f49dcb79230ebf9d", "created_at": 1561479335,
+///  "data": {"type": "order", "id": 250}}
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct Envelope {
     /// The store (from `producer`), the scope as delivered, the hash, the store id and when it

@@ -414,7 +414,7 @@ impl fmt::Debug for Tenant {
     }
 }
 
-pub use crate::envelope::Meta;
+use crate::envelope::Meta;
 
 /// Application state given to [`crate::AppBuilder::state`]; a handler takes `State<T>`.
 #[derive(Clone, Debug)]

@@ -28,7 +28,7 @@
 //! ```no_run
 //! use bigcommerce_app::events::OrderCreated;
 //! use bigcommerce_app::store::{Store, StoreConfig};
-//! use bigcommerce_app::{cfg::Config, webhook_handler, App, HandlerError, Server, Tenant};
+//! use bigcommerce_app::{Config, webhook_handler, App, HandlerError, Server, Tenant};
 //!
 //! #[webhook_handler("store/order/created")]
 //! async fn on_order(order: OrderCreated, tenant: Tenant) -> Result<(), HandlerError> {
@@ -54,7 +54,7 @@
 //!   what a handler can take; [`events`]: the generated event types; [`HandlerError`] and
 //!   [`ResultExt`]: which failures are retried.
 //! - [`App`] / [`AppBuilder`]: handlers, state, install hooks, the app's pages and routes.
-//! - [`Server`]: what it serves and runs; [`cfg`](mod@cfg): every setting and its variable;
+//! - [`Server`]: what it serves and runs; [`Config`]: every setting and its variable;
 //!   [`store`]: the database and the encryption keys.
 //! - `testing::TestApp` (feature `testing`): the app against a local BigCommerce in a test.
 //! - The guides in the repository's `docs/` folder: getting started, handlers, the app's UI,
@@ -84,22 +84,25 @@
 //! | `anyhow`, `eyre` | no | handlers may return `anyhow::Result<()>` / `eyre::Result<()>` |
 //! | `testing` | no | `testing::TestApp` and the local BigCommerce emulator |
 
-pub mod app;
-pub mod cfg;
-pub mod envelope;
+// Modules whose items are re-exported below are private: the flat names are the API, one path
+// per item. `events` (hundreds of generated types), `logging`, `metrics` and `testing` are
+// namespaces of their own.
+mod app;
+mod cfg;
+mod envelope;
 pub mod events;
-pub mod handler;
-pub mod ids;
+mod handler;
+mod ids;
 mod inbox;
 mod install;
 #[cfg(feature = "logging")]
 pub mod logging;
 mod main_error;
-pub mod merchant;
+mod merchant;
 pub mod metrics;
 mod receiver;
-pub mod reconcile;
-pub mod server;
+mod reconcile;
+mod server;
 // The tenant cache behind the receiver and the handlers: plumbing.
 #[doc(hidden)]
 pub mod tenants;
@@ -108,8 +111,8 @@ pub mod testing;
 mod watchdog;
 
 pub use app::{
-    App, AppBuilder, BuildError, DispatchError, Dispatched, HandlerOutcome, Installed, Outcome,
-    StaticTenants, Subscription, TenantLookup, Uninstalled, UserRemoved,
+    App, AppBuilder, BoxFuture, BuildError, DispatchError, Dispatched, HandlerOutcome, Installed,
+    Outcome, StaticTenants, Subscription, TenantLookup, Uninstalled, UserRemoved,
 };
 /// axum, re-exported so the app's own routes use the version the framework serves.
 pub use axum;
@@ -118,17 +121,22 @@ pub use bigcommerce_app_api as api;
 pub use bigcommerce_app_macros::webhook_handler;
 /// Storage (tenants, inbox, subscriptions), re-exported so apps need one dependency.
 pub use bigcommerce_app_store as store;
-pub use envelope::{Envelope, ParseError};
+pub use cfg::{BigCommerce, Config, ConfigError, SignatureMode, DEFAULT_FRAME_ANCESTORS};
+pub use envelope::{Envelope, Meta, ParseError};
 pub use events::{Event, Scope, ScopeInfo, ScopeKind};
 pub use handler::{
-    Call, FromCall, HandlerError, Meta, NoApiClient, Permanent, ResultExt, Retryable, Route, State,
+    Call, FromCall, HandlerError, NoApiClient, Permanent, ResultExt, Retryable, Route, State,
     Tenant, WebhookHandler,
 };
-pub use ids::{ChannelId, StoreHash};
+pub use ids::{ChannelId, StoreHash, StoreHashError};
 pub use main_error::MainError;
-pub use merchant::{Merchant, MerchantRejection, SessionRefused, StoreOwner};
+pub use merchant::{
+    Merchant, MerchantRejection, SessionRefused, StoreOwner, CSRF_HEADER, CSRF_PARAM,
+    SESSION_COOKIE, SESSION_PARAM,
+};
 pub use receiver::CallbackRejection;
-pub use server::{Server, ServerError, Workers};
+pub use reconcile::{ReconcileError, ReconcileReport, Reconciler};
+pub use server::{shutdown_signal, Server, ServerError, Workers};
 
 /// Used by the code `#[webhook_handler]` generates; not a public API.
 #[doc(hidden)]

@@ -1,28 +1,4 @@
 //! The merchant's half of an app: its UI inside the store's control panel.
-//!
-//! BigCommerce opens the app's `/load` (and `/auth` on install) in an iframe of the control
-//! panel. After the signed payload is verified, the framework opens a session bound to the
-//! store, the user and the install generation, and hands over to the app's load page. The app's
-//! own routes ([`crate::AppBuilder::merge`]) then know who is calling through the [`Merchant`]
-//! extractor (or [`StoreOwner`] for owner-only routes).
-//!
-//! The session travels two ways, because the app is a third party inside the control panel:
-//!
-//! - a cookie, `bcapp_session`, `HttpOnly; Secure; SameSite=None; Partitioned`, which browsers
-//!   keep per top-level site even when they block third-party cookies in general;
-//! - the token itself, for browsers that refuse even that: [`Merchant::url`] puts it into the
-//!   app's links and form actions (`?bcapp_session=...`), and scripts send it as
-//!   `Authorization: Bearer ...`. An explicit token wins over the cookie.
-//!
-//! Requests authenticated by the cookie with an unsafe method (POST, PUT, PATCH, DELETE) must
-//! carry the session's CSRF token ([`Merchant::csrf_token`]) in the `X-CSRF-Token` header or
-//! the `csrf_token` query parameter: a cookie marked `SameSite=None` is sent on cross-site
-//! requests too. A token given explicitly needs none (another site cannot know it).
-//!
-//! Every response of the app's pages (and of `/auth` and `/load`) says who may frame it
-//! (`Content-Security-Policy: frame-ancestors`, BigCommerce's control panel by default, see
-//! [`crate::cfg::Config::frame_ancestors`]), sends no `Referer` (URLs may carry tokens) and is
-//! not sniffed.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -65,6 +41,30 @@ enum TokenSource {
 ///
 /// An extractor for the app's own routes: a request without a valid session is refused with
 /// [`MerchantRejection`] (401, a page for browsers, JSON otherwise). Cheap to clone.
+///
+/// BigCommerce opens the app's `/load` (and `/auth` on install) in an iframe of the control
+/// panel. After the signed payload is verified, the framework opens a session bound to the
+/// store, the user and the install generation, and hands over to the app's load page. The app's
+/// own routes ([`crate::AppBuilder::merge`]) then know who is calling through the [`Merchant`]
+/// extractor (or [`StoreOwner`] for owner-only routes).
+///
+/// The session travels two ways, because the app is a third party inside the control panel:
+///
+/// - a cookie, `bcapp_session`, `HttpOnly; Secure; SameSite=None; Partitioned`, which browsers
+///   keep per top-level site even when they block third-party cookies in general;
+/// - the token itself, for browsers that refuse even that: [`Merchant::url`] puts it into the
+///   app's links and form actions (`?bcapp_session=...`), and scripts send it as
+///   `Authorization: Bearer ...`. An explicit token wins over the cookie.
+///
+/// Requests authenticated by the cookie with an unsafe method (POST, PUT, PATCH, DELETE) must
+/// carry the session's CSRF token ([`Merchant::csrf_token`]) in the `X-CSRF-Token` header or
+/// the `csrf_token` query parameter: a cookie marked `SameSite=None` is sent on cross-site
+/// requests too. A token given explicitly needs none (another site cannot know it).
+///
+/// Every response of the app's pages (and of `/auth` and `/load`) says who may frame it
+/// (`Content-Security-Policy: frame-ancestors`, BigCommerce's control panel by default, see
+/// [`crate::Config::frame_ancestors`]), sends no `Referer` (URLs may carry tokens) and is
+/// not sniffed.
 #[derive(Clone)]
 pub struct Merchant {
     inner: Arc<MerchantInner>,

@@ -1,13 +1,4 @@
 //! Keeps each store's webhook subscriptions as the app needs them.
-//!
-//! Desired: [`App::subscriptions`], channel templates expanded over the store's channels, plus
-//! `store/channel/created` so a new channel is picked up. Compared with the store's hooks that
-//! point at this app's destination (hooks with other destinations are never touched):
-//! missing hooks are created one at a time (BigCommerce does not take them in parallel),
-//! deactivated ones re-activated, header drift fixed in place, unwanted ones deleted. Every
-//! hook carries the store's secret header. A store already as desired costs one list call and
-//! no writes. Each outcome is recorded per store and scope, logged, and counted
-//! (`bcapp_reconcile_total{outcome}`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -78,6 +69,15 @@ enum Desired {
 }
 
 /// Reconciles stores against BigCommerce.
+///
+/// Desired: [`App::subscriptions`], channel templates expanded over the store's channels, plus
+/// `store/channel/created` so a new channel is picked up. Compared with the store's hooks that
+/// point at this app's destination (hooks with other destinations are never touched):
+/// missing hooks are created one at a time (BigCommerce does not take them in parallel),
+/// deactivated ones re-activated, header drift fixed in place, unwanted ones deleted. Every
+/// hook carries the store's secret header. A store already as desired costs one list call and
+/// no writes. Each outcome is recorded per store and scope, logged, and counted
+/// (`bcapp_reconcile_total{outcome}`).
 #[derive(Clone)]
 pub struct Reconciler {
     inner: Arc<Inner>,

@@ -1,16 +1,4 @@
 //! Runs an [`App`]: the HTTP endpoints, the workers, and a graceful shutdown.
-//!
-//! ```no_run
-//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! use bigcommerce_app::{cfg::Config, App, Server};
-//! use bigcommerce_app::store::{Store, StoreConfig};
-//!
-//! let store = Store::connect(&StoreConfig::from_env()?).await?;
-//! let server = Server::new(App::builder().build()?, store, Config::from_env()?)?;
-//! let listener = tokio::net::TcpListener::bind("0.0.0.0:3000").await?;
-//! server.serve(listener).await?; // until SIGTERM or ctrl-c
-//! # Ok(()) }
-//! ```
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -83,6 +71,18 @@ fn listen_hint(error: &std::io::Error, addr: std::net::SocketAddr) -> String {
 }
 
 /// An app bound to its storage and configuration.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use bigcommerce_app::{Config, App, Server};
+/// use bigcommerce_app::store::{Store, StoreConfig};
+///
+/// let store = Store::connect(&StoreConfig::from_env()?).await?;
+/// let server = Server::new(App::builder().build()?, store, Config::from_env()?)?;
+/// let listener = tokio::net::TcpListener::bind("0.0.0.0:3000").await?;
+/// server.serve(listener).await?; // until SIGTERM or ctrl-c
+/// # Ok(()) }
+/// ```
 pub struct Server {
     lifecycle: Option<Arc<Lifecycle>>,
     router: Router,

@@ -9,9 +9,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
-use bigcommerce_app::cfg::{BigCommerce, Config};
 use bigcommerce_app::store::{SecretString, Store};
 use bigcommerce_app::{webhook_handler, App, HandlerError, Meta, Server, State, Tenant};
+use bigcommerce_app::{BigCommerce, Config};
 use serde_json::Value;
 use support::*;
 use wiremock::matchers::path_regex;

@@ -9,7 +9,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
-use bigcommerce_app::cfg::Config;
+use bigcommerce_app::Config;
 use bigcommerce_app::{webhook_handler, App, HandlerError, Meta, Server};
 use support::*;
 

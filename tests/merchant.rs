@@ -593,12 +593,12 @@ async fn routes_of_the_app_on_the_frameworks_paths_are_an_error() {
 #[tokio::test]
 async fn frame_ancestors_are_configurable_and_checked() {
     let (store, _dir) = sqlite_store().await;
-    let cfg = bigcommerce_app::cfg::Config {
+    let cfg = bigcommerce_app::Config {
         frame_ancestors: vec!["https://a.example; script-src *".into()],
         ..Default::default()
     };
     assert!(bigcommerce_app::Server::new(App::empty().build().unwrap(), store, cfg).is_err());
-    let cfg = bigcommerce_app::cfg::Config::from_lookup(|name| {
+    let cfg = bigcommerce_app::Config::from_lookup(|name| {
         (name == "BCAPP_FRAME_ANCESTORS")
             .then(|| "http://127.0.0.1:4000 https://*.mybigcommerce.com".into())
     })

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use bigcommerce_app::cfg::Config;
+use bigcommerce_app::Config;
 use bigcommerce_app::{webhook_handler, App, HandlerError, Meta, Server, State};
 use bigcommerce_app_store::{Store, StoreConfig};
 use sea_orm::{ConnectionTrait, DbBackend, Statement};

@@ -6,8 +6,8 @@ mod support;
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use bigcommerce_app::cfg::{Config, SignatureMode};
 use bigcommerce_app::{App, Server};
+use bigcommerce_app::{Config, SignatureMode};
 use bigcommerce_app_store::{SecretString, Store};
 use support::*;
 

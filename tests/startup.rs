@@ -7,8 +7,8 @@ mod support;
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use bigcommerce_app::cfg::Config;
 use bigcommerce_app::store::{KeyRing, Store, StoreConfig, StoreError};
+use bigcommerce_app::Config;
 use bigcommerce_app::{App, MainError, Server, ServerError};
 
 fn key(id: &str) -> KeyRing {

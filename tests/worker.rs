@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use bigcommerce_app::cfg::Config;
+use bigcommerce_app::Config;
 use bigcommerce_app::{webhook_handler, App, Event, HandlerError, Meta, Server, State};
 use bigcommerce_app_store::{InboxCounts, Store};
 use support::*;

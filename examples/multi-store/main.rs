@@ -18,9 +18,9 @@ use std::collections::BTreeSet;
 use std::time::Instant;
 
 use app::{app, Activity, Db};
-use bigcommerce_app::cfg::Config;
 use bigcommerce_app::store::{Store, StoreConfig};
 use bigcommerce_app::testing::TestApp;
+use bigcommerce_app::Config;
 use bigcommerce_app::Server;
 
 #[tokio::main]
@@ -204,7 +204,7 @@ async fn demo(serve: bool) -> Result<(), Error> {
             emulator.base_url(),
             emulator.panel_url("alpha")
         );
-        bigcommerce_app::server::shutdown_signal().await;
+        bigcommerce_app::shutdown_signal().await;
     }
     test.stop().await
 }

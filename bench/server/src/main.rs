@@ -25,9 +25,9 @@ use axum::extract::State as AxumState;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use bigcommerce_app::cfg::{Config, SignatureMode};
 use bigcommerce_app::events::OrderCreated;
 use bigcommerce_app::{webhook_handler, App, Envelope, HandlerError, Meta, Server};
+use bigcommerce_app::{Config, SignatureMode};
 use bigcommerce_app_store::{Install, KeyRing, NewInboxEvent, SecretString, Store, StoreConfig};
 
 type Error = Box<dyn std::error::Error + Send + Sync>;

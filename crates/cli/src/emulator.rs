@@ -70,7 +70,7 @@ pub async fn run(args: EmulatorArgs) -> CmdResult {
         served = bigcommerce_app_emulator::serve(config, listener) => {
             served.map_err(|e| Failure::new(e.to_string()))
         }
-        _ = bigcommerce_app::server::shutdown_signal() => Ok(()),
+        _ = bigcommerce_app::shutdown_signal() => Ok(()),
     }
 }
 

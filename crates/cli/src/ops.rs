@@ -10,12 +10,12 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bigcommerce_app::api::{Client, ClientConfig, HookFilter, DEFAULT_BASE_URL};
-use bigcommerce_app::cfg::Config;
-use bigcommerce_app::reconcile::Reconciler;
 use bigcommerce_app::store::config::DEFAULT_DATA_DIR;
 use bigcommerce_app::store::crypto::DEV_KEY_FILE;
 use bigcommerce_app::store::{redact_url, sqlite_file_path, Store, StoreConfig, StoreError};
 use bigcommerce_app::App;
+use bigcommerce_app::Config;
+use bigcommerce_app::Reconciler;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
