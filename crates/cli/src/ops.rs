@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bigcommerce_app::api::{Client, ClientConfig, HookFilter, DEFAULT_BASE_URL};
-use bigcommerce_app::store::config::DEFAULT_DATA_DIR;
-use bigcommerce_app::store::crypto::DEV_KEY_FILE;
+use bigcommerce_app::store::DEFAULT_DATA_DIR;
+use bigcommerce_app::store::DEV_KEY_FILE;
 use bigcommerce_app::store::{redact_url, sqlite_file_path, Store, StoreConfig, StoreError};
 use bigcommerce_app::App;
 use bigcommerce_app::Config;

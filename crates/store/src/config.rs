@@ -1,18 +1,4 @@
 //! Store configuration, read once from the environment and validated.
-//!
-//! | variable | default | meaning |
-//! |---|---|---|
-//! | `BCAPP_DATA_DIR` | `./data` | directory for the SQLite file and the development key |
-//! | `DATABASE_URL` | `sqlite://<data dir>/bcapp.db?mode=rwc` | `sqlite://...` or `postgres://...` |
-//! | `BCAPP_DB_MAX_CONNECTIONS` | 10 (PostgreSQL), 4 (SQLite) | connection pool size |
-//! | `BCAPP_DB_CONNECT_TIMEOUT_SECS` | 5 | connect and pool acquire timeout |
-//! | `BCAPP_ENCRYPTION_KEY` | development key | `id:BASE64`, see [`crate::crypto`] |
-//! | `BCAPP_ENCRYPTION_KEYS_OLD` | none | `id:BASE64,id:BASE64`, decrypt-only keys |
-//!
-//! SQLite runs in WAL mode with `synchronous=NORMAL` and a busy timeout: a committed write
-//! survives a crash of the process, but the last transactions before a power loss or OS crash
-//! may be lost. Use PostgreSQL (or `synchronous=FULL`) where that matters, and whenever several
-//! app instances share the data.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -35,6 +21,20 @@ pub enum Backend {
 
 /// How to reach the database and decrypt its secrets. `Debug` hides the URL's password
 /// and the keys.
+///
+/// | variable | default | meaning |
+/// |---|---|---|
+/// | `BCAPP_DATA_DIR` | `./data` | directory for the SQLite file and the development key |
+/// | `DATABASE_URL` | `sqlite://<data dir>/bcapp.db?mode=rwc` | `sqlite://...` or `postgres://...` |
+/// | `BCAPP_DB_MAX_CONNECTIONS` | 10 (PostgreSQL), 4 (SQLite) | connection pool size |
+/// | `BCAPP_DB_CONNECT_TIMEOUT_SECS` | 5 | connect and pool acquire timeout |
+/// | `BCAPP_ENCRYPTION_KEY` | development key | `id:BASE64`, see [`KeyRing`](crate::KeyRing) |
+/// | `BCAPP_ENCRYPTION_KEYS_OLD` | none | `id:BASE64,id:BASE64`, decrypt-only keys |
+///
+/// SQLite runs in WAL mode with `synchronous=NORMAL` and a busy timeout: a committed write
+/// survives a crash of the process, but the last transactions before a power loss or OS crash
+/// may be lost. Use PostgreSQL (or `synchronous=FULL`) where that matters, and whenever several
+/// app instances share the data.
 #[derive(Clone)]
 pub struct StoreConfig {
     /// `sqlite://path?mode=rwc` or `postgres://user:pass@host:port/db`.

@@ -1,35 +1,4 @@
 //! Encryption at rest of access tokens and webhook secrets.
-//!
-//! # Scheme
-//!
-//! Each value is sealed with AES-256-GCM under a fresh random 96-bit nonce. The stored bytes are
-//! `nonce (12 bytes) || ciphertext || tag (16 bytes)`, and the id of the key that sealed them is
-//! stored in a column next to them. The AEAD associated data binds the value to its row and
-//! purpose (`bcapp/v1/<table>/<purpose>/<row key>`, e.g. the store hash), so a ciphertext copied
-//! into another tenant's row, or from the token column into the secret column, fails to decrypt
-//! instead of yielding another tenant's secret.
-//!
-//! # Keys and rotation
-//!
-//! * `BCAPP_ENCRYPTION_KEY="k2:BASE64"`: the current key. New values are always sealed with it.
-//!   `BASE64` is 32 random bytes (e.g. `openssl rand -base64 32`), standard or URL-safe
-//!   alphabet, padding optional. The id (`k2`) is 1 to 32 characters of `[A-Za-z0-9_-]`; it is
-//!   stored with every ciphertext, never the key itself. Without `id:` the id is `default`.
-//! * `BCAPP_ENCRYPTION_KEYS_OLD="k1:BASE64,k0:BASE64"`: keys that are only used to decrypt.
-//!
-//! To rotate: generate a new key, set it as current under a new id and move the previous one
-//! to `BCAPP_ENCRYPTION_KEYS_OLD`. Old rows still decrypt; every value written afterwards
-//! (install, secret rotation) uses the new key; [`crate::Store::reencrypt_tenants`] rewrites the
-//! remaining old rows, after which the old key can be dropped (the store's
-//! `tenants.*_key_id` columns show which keys are still in use).
-//!
-//! # Development key
-//!
-//! With no `BCAPP_ENCRYPTION_KEY`, a random key is generated once into
-//! `<data dir>/dev-encryption.key` (mode 0600) and reused on the next start, with a loud
-//! warning. Its id is `dev-<random>`, so rows sealed by two different development keys give
-//! distinct, recognisable errors. To move such data to production, put the file's content into
-//! `BCAPP_ENCRYPTION_KEYS_OLD`.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -50,7 +19,7 @@ pub const DEV_KEY_FILE: &str = "dev-encryption.key";
 
 /// A value sealed by [`KeyRing::seal`]: the bytes to store and the id of the key used.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Sealed {
+pub(crate) struct Sealed {
     /// Id of the key that sealed `bytes`.
     pub key_id: String,
     /// `nonce || ciphertext || tag`.
@@ -74,6 +43,37 @@ struct Key {
 /// The current encryption key plus older keys kept for decryption. Cheap to clone.
 ///
 /// `Debug` shows key ids only.
+///
+/// # Scheme
+///
+/// Each value is sealed with AES-256-GCM under a fresh random 96-bit nonce. The stored bytes are
+/// `nonce (12 bytes) || ciphertext || tag (16 bytes)`, and the id of the key that sealed them is
+/// stored in a column next to them. The AEAD associated data binds the value to its row and
+/// purpose (`bcapp/v1/<table>/<purpose>/<row key>`, e.g. the store hash), so a ciphertext copied
+/// into another tenant's row, or from the token column into the secret column, fails to decrypt
+/// instead of yielding another tenant's secret.
+///
+/// # Keys and rotation
+///
+/// * `BCAPP_ENCRYPTION_KEY="k2:BASE64"`: the current key. New values are always sealed with it.
+///   `BASE64` is 32 random bytes (e.g. `openssl rand -base64 32`), standard or URL-safe
+///   alphabet, padding optional. The id (`k2`) is 1 to 32 characters of `[A-Za-z0-9_-]`; it is
+///   stored with every ciphertext, never the key itself. Without `id:` the id is `default`.
+/// * `BCAPP_ENCRYPTION_KEYS_OLD="k1:BASE64,k0:BASE64"`: keys that are only used to decrypt.
+///
+/// To rotate: generate a new key, set it as current under a new id and move the previous one
+/// to `BCAPP_ENCRYPTION_KEYS_OLD`. Old rows still decrypt; every value written afterwards
+/// (install, secret rotation) uses the new key; [`crate::Store::reencrypt_tenants`] rewrites the
+/// remaining old rows, after which the old key can be dropped (the store's
+/// `tenants.*_key_id` columns show which keys are still in use).
+///
+/// # Development key
+///
+/// With no `BCAPP_ENCRYPTION_KEY`, a random key is generated once into
+/// `<data dir>/dev-encryption.key` (mode 0600) and reused on the next start, with a loud
+/// warning. Its id is `dev-<random>`, so rows sealed by two different development keys give
+/// distinct, recognisable errors. To move such data to production, put the file's content into
+/// `BCAPP_ENCRYPTION_KEYS_OLD`.
 #[derive(Clone)]
 pub struct KeyRing {
     inner: Arc<Inner>,
@@ -217,7 +217,7 @@ impl KeyRing {
     }
 
     /// Seals `plaintext` with the current key, bound to `aad`.
-    pub fn seal(&self, plaintext: &[u8], aad: &[u8]) -> Result<Sealed> {
+    pub(crate) fn seal(&self, plaintext: &[u8], aad: &[u8]) -> Result<Sealed> {
         let key = &self.inner.current;
         let cipher = Aes256Gcm::new_from_slice(key.bytes.as_slice())
             .map_err(|_| StoreError::Config("encryption key must be 32 bytes".into()))?;
@@ -246,7 +246,7 @@ impl KeyRing {
 
     /// Opens a value sealed with key `key_id` and bound to `aad`. `what` names the value in
     /// the error (never its content).
-    pub fn open(
+    pub(crate) fn open(
         &self,
         key_id: &str,
         bytes: &[u8],

@@ -13,28 +13,28 @@
 //! # Ok(()) }
 //! ```
 //!
-//! * Configuration and environment variables: [`config`].
-//! * Encryption at rest, key ids and rotation: [`crypto`].
-//! * Tables: [`entities`]; schema: [`migrations`].
+//! * Configuration and environment variables: [`StoreConfig`].
+//! * Encryption at rest, key ids and rotation: [`KeyRing`].
+//! * Tables: [`entities`]; schema: [`Migrator`].
 //! * Errors: [`StoreError`]; [`StoreError::is_unavailable`] is what maps to HTTP 503.
 
 mod clock;
-pub mod config;
-pub mod crypto;
+mod config;
+mod crypto;
 pub mod entities;
 pub mod env_file;
 mod error;
-pub mod migrations;
+mod migrations;
 mod repo;
 
 pub use bigcommerce_app_core::SecretString;
 pub use clock::{Clock, ManualClock};
-pub use config::{redact_url, sqlite_file_path, Backend, StoreConfig};
-pub use crypto::KeyRing;
+pub use config::{redact_url, sqlite_file_path, Backend, StoreConfig, DEFAULT_DATA_DIR};
+pub use crypto::{KeyRing, DEV_KEY_FILE};
 pub use entities::inbox::InboxStatus;
 pub use entities::tenants::TenantStatus;
 pub use error::{Result, StoreError};
-pub use migrations::Migrator;
+pub use migrations::{Migrator, MIGRATIONS_TABLE};
 pub use repo::{
     migrate, migrate_connection, Claim, Due, InboxCounts, InboxEvent, InsertOutcome, Install,
     NewInboxEvent, NewSession, ReconcileOutcome, Session, SessionLookup, Settlement, Store,

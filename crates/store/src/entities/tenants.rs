@@ -2,7 +2,7 @@
 //!
 //! The access token and webhook secrets are AES-256-GCM ciphertexts (`*_enc`: nonce ||
 //! ciphertext || tag) with the id of the key that sealed them (`*_key_id`); see
-//! [`crate::crypto`]. They are `NULL` while the tenant is uninstalled.
+//! [`crate::KeyRing`]. They are `NULL` while the tenant is uninstalled.
 
 use sea_orm::entity::prelude::*;
 
