@@ -60,6 +60,20 @@ impl PayloadField for serde_json::Value {}
 ///
 /// An array payload is `Name(Vec<Item>);`.
 macro_rules! payload {
+    // What every payload is, whatever its shape: a lenient value (so payloads nest) and a
+    // required field.
+    (@field_of_payloads $name:ident) => {
+        impl $crate::events::Lenient for $name {
+            fn deserialize_lenient<'de, D: ::serde::Deserializer<'de>>(
+                deserializer: D,
+            ) -> Result<Self, D::Error> {
+                <Self as ::serde::Deserialize>::deserialize(deserializer)
+            }
+        }
+
+        impl $crate::events::PayloadField for $name {}
+    };
+
     (
         $(#[$attr:meta])*
         $name:ident {
@@ -140,15 +154,7 @@ macro_rules! payload {
             }
         }
 
-        impl $crate::events::Lenient for $name {
-            fn deserialize_lenient<'de, D: ::serde::Deserializer<'de>>(
-                deserializer: D,
-            ) -> Result<Self, D::Error> {
-                <Self as ::serde::Deserialize>::deserialize(deserializer)
-            }
-        }
-
-        impl $crate::events::PayloadField for $name {}
+        payload!(@field_of_payloads $name);
     };
 
     (
@@ -171,15 +177,7 @@ macro_rules! payload {
             }
         }
 
-        impl $crate::events::Lenient for $name {
-            fn deserialize_lenient<'de, D: ::serde::Deserializer<'de>>(
-                deserializer: D,
-            ) -> Result<Self, D::Error> {
-                <Self as ::serde::Deserialize>::deserialize(deserializer)
-            }
-        }
-
-        impl $crate::events::PayloadField for $name {}
+        payload!(@field_of_payloads $name);
     };
 }
 
