@@ -567,11 +567,11 @@ pub(crate) struct PageHeaders {
 impl PageHeaders {
     pub(crate) fn new(frame_ancestors: &[String]) -> Result<PageHeaders, crate::cfg::ConfigError> {
         let value = format!("frame-ancestors {}", frame_ancestors.join(" "));
-        let frame_ancestors = HeaderValue::from_str(&value).map_err(|_| {
-            crate::cfg::ConfigError::Inconsistent(format!(
-                "frame_ancestors {value:?} is not a valid header value"
-            ))
-        })?;
+        let frame_ancestors =
+            HeaderValue::from_str(&value).map_err(|e| crate::cfg::ConfigError::Component {
+                what: "the frame-ancestors header (BCAPP_FRAME_ANCESTORS)",
+                source: Box::new(e),
+            })?;
         Ok(PageHeaders { frame_ancestors })
     }
 
