@@ -1,8 +1,9 @@
 //! Generates the typed webhook events (`Event`, `Scope`, group enums, payload structs) from the
-//! catalogue crate's `scopes.json` into `$OUT_DIR/events/`, one file per concern. The catalogue crate does the loading,
-//! validation and generation; a problem in `scopes.json` fails the build with the name of the
-//! entry at fault. Cargo reruns this script whenever the catalogue crate (and so its embedded
-//! `scopes.json`) changes.
+//! catalogue crate's `scopes.json` into `$OUT_DIR/events/`, one file per concern, and the API
+//! resources of its `resources.json` into `$OUT_DIR/resources.rs`. The catalogue crate does the
+//! loading, validation and generation; a problem in either file fails the build with the name of
+//! the entry at fault. Cargo reruns this script whenever the catalogue crate (and so its embedded
+//! files) changes.
 
 use std::path::PathBuf;
 
@@ -22,10 +23,23 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let dir =
-        PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR")).join("events");
+    let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
+    let dir = out_dir.join("events");
     if let Err(e) = std::fs::create_dir_all(&dir) {
         eprintln!("error: cannot create {}: {e}", dir.display());
+        std::process::exit(1);
+    }
+    let resources = match bigcommerce_app_catalogue::bundled_resources() {
+        Ok(resources) => resources,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(1);
+        }
+    };
+    let resources_file = bigcommerce_app_catalogue::codegen::generate_resources(&resources);
+    let resources_path = out_dir.join(resources_file.name);
+    if let Err(e) = std::fs::write(&resources_path, resources_file.source) {
+        eprintln!("error: cannot write {}: {e}", resources_path.display());
         std::process::exit(1);
     }
     for file in files {

@@ -102,6 +102,7 @@ mod merchant;
 pub mod metrics;
 mod receiver;
 mod reconcile;
+pub mod resources;
 mod server;
 // The tenant cache behind the receiver and the handlers: plumbing.
 #[doc(hidden)]
@@ -118,6 +119,8 @@ pub use app::{
 pub use axum;
 /// The BigCommerce REST client, re-exported so apps need one dependency.
 pub use bigcommerce_app_api as api;
+/// Money kept exact, as BigCommerce sent it (used by [`resources`]).
+pub use bigcommerce_app_core::Decimal;
 pub use bigcommerce_app_macros::webhook_handler;
 /// Storage (tenants, inbox, subscriptions), re-exported so apps need one dependency.
 pub use bigcommerce_app_store as store;

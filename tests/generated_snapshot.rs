@@ -1,4 +1,4 @@
-//! Golden copies of the generated events sources, one per file, so any change to the code
+//! Golden copies of the generated events and resources sources, one per file, so any change to the code
 //! generator or the catalogue shows up in review as a diff of the file it touches. Refresh them
 //! with `UPDATE_SNAPSHOTS=1 cargo test --test generated_snapshot` after checking the difference
 //! is intended.
@@ -21,15 +21,25 @@ const GENERATED: [(&str, &str); 5] = [
     generated!("handler_support.rs"),
 ];
 
+/// `resources.rs`, generated from resources.json next to the events.
+const RESOURCES: &str = include_str!(concat!(env!("OUT_DIR"), "/resources.rs"));
+
 fn check(file: &str) {
-    let (_, generated) = GENERATED
-        .iter()
-        .find(|(name, _)| *name == file)
-        .unwrap_or_else(|| panic!("{file} is not a generated file"));
-    let path = format!(
-        "{}/tests/snapshots/events/{file}.snap",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let generated = if file == "resources.rs" {
+        &RESOURCES
+    } else {
+        &GENERATED
+            .iter()
+            .find(|(name, _)| *name == file)
+            .unwrap_or_else(|| panic!("{file} is not a generated file"))
+            .1
+    };
+    let snapshot = if file == "resources.rs" {
+        format!("tests/snapshots/{file}.snap")
+    } else {
+        format!("tests/snapshots/events/{file}.snap")
+    };
+    let path = format!("{}/{snapshot}", env!("CARGO_MANIFEST_DIR"));
     if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
         std::fs::create_dir_all(std::path::Path::new(&path).parent().expect("has a parent"))
             .expect("create the snapshot folder");
@@ -43,7 +53,7 @@ fn check(file: &str) {
         let unified = diff
             .unified_diff()
             .context_radius(3)
-            .header(&format!("tests/snapshots/events/{file}.snap"), "generated")
+            .header(&snapshot, "generated")
             .to_string();
         panic!(
             "the generated {file} differs from its snapshot:\n{unified}\n\
@@ -81,4 +91,9 @@ fn groups_match_the_snapshot() {
 #[test]
 fn handler_support_matches_the_snapshot() {
     check("handler_support.rs");
+}
+
+#[test]
+fn resources_match_the_snapshot() {
+    check("resources.rs");
 }

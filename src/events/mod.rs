@@ -135,6 +135,8 @@ impl Scope {
 }
 
 mod payload;
+// The generated API resources (crate::resources) are declared with the same macro.
+pub(crate) use payload::payload;
 #[doc(hidden)]
 pub use payload::PayloadField;
 

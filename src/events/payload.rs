@@ -39,6 +39,7 @@ impl PayloadField for f64 {}
 impl PayloadField for bool {}
 impl PayloadField for String {}
 impl PayloadField for serde_json::Value {}
+impl PayloadField for bigcommerce_app_core::Decimal {}
 
 /// Declares a payload struct and its serde impls.
 ///

@@ -9,6 +9,7 @@
 mod model;
 mod names;
 mod pattern;
+mod resources;
 mod validate;
 
 #[cfg(feature = "codegen")]
@@ -20,14 +21,18 @@ use std::path::Path;
 pub use model::{RawCatalogue, RawField, RawPayload, RawScope};
 pub use names::{pascal_case, snake_case};
 pub use pattern::{is_channel_scope, ChannelSelector, Pattern, PatternError};
+pub use resources::{
+    bundled_resources, ApiVersion, ResourceEntry, Resources, BUNDLED_RESOURCES_JSON,
+};
 
 /// The placeholder for the channel id in a channel-templated scope.
 pub const CHANNEL_PLACEHOLDER: &str = "{channel_id}";
 /// The prefix shared by every channel-templated scope.
 pub use bigcommerce_app_core::CHANNEL_PREFIX;
 
-/// A problem with `scopes.json`, naming the entry at fault.
+/// A problem with `scopes.json` or `resources.json`, naming the entry at fault.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum CatalogueError {
     #[error("cannot read {path}: {source}")]
     /// The catalogue file cannot be read.
@@ -49,6 +54,17 @@ pub enum CatalogueError {
         /// What is wrong with it.
         problem: String,
     },
+    #[error("resources.json is not valid: {0}")]
+    /// `resources.json` is not JSON of its format.
+    ResourcesJson(#[source] serde_json::Error),
+    #[error("resources.json entry `{entry}`: {problem}")]
+    /// A `resources.json` entry breaks a rule; `problem` says which.
+    Resource {
+        /// The resource or object name.
+        entry: String,
+        /// What is wrong with it.
+        problem: String,
+    },
 }
 
 impl CatalogueError {
@@ -64,7 +80,7 @@ pub use bigcommerce_app_core::{split_channel, ScopeKind};
 
 /// The type of a payload field.
 ///
-/// Written in `scopes.json` as `id`, `integer`, `number`, `string`, `boolean`, `any`, the name of
+/// Written in `scopes.json` as `id`, `integer`, `number`, `decimal`, `string`, `boolean`, `any`, the name of
 /// another payload, `[T]` for an array, with a trailing `?` for an optional field.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FieldType {
@@ -74,6 +90,8 @@ pub enum FieldType {
     Integer,
     /// A floating point number.
     Number,
+    /// An amount of money: a decimal number or decimal string, kept as the exact text sent.
+    Decimal,
     /// A string; a number is accepted and kept as its decimal text.
     String,
     /// `true` or `false`.
@@ -113,6 +131,7 @@ impl FieldType {
             "string" => FieldType::String,
             "boolean" => FieldType::Boolean,
             "any" => FieldType::Any,
+            "decimal" => FieldType::Decimal,
             name if names::is_type_name(name) => FieldType::Object(name.to_owned()),
             _ => return None,
         })

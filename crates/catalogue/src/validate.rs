@@ -5,8 +5,8 @@ use std::collections::{HashMap, HashSet};
 
 use crate::names::{default_variant, is_field_ident, is_type_name, snake_case};
 use crate::{
-    Catalogue, CatalogueError, Field, FieldType, Payload, PayloadShape, RawCatalogue, RawScope,
-    ScopeEntry, ScopeKind, CHANNEL_PLACEHOLDER, CHANNEL_PREFIX,
+    Catalogue, CatalogueError, Field, FieldType, Payload, PayloadShape, RawCatalogue, RawPayload,
+    RawScope, ScopeEntry, ScopeKind, CHANNEL_PLACEHOLDER, CHANNEL_PREFIX,
 };
 
 pub(crate) fn validate(raw: RawCatalogue) -> Result<Catalogue, CatalogueError> {
@@ -16,7 +16,7 @@ pub(crate) fn validate(raw: RawCatalogue) -> Result<Catalogue, CatalogueError> {
             format!("unsupported format {}, expected 1", raw.format),
         ));
     }
-    let payloads = validate_payloads(&raw)?;
+    let payloads = validate_payloads(&raw.payloads)?;
     let payload_names: HashSet<&str> = payloads.iter().map(|p| p.name.as_str()).collect();
 
     let mut scopes = Vec::with_capacity(raw.scopes.len());
@@ -68,9 +68,9 @@ pub(crate) fn validate(raw: RawCatalogue) -> Result<Catalogue, CatalogueError> {
     Ok(catalogue)
 }
 
-fn validate_payloads(raw: &RawCatalogue) -> Result<Vec<Payload>, CatalogueError> {
+pub(crate) fn validate_payloads(raw: &[RawPayload]) -> Result<Vec<Payload>, CatalogueError> {
     let mut seen = HashSet::new();
-    for p in &raw.payloads {
+    for p in raw {
         if !is_type_name(&p.name) {
             return Err(CatalogueError::entry(
                 &p.name,
@@ -81,8 +81,8 @@ fn validate_payloads(raw: &RawCatalogue) -> Result<Vec<Payload>, CatalogueError>
             return Err(CatalogueError::entry(&p.name, "payload defined twice"));
         }
     }
-    let mut payloads = Vec::with_capacity(raw.payloads.len());
-    for p in &raw.payloads {
+    let mut payloads = Vec::with_capacity(raw.len());
+    for p in raw {
         let shape = match (&p.fields, &p.items) {
             (Some(fields), None) => PayloadShape::Object(validate_fields(&p.name, fields, &seen)?),
             (None, Some(items)) => {

@@ -5,11 +5,13 @@
 //!
 //! Like `axum-core`, this crate is small and stable; the framework re-exports what it holds.
 
+mod decimal;
 mod ids;
 pub mod lenient;
 mod scope;
 mod secret;
 
+pub use decimal::{Decimal, DecimalError};
 pub use ids::{ChannelId, StoreHash, StoreHashError};
 pub use scope::{split_channel, ScopeKind, CHANNEL_PREFIX};
 pub use secret::SecretString;

@@ -158,6 +158,11 @@ fn value(
         FieldType::Number => json!(f64::from(rng.gen_range(100..100_000u32)) / 100.0),
         FieldType::Boolean => json!(true),
         FieldType::Any => json!({}),
+        FieldType::Decimal => json!(format!(
+            "{}.{:02}",
+            rng.gen_range(0..500),
+            rng.gen_range(0..100)
+        )),
         FieldType::String => json!(sample_string(name, group, rng)),
         FieldType::Optional(inner) => value(catalogue, name, inner, group, rng, depth),
         FieldType::Array(inner) => {

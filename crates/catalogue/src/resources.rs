@@ -1,0 +1,163 @@
+//! The resource catalogue (`resources.json`): the BigCommerce API resources a handler fetches
+//! after an event (an order, a product, a cart), with their fields as BigCommerce's OpenAPI specs
+//! describe them. `tools/resources_from_specs.py` derives the file from the specs; the framework's
+//! build script generates a struct per object and a `Resource` impl per resource from it.
+
+use std::collections::HashSet;
+
+use serde::Deserialize;
+
+use crate::model::RawPayload;
+use crate::validate::validate_payloads;
+use crate::{CatalogueError, Payload, PayloadShape};
+
+/// The text of the bundled `resources.json`.
+pub const BUNDLED_RESOURCES_JSON: &str = include_str!("../resources.json");
+
+/// `resources.json` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawResources {
+    format: u32,
+    source: String,
+    resources: Vec<RawResource>,
+    objects: Vec<RawPayload>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawResource {
+    name: String,
+    spec: String,
+    version: String,
+    get: String,
+    wrapped: bool,
+}
+
+/// Which REST API generation serves a resource: they differ in their error bodies and in
+/// whether a body is wrapped in `{"data": ...}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiVersion {
+    /// `/v2/...`: bare bodies, errors as a JSON array.
+    V2,
+    /// `/v3/...`: `{"data": ..., "meta": ...}`.
+    V3,
+}
+
+/// A resource the API serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceEntry {
+    /// The struct name (`Order`), also an entry of [`Resources::objects`].
+    pub name: String,
+    /// The spec file and schema it was derived from.
+    pub spec: String,
+    /// The API generation.
+    pub version: ApiVersion,
+    /// `GET` path of one resource, `{id}` standing for its id (`/v2/orders/{id}`).
+    pub get: String,
+    /// Whether the body is `{"data": resource}`.
+    pub wrapped: bool,
+}
+
+/// The validated resource catalogue.
+#[derive(Debug, Clone)]
+pub struct Resources {
+    /// Where the fields come from.
+    pub source: String,
+    /// The resources, in file order.
+    pub resources: Vec<ResourceEntry>,
+    /// Every object type: the resources and the objects nested in them.
+    pub objects: Vec<Payload>,
+}
+
+impl Resources {
+    /// Parses and validates the text of a `resources.json` file. `taken` are type names already
+    /// generated elsewhere (the event payloads), which the objects must not reuse.
+    pub fn from_json(text: &str, taken: &[&str]) -> Result<Resources, CatalogueError> {
+        let raw: RawResources =
+            serde_json::from_str(text).map_err(CatalogueError::ResourcesJson)?;
+        if raw.format != 1 {
+            return Err(resource_error(
+                "format",
+                format!("unsupported format {}, expected 1", raw.format),
+            ));
+        }
+        // The object rules are the event payloads' rules; the error names this file.
+        let objects = validate_payloads(&raw.objects).map_err(|e| match e {
+            CatalogueError::Entry { entry, problem } => CatalogueError::Resource { entry, problem },
+            other => other,
+        })?;
+        if let Some(clash) = objects.iter().find(|o| taken.contains(&o.name.as_str())) {
+            return Err(resource_error(
+                &clash.name,
+                "an object has the name of an event payload",
+            ));
+        }
+        let mut seen = HashSet::new();
+        let mut resources = Vec::with_capacity(raw.resources.len());
+        for r in raw.resources {
+            if !seen.insert(r.name.clone()) {
+                return Err(resource_error(&r.name, "resource listed twice"));
+            }
+            let is_object = objects
+                .iter()
+                .any(|o| o.name == r.name && matches!(o.shape, PayloadShape::Object(_)));
+            if !is_object {
+                return Err(resource_error(
+                    &r.name,
+                    "a resource must name an object of `objects`",
+                ));
+            }
+            let version = match r.version.as_str() {
+                "v2" => ApiVersion::V2,
+                "v3" => ApiVersion::V3,
+                other => {
+                    return Err(resource_error(
+                        &r.name,
+                        format!("version `{other}`: expected `v2` or `v3`"),
+                    ))
+                }
+            };
+            let prefix = if version == ApiVersion::V2 {
+                "/v2/"
+            } else {
+                "/v3/"
+            };
+            if !r.get.starts_with(prefix) || r.get.matches("{id}").count() != 1 {
+                return Err(resource_error(
+                    &r.name,
+                    format!(
+                        "get path `{}` must start with `{prefix}` and hold `{{id}}` once",
+                        r.get
+                    ),
+                ));
+            }
+            resources.push(ResourceEntry {
+                name: r.name,
+                spec: r.spec,
+                version,
+                get: r.get,
+                wrapped: r.wrapped,
+            });
+        }
+        Ok(Resources {
+            source: raw.source,
+            resources,
+            objects,
+        })
+    }
+}
+
+/// The resource catalogue this crate ships, checked against the bundled event catalogue's names.
+pub fn bundled_resources() -> Result<Resources, CatalogueError> {
+    let events = crate::bundled()?;
+    let taken: Vec<&str> = events.payloads.iter().map(|p| p.name.as_str()).collect();
+    Resources::from_json(BUNDLED_RESOURCES_JSON, &taken)
+}
+
+fn resource_error(entry: impl Into<String>, problem: impl Into<String>) -> CatalogueError {
+    CatalogueError::Resource {
+        entry: entry.into(),
+        problem: problem.into(),
+    }
+}

@@ -1,0 +1,231 @@
+#!/usr/bin/env python3
+"""Derives crates/catalogue/resources.json from BigCommerce's official OpenAPI specs.
+
+Usage: python3 crates/catalogue/tools/resources_from_specs.py DOCS_CHECKOUT
+
+Writes crates/catalogue/resources.json and, from each operation's example response in the spec,
+tests/fixtures/resources/<resource>.json (the resource as the API's `data`, or the v2 body).
+
+DOCS_CHECKOUT is a checkout of github.com/bigcommerce/docs; the specs are its `reference/*.yml`.
+RESOURCES below says, per resource, which spec and which response schema describe it and how
+the API serves it. The fields, their JSON types, nesting and descriptions come from the spec:
+`allOf` is merged, `$ref` followed, nested objects become their own structs. What the spec
+cannot say is decided here, the same way for every resource:
+
+- every field is optional except the resource's id (response schemas rarely list `required`,
+  and BigCommerce leaves fields out depending on the store's features);
+- integer or number fields named `id` or `*_id` are ids (accepted as numbers or numeric strings);
+- every other `number` is `decimal`, kept as the exact text sent (a float would turn `5` into
+  `5.0` and round amounts), and so is money given as a decimal string (a field whose name says
+  price, cost, amount, total, tax, discount, subtotal or value, with a decimal example).
+"""
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import yaml
+
+# name, spec file, response schema, API version, get path, whether v3 wraps it in {data}, doc
+RESOURCES = [
+    ("Order", "reference/orders.v2.oas2.yml", "order_Resp", "v2", "/v2/orders/{id}", False,
+     "An order (Orders v2 API, `GET /v2/orders/{order_id}`)."),
+    ("Product", "reference/catalog/products_catalog.v3.yml", "product_Full", "v3",
+     "/v3/catalog/products/{id}", True,
+     "A catalog product (Catalog API, `GET /v3/catalog/products/{product_id}`)."),
+    ("Cart", "reference/carts.v3.yml", "Cart_Full", "v3", "/v3/carts/{id}", True,
+     "A cart (Carts API, `GET /v3/carts/{cartId}`)."),
+]
+
+MONEY = re.compile(r"(price|cost|amount|total|tax|discount|subtotal|value)(_|$)")
+RUST_KEYWORDS = {"type": "kind", "ref": "reference", "self": "this", "match": "matched",
+                 "mod": "module", "move": "moved", "use": "used", "where": "location",
+                 "loop": "looped", "static": "fixed", "async": "asynchronous"}
+
+
+def load(docs, path):
+    return yaml.safe_load((Path(docs) / path).read_text())
+
+
+def resolve(spec, schema):
+    """Follows $ref and merges allOf into one object schema."""
+    while isinstance(schema, dict) and "$ref" in schema:
+        ref = schema["$ref"]
+        if not ref.startswith("#/"):
+            return {}
+        node = spec
+        for part in ref[2:].split("/"):
+            node = node.get(part, {})
+        schema = node
+    if isinstance(schema, dict) and "allOf" in schema:
+        merged = {"type": "object", "properties": {}, "description": schema.get("description")}
+        for part in schema["allOf"]:
+            part = resolve(spec, part)
+            merged["properties"].update(part.get("properties", {}))
+            if not merged.get("description"):
+                merged["description"] = part.get("description")
+        return merged
+    return schema or {}
+
+
+def snake(name):
+    name = re.sub(r"[^A-Za-z0-9]+", "_", name)
+    name = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower().strip("_")
+    if not name or name[0].isdigit():
+        name = "field_" + name
+    return RUST_KEYWORDS.get(name, name)
+
+
+def singular(name):
+    if name.endswith("ies"):
+        return name[:-3] + "y"
+    if name.endswith("s") and not name.endswith("ss"):
+        return name[:-1]
+    return name
+
+
+def pascal(name):
+    return "".join(p[:1].upper() + p[1:] for p in re.split(r"[^A-Za-z0-9]+", name) if p)
+
+
+def first_sentence(text):
+    if not text:
+        return None
+    text = " ".join(str(text).split())
+    text = re.sub(r"\s*\(Float, Float-As-String, Integer\)", "", text)
+    match = re.match(r"(.+?\.)(\s|$)", text)
+    sentence = match.group(1) if match else text
+    return sentence[:200]
+
+
+class Builder:
+    def __init__(self):
+        self.objects = {}  # name -> object entry
+
+    def field_type(self, spec, owner, json_name, schema, depth):
+        schema = resolve(spec, schema)
+        kind = schema.get("type")
+        if "oneOf" in schema or "anyOf" in schema:
+            return "any"
+        if kind in ("integer", "number") and (json_name == "id" or json_name.endswith("_id")):
+            return "id"
+        if kind == "integer":
+            return "integer"
+        if kind == "number":
+            return "decimal"
+        if kind == "string":
+            example = schema.get("example")
+            if MONEY.search(json_name) and isinstance(example, str) and re.fullmatch(r"-?\d+(\.\d+)?", example):
+                return "decimal"
+            return "string"
+        if kind == "boolean":
+            return "boolean"
+        if kind == "array":
+            inner = self.field_type(spec, owner, singular(json_name), schema.get("items", {}), depth)
+            return f"[{inner}]"
+        if (kind == "object" or "properties" in schema) and schema.get("properties") and depth < 3:
+            name = owner + pascal(json_name)
+            self.object(spec, name, schema, first_sentence(schema.get("description")), depth + 1)
+            return name
+        return "any"
+
+    def object(self, spec, name, schema, doc, depth, id_field=None):
+        schema = resolve(spec, schema)
+        fields = []
+        for json_name, prop in (schema.get("properties") or {}).items():
+            ty = self.field_type(spec, name, json_name, prop, depth)
+            if json_name != id_field:
+                ty = ty + "?"
+            fields.append({
+                "name": json_name,
+                "rust": snake(json_name),
+                "type": ty,
+                "doc": first_sentence(resolve(spec, prop).get("description") or prop.get("description")),
+            })
+        self.objects[name] = {"name": name, "doc": doc or f"`{name}`.", "fields": fields}
+
+
+def example_of(spec, get_path, wrapped):
+    """The example 200 response of `GET get_path` in the spec, as the resource itself."""
+    if not get_path:
+        return None
+    version, rest = get_path.split("/", 2)[1:]
+    for path, item in spec.get("paths", {}).items():
+        if re.sub(r"\{[^}]+\}", "{id}", path) != "/" + rest and re.sub(r"\{[^}]+\}", "{id}", path) != "/" + version + "/" + rest:
+            continue
+        response = item.get("get", {}).get("responses", {}).get("200", {})
+        while isinstance(response, dict) and "$ref" in response:
+            node = spec
+            for part in response["$ref"][2:].split("/"):
+                node = node.get(part, {})
+            response = node
+        content = response.get("content", {})
+        for media in content.values():
+            example = media.get("example")
+            if example is None:
+                for named in (media.get("examples") or {}).values():
+                    example = named.get("value")
+                    break
+            if example is not None:
+                return example.get("data") if wrapped and isinstance(example, dict) else example
+    return None
+
+
+def assembled_example(spec, schema, depth):
+    schema = resolve(spec, schema)
+    if "example" in schema:
+        return schema["example"]
+    kind = schema.get("type")
+    if (kind == "object" or "properties" in schema) and depth < 4:
+        out = {}
+        for name, prop in (schema.get("properties") or {}).items():
+            value = assembled_example(spec, prop, depth + 1)
+            if value is not None:
+                out[name] = value
+        return out
+    if kind == "array" and depth < 4:
+        item = assembled_example(spec, schema.get("items", {}), depth + 1)
+        return [] if item is None else [item]
+    return None
+
+
+def main():
+    docs = sys.argv[1]
+    repo = Path(__file__).resolve().parents[3]
+    fixtures = repo / "tests" / "fixtures" / "resources"
+    fixtures.mkdir(parents=True, exist_ok=True)
+    builder = Builder()
+    resources = []
+    for name, path, schema_name, version, get, wrapped, doc in RESOURCES:
+        spec = load(docs, path)
+        schemas = spec.get("components", {}).get("schemas") or spec.get("definitions") or {}
+        schema = schemas[schema_name]
+        builder.object(spec, name, schema, doc, 0, id_field="id")
+        example = example_of(spec, get, wrapped)
+        if example is None:
+            # No example response in the spec: one assembled from its schema's field examples.
+            example = assembled_example(spec, schema, 0)
+            # The id has no example in the spec; the fixture needs one of its documented type.
+            if isinstance(example, dict) and "id" not in example:
+                example = {"id": "4b1ba2ae-6f56-4e07-9f26-1eb3b6c2fa11", **example}
+        if example is not None:
+            (fixtures / f"{snake(name)}.json").write_text(json.dumps(example, indent=2, ensure_ascii=False, default=str) + "\n")
+        resources.append({
+            "name": name,
+            "spec": f"{path}#/components/schemas/{schema_name}",
+            "version": version,
+            "get": get,
+            "wrapped": wrapped,
+        })
+    out = {
+        "format": 1,
+        "source": "github.com/bigcommerce/docs reference/*.yml, by crates/catalogue/tools/resources_from_specs.py",
+        "resources": resources,
+        "objects": sorted(builder.objects.values(), key=lambda o: o["name"]),
+    }
+    (repo / "crates" / "catalogue" / "resources.json").write_text(json.dumps(out, indent=2, ensure_ascii=False) + "\n")
+
+
+if __name__ == "__main__":
+    main()
