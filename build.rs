@@ -36,7 +36,14 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let resources_file = bigcommerce_app_catalogue::codegen::generate_resources(&resources);
+    let resources_file =
+        match bigcommerce_app_catalogue::codegen::generate_resources(&catalogue, &resources) {
+            Ok(file) => file,
+            Err(e) => {
+                eprintln!("error: {e}");
+                std::process::exit(1);
+            }
+        };
     let resources_path = out_dir.join(resources_file.name);
     if let Err(e) = std::fs::write(&resources_path, resources_file.source) {
         eprintln!("error: cannot write {}: {e}", resources_path.display());

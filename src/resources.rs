@@ -47,6 +47,16 @@ pub trait Resource: DeserializeOwned {
     const WRAPPED: bool;
 }
 
+/// A resource the API serves by its own id ([`Tenant::fetch`]): an order, a product, a cart.
+pub trait TopLevel: Resource {}
+
+/// A resource that lives under another ([`Tenant::fetch_in`]): a shipment under its order, a
+/// variant under its product.
+pub trait Nested: Resource {
+    /// The resource whose id fills `{parent_id}`.
+    type Parent: TopLevel;
+}
+
 /// A fetch that did not give the resource.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -81,10 +91,32 @@ pub enum FetchError {
 
 impl Tenant {
     /// Fetches one resource by id through this store's API client: `tenant.fetch::<Order>(218)`.
-    pub async fn fetch<R: Resource>(&self, id: impl fmt::Display) -> Result<R, FetchError> {
+    pub async fn fetch<R: TopLevel>(&self, id: impl fmt::Display) -> Result<R, FetchError> {
         let id = id.to_string();
-        let api = self.api().map_err(FetchError::NoApiClient)?;
         let path = R::GET.replace("{id}", &id);
+        self.fetch_path(path, id).await
+    }
+
+    /// Fetches a resource that lives under another, by the parent's id and its own:
+    /// `tenant.fetch_in::<Shipment>(order_id, shipment_id)`.
+    pub async fn fetch_in<R: Nested>(
+        &self,
+        parent_id: impl fmt::Display,
+        id: impl fmt::Display,
+    ) -> Result<R, FetchError> {
+        let (parent_id, id) = (parent_id.to_string(), id.to_string());
+        let path = R::GET
+            .replace("{parent_id}", &parent_id)
+            .replace("{id}", &id);
+        self.fetch_path(
+            path,
+            format!("{id} of {} {parent_id}", <R::Parent as Resource>::NAME),
+        )
+        .await
+    }
+
+    async fn fetch_path<R: Resource>(&self, path: String, id: String) -> Result<R, FetchError> {
+        let api = self.api().map_err(FetchError::NoApiClient)?;
         let fetched = if R::WRAPPED {
             api.get::<V3Response<R>>(&path).await.map(|r| r.data)
         } else {

@@ -5,7 +5,10 @@
 use std::sync::{Arc, Mutex};
 
 use bigcommerce_app::events::{CartCreated, OrderCreated, ProductCreated};
-use bigcommerce_app::resources::{Cart, FetchError, Order, Product, Resource};
+use bigcommerce_app::resources::{
+    Brand, Cart, Category, Channel, Customer, CustomerAddress, FetchError, Order, OrderProduct,
+    OrderShippingAddress, Product, ProductVariant, Resource, Shipment, Subscriber,
+};
 use bigcommerce_app::testing::TestApp;
 use bigcommerce_app::{webhook_handler, App, HandlerError, State, Tenant};
 use bigcommerce_app_emulator::Resource as Served;
@@ -68,6 +71,40 @@ fn the_specs_example_cart_parses_and_round_trips() {
     let cart: Cart = round_trip("cart");
     let items = cart.line_items.unwrap().physical_items.unwrap();
     assert_eq!(items[0].product_id, Some(12));
+}
+
+/// Every resource of resources.json, with the fixture the tool wrote from its spec.
+macro_rules! every_resource {
+    ($($fixture:literal => $ty:ty),* $(,)?) => {
+        #[test]
+        fn every_specs_example_parses_and_round_trips() {
+            $(round_trip::<$ty>($fixture);)*
+        }
+
+        #[test]
+        fn the_round_trip_test_covers_every_resource() {
+            let tested = [$(<$ty as Resource>::NAME),*];
+            let listed = bigcommerce_app_catalogue::bundled_resources().unwrap();
+            let listed: Vec<&str> = listed.resources.iter().map(|r| r.name.as_str()).collect();
+            assert_eq!(tested.as_slice(), listed.as_slice());
+        }
+    };
+}
+
+every_resource! {
+    "order" => Order,
+    "order_product" => OrderProduct,
+    "order_shipping_address" => OrderShippingAddress,
+    "shipment" => Shipment,
+    "product" => Product,
+    "product_variant" => ProductVariant,
+    "category" => Category,
+    "brand" => Brand,
+    "customer" => Customer,
+    "customer_address" => CustomerAddress,
+    "subscriber" => Subscriber,
+    "cart" => Cart,
+    "channel" => Channel,
 }
 
 #[test]
@@ -180,5 +217,159 @@ async fn handlers_fetch_what_their_event_names_and_a_deleted_order_is_gone() {
     assert_eq!(lines[1], "gone Order 404");
     assert!(lines[2].starts_with("order 7 "), "{lines:?}");
     assert_eq!(lines[3], "product 9 Sample product 9");
+    test.stop().await.unwrap();
+}
+
+/// A tenant of the emulated store `alpha` (installed), as a handler would get it.
+async fn tenant_of(test: &TestApp) -> Tenant {
+    let token = test
+        .emulator()
+        .access_token("alpha")
+        .unwrap()
+        .expect("installed");
+    let client = bigcommerce_app::api::Client::new(bigcommerce_app::api::ClientConfig {
+        base_url: test.emulator().base_url().to_owned(),
+        ..Default::default()
+    })
+    .unwrap();
+    Tenant::with_api(
+        bigcommerce_app::StoreHash::new("alpha").unwrap(),
+        1,
+        client.store("alpha", token),
+    )
+}
+
+#[tokio::test]
+async fn every_resource_kind_is_fetched_from_the_emulator_and_a_missing_one_is_gone() {
+    let test = TestApp::start(App::empty().build().unwrap(), &[("alpha", &[1])])
+        .await
+        .unwrap();
+    test.install("alpha").await.unwrap();
+    let tenant = tenant_of(&test).await;
+
+    assert_eq!(tenant.fetch::<Order>(7).await.unwrap().id, 7);
+    assert_eq!(tenant.fetch::<Product>(9).await.unwrap().id, 9);
+    assert_eq!(tenant.fetch::<Cart>("c-1").await.unwrap().id, "c-1");
+    assert_eq!(tenant.fetch::<Category>(3).await.unwrap().id, 3);
+    assert_eq!(tenant.fetch::<Brand>(4).await.unwrap().id, 4);
+    assert_eq!(tenant.fetch::<Customer>(5).await.unwrap().id, 5);
+    assert_eq!(tenant.fetch::<Subscriber>(6).await.unwrap().id, 6);
+    assert_eq!(tenant.fetch::<Channel>(1).await.unwrap().id, 1);
+    let shipment: Shipment = tenant.fetch_in::<Shipment>(7, 2).await.unwrap();
+    assert_eq!((shipment.id, shipment.order_id), (2, Some(7)));
+    let line: OrderProduct = tenant.fetch_in::<OrderProduct>(7, 11).await.unwrap();
+    assert_eq!((line.id, line.order_id), (11, Some(7)));
+    let address: OrderShippingAddress = tenant.fetch_in(7, 1).await.unwrap();
+    assert_eq!(address.id, 1);
+    let variant: ProductVariant = tenant.fetch_in(9, 30).await.unwrap();
+    assert_eq!((variant.id, variant.product_id), (30, Some(9)));
+    let customer_address: CustomerAddress = tenant.fetch_in(5, 2).await.unwrap();
+    assert_eq!(customer_address.customer_id, Some(5));
+    // The same id answers the same body: the emulator's data is stable.
+    assert_eq!(
+        tenant.fetch::<Brand>(4).await.unwrap(),
+        tenant.fetch::<Brand>(4).await.unwrap()
+    );
+
+    test.emulator()
+        .set_missing("alpha", Served::Other("Brand"), "4")
+        .unwrap();
+    match tenant.fetch::<Brand>(4).await {
+        Err(FetchError::Gone { resource, id, .. }) => {
+            assert_eq!((resource, id.as_str()), ("Brand", "4"))
+        }
+        other => panic!("expected Gone, got {other:?}"),
+    }
+    match tenant.fetch_in::<Shipment>(7, 0).await {
+        Err(FetchError::Gone { resource, id, .. }) => {
+            assert_eq!((resource, id.as_str()), ("Shipment", "0 of Order 7"))
+        }
+        other => panic!("expected Gone, got {other:?}"),
+    }
+    // Gone is permanent as a handler error: the event is not retried.
+    let gone = tenant.fetch::<Order>(0).await.unwrap_err();
+    assert!(!HandlerError::from(gone).is_retryable());
+    test.stop().await.unwrap();
+}
+
+/// What the group-enum handlers fetched.
+#[derive(Clone, Default)]
+struct FromGroups(Arc<Mutex<Vec<String>>>);
+
+#[webhook_handler("store/order/*")]
+async fn any_order_event(
+    event: bigcommerce_app::events::OrderEvent,
+    tenant: Tenant,
+    State(seen): State<FromGroups>,
+) -> Result<(), HandlerError> {
+    let order = event.fetch(&tenant).await?;
+    seen.0
+        .lock()
+        .unwrap()
+        .push(format!("{} -> order {}", event.scope(), order.id));
+    Ok(())
+}
+
+#[webhook_handler("store/shipment/*")]
+async fn any_shipment_event(
+    event: bigcommerce_app::events::ShipmentEvent,
+    tenant: Tenant,
+    State(seen): State<FromGroups>,
+) -> Result<(), HandlerError> {
+    let shipment = event.fetch(&tenant).await?;
+    seen.0.lock().unwrap().push(format!(
+        "{} -> shipment {} of order {}",
+        event.scope(),
+        shipment.id,
+        shipment.order_id.unwrap_or_default()
+    ));
+    Ok(())
+}
+
+#[tokio::test]
+async fn group_enums_fetch_the_resource_their_events_name() {
+    let seen = FromGroups::default();
+    let app = App::empty()
+        .handler(any_order_event)
+        .handler(any_shipment_event)
+        .state(seen.clone())
+        .build()
+        .unwrap();
+    let test = TestApp::start(app, &[("alpha", &[1])]).await.unwrap();
+    test.install("alpha").await.unwrap();
+    for (scope, data) in [
+        (
+            "store/order/statusUpdated",
+            json!({"type": "order", "id": 21, "status": {"previous_status_id": 0, "new_status_id": 11}}),
+        ),
+        (
+            "store/order/transaction/created",
+            json!({"order_id": "22", "transaction_id": "t-1"}),
+        ),
+        (
+            "store/order/metafield/created",
+            json!({"metafield_id": 5, "resource_id": "23", "resource_type": "order"}),
+        ),
+        (
+            "store/shipment/created",
+            json!({"type": "shipment", "id": 3, "orderId": 24}),
+        ),
+    ] {
+        test.trigger("alpha", scope, None, Some(data))
+            .await
+            .unwrap();
+    }
+    test.wait_idle().await.unwrap();
+    let mut lines = seen.0.lock().unwrap().clone();
+    lines.sort();
+    assert_eq!(
+        lines,
+        [
+            "store/order/metafield/created -> order 23",
+            "store/order/statusUpdated -> order 21",
+            "store/order/transaction/created -> order 22",
+            "store/shipment/created -> shipment 3 of order 24",
+        ]
+    );
     test.stop().await.unwrap();
 }

@@ -920,7 +920,10 @@ fn handler_support(catalogue: &Catalogue) -> TokenStream {
 /// Generates `resources.rs`: a `payload!` declaration per object (lenient like the event
 /// payloads: ids as numbers or strings, money kept as its exact text, unknown fields kept) and
 /// a `Resource` impl per resource, saying where the API serves it.
-pub fn generate_resources(resources: &crate::Resources) -> GeneratedFile {
+pub fn generate_resources(
+    catalogue: &Catalogue,
+    resources: &crate::Resources,
+) -> Result<GeneratedFile, CodegenError> {
     let mut out = header_from(
         "resources.json",
         "BigCommerce API resources: one `payload!` per object, a `Resource` impl per resource.",
@@ -929,7 +932,12 @@ pub fn generate_resources(resources: &crate::Resources) -> GeneratedFile {
         PayloadShape::Object(fields) => fields.iter().any(|f| mentions_decimal(&f.ty)),
         PayloadShape::ArrayOf(_) => false,
     });
-    out.push_str("use super::{ApiVersion, Resource};\n");
+    let nested = resources.resources.iter().any(|r| r.parent.is_some());
+    out.push_str(if nested {
+        "use super::{ApiVersion, Nested, Resource, TopLevel};\n"
+    } else {
+        "use super::{ApiVersion, Resource, TopLevel};\n"
+    });
     if uses_decimal {
         out.push_str("use crate::Decimal;\n");
     }
@@ -954,16 +962,112 @@ pub fn generate_resources(resources: &crate::Resources) -> GeneratedFile {
         };
         let _ = write!(
             out,
-            "\nimpl Resource for {name} {{\n    const NAME: &'static str = {name:?};\n    const VERSION: ApiVersion = {version};\n    const GET: &'static str = {get:?};\n    const WRAPPED: bool = {wrapped};\n}}\n",
+            "\nimpl Resource for {name} {{\n    const NAME: &'static str = {name:?};\n    const VERSION: ApiVersion = {version};\n    const GET: &'static str = {get:?};\n    const WRAPPED: bool = {wrapped};\n}}\n{place}",
             name = entry.name,
             get = entry.get,
             wrapped = entry.wrapped,
+            place = match &entry.parent {
+                Some(parent) => format!(
+                    "\nimpl Nested for {} {{\n    type Parent = {parent};\n}}\n",
+                    entry.name
+                ),
+                None => format!("\nimpl TopLevel for {} {{}}\n", entry.name),
+            },
         );
     }
-    GeneratedFile {
+    for entry in &resources.resources {
+        for link in &entry.fetched_from {
+            event_fetch(&mut out, catalogue, entry, link)?;
+        }
+    }
+    Ok(GeneratedFile {
         name: "resources.rs",
         source: out,
+    })
+}
+
+/// The Rust name of the first of `candidates` a member payload has as a required id or string.
+fn id_field<'c>(
+    catalogue: &'c Catalogue,
+    member: &ScopeEntry,
+    candidates: &[String],
+) -> Option<&'c str> {
+    let payload = catalogue.payload(member.payload.as_deref()?)?;
+    let PayloadShape::Object(fields) = &payload.shape else {
+        return None;
+    };
+    candidates.iter().find_map(|name| {
+        fields
+            .iter()
+            .find(|f| &f.json == name && matches!(f.ty, FieldType::Id | FieldType::String))
+            .map(|f| f.rust.as_str())
+    })
+}
+
+/// `impl GroupEnum { pub async fn fetch(...) }` for a resource its events name.
+fn event_fetch(
+    out: &mut String,
+    catalogue: &Catalogue,
+    entry: &crate::ResourceEntry,
+    link: &crate::EventLink,
+) -> Result<(), CodegenError> {
+    let wildcard = catalogue
+        .get(&link.wildcard)
+        .filter(|w| w.wildcard)
+        .ok_or_else(|| {
+            CodegenError(format!(
+                "resources.json `{}`: fetched_from `{}` is not a wildcard of scopes.json",
+                entry.name, link.wildcard
+            ))
+        })?;
+    let group = group_enum_name(wildcard);
+    let mut arms = String::new();
+    for member in catalogue.members(wildcard) {
+        let missing = |what: &str| {
+            CodegenError(format!(
+                "resources.json `{}`: the payload of `{}` has no {what} field among {:?}",
+                entry.name,
+                member.scope,
+                if what == "id" {
+                    &link.id
+                } else {
+                    &link.parent_id
+                }
+            ))
+        };
+        let id = id_field(catalogue, member, &link.id).ok_or_else(|| missing("id"))?;
+        let variant = group_variant_name(wildcard, member);
+        match &entry.parent {
+            None => {
+                let _ = writeln!(arms, "            Self::{variant}(p) => &p.{id},");
+            }
+            Some(_) => {
+                let parent = id_field(catalogue, member, &link.parent_id)
+                    .ok_or_else(|| missing("parent id"))?;
+                let _ = writeln!(
+                    arms,
+                    "            Self::{variant}(p) => (&p.{parent}, &p.{id}),"
+                );
+            }
+        }
     }
+    let name = &entry.name;
+    let _ = writeln!(out, "\nimpl crate::events::{group} {{");
+    match &entry.parent {
+        None => {
+            let _ = write!(
+                out,
+                "    /// Fetches the [`{name}`] this event names, through the store's API client.\n    pub async fn fetch(&self, tenant: &crate::Tenant) -> Result<{name}, super::FetchError> {{\n        let id: &(dyn ::core::fmt::Display + Sync) = match self {{\n{arms}        }};\n        tenant.fetch::<{name}>(id).await\n    }}\n}}\n"
+            );
+        }
+        Some(parent) => {
+            let _ = write!(
+                out,
+                "    /// Fetches the [`{name}`] this event names (under its [`{parent}`]), through the store's API client.\n    pub async fn fetch(&self, tenant: &crate::Tenant) -> Result<{name}, super::FetchError> {{\n        let (parent_id, id): (&(dyn ::core::fmt::Display + Sync), &(dyn ::core::fmt::Display + Sync)) = match self {{\n{arms}        }};\n        tenant.fetch_in::<{name}>(parent_id, id).await\n    }}\n}}\n"
+            );
+        }
+    }
+    Ok(())
 }
 
 fn mentions_decimal(ty: &FieldType) -> bool {

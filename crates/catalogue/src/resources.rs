@@ -32,6 +32,25 @@ struct RawResource {
     version: String,
     get: String,
     wrapped: bool,
+    #[serde(default)]
+    parent: Option<String>,
+    #[serde(default)]
+    fetched_from: Vec<EventLink>,
+}
+
+/// Events that name a resource: the group enum of `wildcard` can fetch it. The id is read from
+/// each member payload's first field of `id` that it has; for a nested resource, the parent's id
+/// from `parent_id` likewise.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventLink {
+    /// The wildcard whose group enum gets the `fetch` (`store/order/*`).
+    pub wildcard: String,
+    /// JSON names of the payload field holding the resource's id, in order of preference.
+    pub id: Vec<String>,
+    /// For a nested resource: the payload field holding the parent's id.
+    #[serde(default)]
+    pub parent_id: Vec<String>,
 }
 
 /// Which REST API generation serves a resource: they differ in their error bodies and in
@@ -57,6 +76,10 @@ pub struct ResourceEntry {
     pub get: String,
     /// Whether the body is `{"data": resource}`.
     pub wrapped: bool,
+    /// The resource this one lives under (`Order` for a shipment), whose id fills `{parent_id}`.
+    pub parent: Option<String>,
+    /// The events that name it.
+    pub fetched_from: Vec<EventLink>,
 }
 
 /// The validated resource catalogue.
@@ -132,13 +155,45 @@ impl Resources {
                     ),
                 ));
             }
+            if r.parent.is_some() != r.get.contains("{parent_id}") {
+                return Err(resource_error(
+                    &r.name,
+                    "`{parent_id}` belongs in the get path exactly when `parent` is set",
+                ));
+            }
             resources.push(ResourceEntry {
                 name: r.name,
                 spec: r.spec,
                 version,
                 get: r.get,
                 wrapped: r.wrapped,
+                parent: r.parent,
+                fetched_from: r.fetched_from,
             });
+        }
+        for r in &resources {
+            for link in &r.fetched_from {
+                if link.id.is_empty() || link.parent_id.is_empty() != r.parent.is_none() {
+                    return Err(resource_error(
+                        &r.name,
+                        format!(
+                            "fetched_from `{}`: name the id field, and the parent's exactly for a nested resource",
+                            link.wildcard
+                        ),
+                    ));
+                }
+            }
+            if let Some(parent) = &r.parent {
+                if !resources
+                    .iter()
+                    .any(|p| &p.name == parent && p.parent.is_none())
+                {
+                    return Err(resource_error(
+                        &r.name,
+                        format!("parent `{parent}` is not a top-level resource of this file"),
+                    ));
+                }
+            }
         }
         Ok(Resources {
             source: raw.source,

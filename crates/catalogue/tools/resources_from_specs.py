@@ -27,16 +27,59 @@ from pathlib import Path
 
 import yaml
 
-# name, spec file, response schema, API version, get path, whether v3 wraps it in {data}, doc
+# name, spec file, response schema, API version, get path, whether v3 wraps it in {data}, the
+# parent resource ({parent_id} in the path), doc
 RESOURCES = [
-    ("Order", "reference/orders.v2.oas2.yml", "order_Resp", "v2", "/v2/orders/{id}", False,
+    ("Order", "reference/orders.v2.oas2.yml", "order_Resp", "v2", "/v2/orders/{id}", False, None,
      "An order (Orders v2 API, `GET /v2/orders/{order_id}`)."),
+    ("OrderProduct", "reference/orders.v2.oas2.yml", "orderProducts", "v2",
+     "/v2/orders/{parent_id}/products/{id}", False, "Order",
+     "A line of an order (Orders v2 API, `GET /v2/orders/{order_id}/products/{product_id}`)."),
+    ("OrderShippingAddress", "reference/orders.v2.oas2.yml", "orderShippingAddress", "v2",
+     "/v2/orders/{parent_id}/shipping_addresses/{id}", False, "Order",
+     "A shipping address of an order (`GET /v2/orders/{order_id}/shipping_addresses/{id}`)."),
+    ("Shipment", "reference/orders.v2.oas2.yml", "orderShipment", "v2",
+     "/v2/orders/{parent_id}/shipments/{id}", False, "Order",
+     "A shipment of an order (`GET /v2/orders/{order_id}/shipments/{shipment_id}`)."),
     ("Product", "reference/catalog/products_catalog.v3.yml", "product_Full", "v3",
-     "/v3/catalog/products/{id}", True,
+     "/v3/catalog/products/{id}", True, None,
      "A catalog product (Catalog API, `GET /v3/catalog/products/{product_id}`)."),
-    ("Cart", "reference/carts.v3.yml", "Cart_Full", "v3", "/v3/carts/{id}", True,
+    ("ProductVariant", "reference/catalog/product-variants_catalog.v3.yml", "productVariant_Full",
+     "v3", "/v3/catalog/products/{parent_id}/variants/{id}", True, "Product",
+     "A variant (SKU) of a product (`GET /v3/catalog/products/{product_id}/variants/{variant_id}`)."),
+    ("Category", "reference/catalog/categories_catalog.v3.yml", "category_Full", "v3",
+     "/v3/catalog/categories/{id}", True, None,
+     "A category (Catalog API, `GET /v3/catalog/categories/{category_id}`)."),
+    ("Brand", "reference/catalog/brands_catalog.v3.yml", "brand_Full", "v3",
+     "/v3/catalog/brands/{id}", True, None,
+     "A brand (Catalog API, `GET /v3/catalog/brands/{brand_id}`)."),
+    ("Customer", "reference/customers.v2.yml", "customer_Full", "v2", "/v2/customers/{id}", False,
+     None, "A customer (Customers v2 API, `GET /v2/customers/{customer_id}`)."),
+    ("CustomerAddress", "reference/customers.v2.yml", "customerAddress_Full", "v2",
+     "/v2/customers/{parent_id}/addresses/{id}", False, "Customer",
+     "An address of a customer (`GET /v2/customers/{customer_id}/addresses/{customer_address_id}`)."),
+    ("Subscriber", "reference/subscribers.v3.yml", "subscriber_Full", "v3",
+     "/v3/customers/subscribers/{id}", True, None,
+     "A newsletter subscriber (`GET /v3/customers/subscribers/{subscriber_id}`)."),
+    ("Cart", "reference/carts.v3.yml", "Cart_Full", "v3", "/v3/carts/{id}", True, None,
      "A cart (Carts API, `GET /v3/carts/{cartId}`)."),
+    ("Channel", "reference/channels.v3.yml", "ChannelWithCurrencies", "v3", "/v3/channels/{id}",
+     True, None, "A sales channel (Channels API, `GET /v3/channels/{channel_id}`)."),
 ]
+
+# The events that name a resource: the group enum of `wildcard` gets a `fetch` giving it, reading
+# the id from each member payload's first field of `id` that it has (and the parent's id from
+# `parent_id` for a nested resource). Only where every member names that resource.
+FETCHED_FROM = {
+    "Order": [
+        {"wildcard": "store/order/*", "id": ["order_id", "resource_id", "id"]},
+        {"wildcard": "store/channel/{channel_id}/order/*", "id": ["order_id"]},
+    ],
+    "Shipment": [{"wildcard": "store/shipment/*", "id": ["id"], "parent_id": ["orderId"]}],
+    "Category": [{"wildcard": "store/category/*", "id": ["resource_id", "id"]}],
+    "Subscriber": [{"wildcard": "store/subscriber/*", "id": ["id"]}],
+    "Cart": [{"wildcard": "store/channel/{channel_id}/cart/*", "id": ["cart_id"]}],
+}
 
 MONEY = re.compile(r"(price|cost|amount|total|tax|discount|subtotal|value)(_|$)")
 RUST_KEYWORDS = {"type": "kind", "ref": "reference", "self": "this", "match": "matched",
@@ -151,8 +194,9 @@ def example_of(spec, get_path, wrapped):
     if not get_path:
         return None
     version, rest = get_path.split("/", 2)[1:]
+    wanted = re.sub(r"\{[^}]+\}", "{}", "/" + rest)
     for path, item in spec.get("paths", {}).items():
-        if re.sub(r"\{[^}]+\}", "{id}", path) != "/" + rest and re.sub(r"\{[^}]+\}", "{id}", path) != "/" + version + "/" + rest:
+        if re.sub(r"\{[^}]+\}", "{}", path) not in (wanted, "/" + version + wanted):
             continue
         response = item.get("get", {}).get("responses", {}).get("200", {})
         while isinstance(response, dict) and "$ref" in response:
@@ -197,7 +241,7 @@ def main():
     fixtures.mkdir(parents=True, exist_ok=True)
     builder = Builder()
     resources = []
-    for name, path, schema_name, version, get, wrapped, doc in RESOURCES:
+    for name, path, schema_name, version, get, wrapped, parent, doc in RESOURCES:
         spec = load(docs, path)
         schemas = spec.get("components", {}).get("schemas") or spec.get("definitions") or {}
         schema = schemas[schema_name]
@@ -208,7 +252,9 @@ def main():
             example = assembled_example(spec, schema, 0)
             # The id has no example in the spec; the fixture needs one of its documented type.
             if isinstance(example, dict) and "id" not in example:
-                example = {"id": "4b1ba2ae-6f56-4e07-9f26-1eb3b6c2fa11", **example}
+                id_type = next(f["type"] for f in builder.objects[name]["fields"] if f["name"] == "id")
+                placeholder = 1 if id_type == "id" else "4b1ba2ae-6f56-4e07-9f26-1eb3b6c2fa11"
+                example = {"id": placeholder, **example}
         if example is not None:
             (fixtures / f"{snake(name)}.json").write_text(json.dumps(example, indent=2, ensure_ascii=False, default=str) + "\n")
         resources.append({
@@ -217,6 +263,8 @@ def main():
             "version": version,
             "get": get,
             "wrapped": wrapped,
+            **({"parent": parent} if parent else {}),
+            **({"fetched_from": FETCHED_FROM[name]} if name in FETCHED_FROM else {}),
         })
     out = {
         "format": 1,

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use bigcommerce_app_catalogue::Catalogue;
+use bigcommerce_app_catalogue::{Catalogue, Resources};
 use tokio::sync::watch;
 
 use crate::blocklist::Blocklist;
@@ -24,6 +24,8 @@ pub(crate) struct Core {
     pub dev_mode: bool,
     pub delivery_timeout: Duration,
     pub catalogue: Catalogue,
+    /// The API resources it serves beyond the hand-written ones, with their spec-derived shapes.
+    pub resources: Resources,
     pub base_url: String,
     pub http: reqwest::Client,
     /// The merchant's browser for `/auth` and `/load`: follows the app's redirects into its UI.
@@ -83,6 +85,7 @@ impl Core {
             )));
         }
         let catalogue = bigcommerce_app_catalogue::bundled()?;
+        let resources = bigcommerce_app_catalogue::bundled_resources()?;
         let mut stores = HashMap::new();
         for spec in config.stores {
             if let Err(e) = bigcommerce_app_core::StoreHash::check(&spec.hash) {
@@ -130,6 +133,7 @@ impl Core {
             dev_mode: config.dev_mode,
             delivery_timeout: config.delivery_timeout,
             catalogue,
+            resources,
             base_url,
             http,
             browser,

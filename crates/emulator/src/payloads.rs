@@ -2,8 +2,8 @@
 //! payload shape, and building the envelope BigCommerce posts.
 
 use bigcommerce_app_catalogue::{
-    split_channel, Catalogue, FieldType, PayloadShape, ScopeEntry, ScopeKind, CHANNEL_PLACEHOLDER,
-    CHANNEL_PREFIX,
+    split_channel, Catalogue, FieldType, Payload, PayloadShape, ScopeEntry, ScopeKind,
+    CHANNEL_PLACEHOLDER, CHANNEL_PREFIX,
 };
 use rand::Rng;
 use serde_json::{json, Map, Value};
@@ -114,22 +114,33 @@ pub(crate) fn generate_data(catalogue: &Catalogue, entry: &ScopeEntry) -> Value 
         return json!({});
     };
     match &payload.shape {
-        PayloadShape::Object(_) => object(catalogue, &payload.name, &entry.group, &mut rng, 0),
-        PayloadShape::ArrayOf(item) => {
-            Value::Array(vec![object(catalogue, item, &entry.group, &mut rng, 0)])
-        }
+        PayloadShape::Object(_) => object(
+            &catalogue.payloads,
+            &payload.name,
+            &entry.group,
+            &mut rng,
+            0,
+        ),
+        PayloadShape::ArrayOf(item) => Value::Array(vec![object(
+            &catalogue.payloads,
+            item,
+            &entry.group,
+            &mut rng,
+            0,
+        )]),
     }
 }
 
-fn object(
-    catalogue: &Catalogue,
+/// A plausible object of the shape `name` among `shapes` (event payloads or API resources).
+pub(crate) fn object(
+    shapes: &[Payload],
     name: &str,
     group: &str,
     rng: &mut impl Rng,
     depth: usize,
 ) -> Value {
     let mut out = Map::new();
-    let Some(payload) = catalogue.payload(name) else {
+    let Some(payload) = shapes.iter().find(|p| p.name == name) else {
         return Value::Object(out);
     };
     let PayloadShape::Object(fields) = &payload.shape else {
@@ -138,14 +149,14 @@ fn object(
     for field in fields {
         out.insert(
             field.json.clone(),
-            value(catalogue, &field.json, &field.ty, group, rng, depth),
+            value(shapes, &field.json, &field.ty, group, rng, depth),
         );
     }
     Value::Object(out)
 }
 
 fn value(
-    catalogue: &Catalogue,
+    shapes: &[Payload],
     name: &str,
     ty: &FieldType,
     group: &str,
@@ -164,12 +175,12 @@ fn value(
             rng.gen_range(0..100)
         )),
         FieldType::String => json!(sample_string(name, group, rng)),
-        FieldType::Optional(inner) => value(catalogue, name, inner, group, rng, depth),
+        FieldType::Optional(inner) => value(shapes, name, inner, group, rng, depth),
         FieldType::Array(inner) => {
-            json!([value(catalogue, name, inner, group, rng, depth)])
+            json!([value(shapes, name, inner, group, rng, depth)])
         }
         FieldType::Object(object_name) if depth < 8 => {
-            object(catalogue, object_name, group, rng, depth + 1)
+            object(shapes, object_name, group, rng, depth + 1)
         }
         FieldType::Object(_) => json!({}),
     }

@@ -1,6 +1,8 @@
-//! The few store resources a webhook handler fetches after an event: channels, orders (v2),
-//! products and carts (v3). Bodies are generated from the id, so any id exists except `0` and
-//! the ids marked missing with [`crate::Emulator::set_missing`].
+//! The store resources a webhook handler fetches after an event. Channels, orders (v2),
+//! products and carts (v3) have hand-written bodies; every other resource of the catalogue's
+//! `resources.json` (derived from BigCommerce's specs) is answered with a body generated from its
+//! shape, the same for the same id. Any id exists except `0` and the ids marked missing with
+//! [`crate::Emulator::set_missing`].
 
 use std::sync::Arc;
 
@@ -8,6 +10,10 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
+use std::collections::HashMap;
+
+use bigcommerce_app_catalogue::{ApiVersion, FieldType, PayloadShape, ResourceEntry};
+use rand::SeedableRng;
 use serde_json::{json, Value};
 
 use crate::core::Core;
@@ -22,6 +28,8 @@ pub enum Resource {
     Product,
     /// `GET /v3/carts/{id}`
     Cart,
+    /// Any other resource of `resources.json`, by its name (`"Shipment"`, `"Brand"`).
+    Other(&'static str),
 }
 
 const CREATED: &str = "Tue, 05 Mar 2024 14:00:00 +0000";
@@ -199,4 +207,81 @@ fn not_found(what: &str) -> Response {
         &format!("The requested {what} was not found."),
         None,
     )
+}
+
+/// Resources with a hand-written handler above; the rest are served by [`generated`].
+pub(crate) const HAND_WRITTEN: [&str; 3] = ["Order", "Product", "Cart"];
+
+/// `GET` of a resource of `resources.json` without a hand-written handler: a body of its shape,
+/// generated from a seed of the ids (so a second fetch answers the same), with its id and, for a
+/// nested resource, its parent's id filled in.
+pub(crate) async fn generated(
+    State(core): State<Arc<Core>>,
+    Extension(caller): Extension<Caller>,
+    Extension(entry): Extension<Arc<ResourceEntry>>,
+    Path(params): Path<HashMap<String, String>>,
+) -> Response {
+    let id = params.get("id").cloned().unwrap_or_default();
+    let parent_id = params.get("parent_id").cloned();
+    let v2 = entry.version == ApiVersion::V2;
+    let gone = || {
+        if v2 {
+            v2_not_found()
+        } else {
+            not_found(&entry.name.to_ascii_lowercase())
+        }
+    };
+    let Some(shape) = core.resources.objects.iter().find(|o| o.name == entry.name) else {
+        return gone();
+    };
+    let PayloadShape::Object(fields) = &shape.shape else {
+        return gone();
+    };
+    let numeric = fields
+        .iter()
+        .any(|f| f.json == "id" && f.ty == FieldType::Id);
+    let missing = |id: &str| {
+        core.with_store(&caller.store, |s| {
+            s.missing.iter().any(|(kind, missing)| {
+                matches!(kind, Resource::Other(name) if *name == entry.name) && missing == id
+            })
+        })
+        .unwrap_or(true)
+    };
+    if id == "0" || (numeric && id.parse::<u64>().is_err()) || missing(&id) {
+        return gone();
+    }
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed(&format!(
+        "{}/{}/{id}",
+        entry.name,
+        parent_id.as_deref().unwrap_or_default()
+    )));
+    let mut body = crate::payloads::object(
+        &core.resources.objects,
+        &entry.name,
+        &entry.name.to_ascii_lowercase(),
+        &mut rng,
+        0,
+    );
+    if let Value::Object(map) = &mut body {
+        let id_value = match id.parse::<u64>() {
+            Ok(number) if numeric => json!(number),
+            _ => json!(id),
+        };
+        map.insert("id".into(), id_value);
+        if let (Some(parent), Some(parent_id)) = (&entry.parent, &parent_id) {
+            let link = format!("{}_id", bigcommerce_app_catalogue::snake_case(parent));
+            if map.contains_key(&link) {
+                let value = parent_id
+                    .parse::<u64>()
+                    .map_or_else(|_| json!(parent_id), |n| json!(n));
+                map.insert(link, value);
+            }
+        }
+    }
+    if entry.wrapped {
+        Json(json!({ "data": body, "meta": {} })).into_response()
+    } else {
+        Json(body).into_response()
+    }
 }

@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
@@ -121,7 +121,18 @@ pub(crate) fn router(core: Arc<Core>) -> Router {
             "/stores/{hash}/v3/catalog/products/{id}",
             get(resources::product),
         )
-        .route("/stores/{hash}/v3/carts/{id}", get(resources::cart))
+        .route("/stores/{hash}/v3/carts/{id}", get(resources::cart));
+    let mut api = api;
+    for entry in &core.resources.resources {
+        if resources::HAND_WRITTEN.contains(&entry.name.as_str()) {
+            continue;
+        }
+        api = api.route(
+            &format!("/stores/{{hash}}{}", entry.get),
+            get(resources::generated).layer(Extension(Arc::new(entry.clone()))),
+        );
+    }
+    let api = api
         .fallback(|| async { api_error(StatusCode::NOT_FOUND, "Not found.", None) })
         .layer(middleware::from_fn_with_state(core.clone(), store_gate));
     Router::new()
