@@ -14,7 +14,8 @@ use bigcommerce_app::axum::http::StatusCode;
 use bigcommerce_app::axum::response::{Html, IntoResponse, Redirect, Response};
 use bigcommerce_app::axum::routing::get;
 use bigcommerce_app::axum::Router;
-use bigcommerce_app::events::{CartAbandoned, ChannelOrderRef, OrderCreated, ProductEvent};
+use bigcommerce_app::events::{CartAbandoned, ChannelOrderEvent, OrderCreated, ProductEvent};
+use bigcommerce_app::resources::{Cart, FetchError, Order, Product};
 use bigcommerce_app::store::Store;
 use bigcommerce_app::{
     webhook_handler, App, AppBuilder, ChannelId, Event, HandlerError, Merchant, Meta, State,
@@ -24,7 +25,6 @@ use sea_orm::sea_query::OnConflict;
 use sea_orm::{DatabaseConnection, DbErr, EntityTrait};
 use sea_orm_migration::MigratorTrait;
 use serde::Deserialize;
-use serde_json::Value;
 
 /// The app's own tables, beside the framework's.
 pub mod tables {
@@ -254,16 +254,16 @@ async fn on_order_created(
     tenant: Tenant,
     State(activity): State<Activity>,
 ) -> Result<(), HandlerError> {
-    // Payloads carry ids only: fetch the order with the store's own API client.
-    let fetched: Value = tenant
-        .api()?
-        .get(&format!("/v2/orders/{}", order.id))
-        .await?;
+    // Payloads carry ids only: fetch the order, typed, with the store's own API client.
+    let fetched: Order = tenant.fetch(order.id).await?;
     println!(
         "  [{}] order #{} created, total {}",
         tenant.store_hash(),
         order.id,
-        fetched["total_inc_tax"].as_str().unwrap_or("?")
+        fetched
+            .total_inc_tax
+            .map(|t| t.to_string())
+            .unwrap_or_default()
     );
     activity.record(&tenant, "orders created");
     Ok(())
@@ -271,22 +271,20 @@ async fn on_order_created(
 
 #[webhook_handler("store/channel/<id>/order/*")]
 async fn on_channel_order(
-    order: ChannelOrderRef,
+    event: ChannelOrderEvent,
     channel: ChannelId,
     meta: Meta,
     tenant: Tenant,
     State(activity): State<Activity>,
 ) -> Result<(), HandlerError> {
-    let fetched: Value = tenant
-        .api()?
-        .get(&format!("/v2/orders/{}", order.order_id))
-        .await?;
+    // The group enum knows which order its events name.
+    let fetched = event.fetch(&tenant).await?;
     println!(
         "  [{}] channel {channel}: {} for order #{} ({})",
         tenant.store_hash(),
         meta.scope.rsplit('/').next().unwrap_or_default(),
-        order.order_id,
-        fetched["status"].as_str().unwrap_or("?")
+        event.order_id(),
+        fetched.status.as_deref().unwrap_or("?")
     );
     activity.record(&tenant, "channel order events");
     Ok(())
@@ -311,16 +309,13 @@ async fn on_product(
             return Ok(());
         }
     };
-    let fetched: Value = tenant
-        .api()?
-        .get(&format!("/v3/catalog/products/{id}"))
-        .await?;
-    println!(
-        "  [{}] {}: {}",
-        tenant.store_hash(),
-        event.scope(),
-        fetched["data"]["name"].as_str().unwrap_or("?")
-    );
+    // A product deleted since the event is `Gone`, not an error to retry.
+    let name = match tenant.fetch::<Product>(id).await {
+        Ok(product) => product.name.unwrap_or_default(),
+        Err(FetchError::Gone { .. }) => "(deleted since)".to_owned(),
+        Err(other) => return Err(other.into()),
+    };
+    println!("  [{}] {}: {name}", tenant.store_hash(), event.scope());
     activity.record(&tenant, "product events");
     Ok(())
 }
@@ -361,7 +356,7 @@ async fn on_cart_abandoned(
         activity.record(&tenant, "failures retried");
         return Err(HandlerError::retryable("mail server busy"));
     }
-    let fetched: Value = tenant.api()?.get(&format!("/v3/carts/{}", cart.id)).await?;
+    let fetched: Cart = tenant.fetch(&cart.id).await?;
     db.schedule_reminder(
         tenant.store_hash().as_str(),
         &cart.id,
@@ -374,9 +369,10 @@ async fn on_cart_abandoned(
         tenant.store_hash(),
         cart.id,
         settings.delay_minutes,
-        fetched["data"]["line_items"]["physical_items"]
-            .as_array()
-            .map_or(0, Vec::len)
+        fetched
+            .line_items
+            .and_then(|items| items.physical_items)
+            .map_or(0, |items| items.len())
     );
     activity.record(&tenant, "cart reminders");
     Ok(())
