@@ -16,9 +16,11 @@
 //!   only (channel scopes with a numeric channel id), HTTPS destinations on port 443 (plus loopback
 //!   HTTP in dev mode), one hook per scope and destination, ten per scope, one delivery-exception
 //!   hook with a destination of its own. Hooks are visible only to the client that created them.
-//! - **Store resources** a handler fetches after an event: `GET /v3/channels`,
-//!   `GET /v2/orders/{id}`, `GET /v3/catalog/products/{id}`, `GET /v3/carts/{id}`, with generated
-//!   bodies (404 for id 0 and for ids marked with [`Emulator::set_missing`]).
+//! - **Store resources** a handler fetches after an event: `GET /v3/channels` and the `GET` of
+//!   every resource of the catalogue's `resources.json` (orders and their products, shipping
+//!   addresses and shipments, products and variants, categories, brands, customers and their
+//!   addresses, subscribers, carts, channels), with bodies of the spec's shape, the same for the
+//!   same id (404 for id 0 and for ids marked with [`Emulator::set_missing`]).
 //! - **Rate limits.** Every API answer carries the `X-Rate-Limit-*` headers of the store's quota;
 //!   a spent quota answers 429 (with `X-Retry-After`).
 //! - **Webhook delivery.** [`Emulator::trigger`] fires an event as a store action would. Every active
