@@ -18,8 +18,16 @@
 //! money is a [`Decimal`](crate::Decimal) that keeps the exact text sent, and fields the spec
 //! does not describe are kept in `extra`. A fetch goes through the store's client, so its
 //! rate-limit gate and retries apply.
+//!
+//! - one resource: [`Tenant::fetch`], or [`Tenant::fetch_in`] under its parent;
+//! - a listing, page by page: [`Tenant::list`] / [`Tenant::list_in`], with the spec's filters;
+//! - the resource an event names: `event.fetch(&tenant)` on the group enums whose events all
+//!   name one (`OrderEvent`, `ShipmentEvent`, `ChannelOrderEvent`, ...).
 
 use std::fmt;
+use std::marker::PhantomData;
+
+use futures_util::{Stream, StreamExt};
 
 use bigcommerce_app_api::{ApiError, V3Response};
 use serde::de::DeserializeOwned;
@@ -49,6 +57,15 @@ pub trait Resource: DeserializeOwned {
 
 /// A resource the API serves by its own id ([`Tenant::fetch`]): an order, a product, a cart.
 pub trait TopLevel: Resource {}
+
+/// A resource the API lists, with the query parameters its spec documents
+/// ([`Tenant::list`], [`Tenant::list_in`]).
+pub trait Listed: Resource {
+    /// `GET` path of the collection; `{parent_id}` stands for the parent's id.
+    const LIST: &'static str;
+    /// The filters (query parameters) the spec documents for the list, paging aside.
+    const FILTERS: &'static [&'static str];
+}
 
 /// A resource that lives under another ([`Tenant::fetch_in`]): a shipment under its order, a
 /// variant under its product.
@@ -87,13 +104,143 @@ pub enum FetchError {
     /// The tenant has no API client (no access token, or the app runs without credentials).
     #[error("no API client for this store")]
     NoApiClient(#[source] NoApiClient),
+    /// A listing was given a filter its spec does not document; nothing was sent.
+    #[error("`{name}` is not a filter of the {resource} list; the spec documents: {}", known.join(", "))]
+    UnknownFilter {
+        /// The resource kind.
+        resource: &'static str,
+        /// The filter given.
+        name: String,
+        /// The filters the spec documents.
+        known: &'static [&'static str],
+    },
+}
+
+/// A listing of a resource, walked page by page: `tenant.list::<Product>()`, narrowed with
+/// [`List::filter`], read with [`List::pages`] or [`List::all`].
+#[must_use = "a listing does nothing until its pages are read"]
+pub struct List<'t, R> {
+    tenant: &'t Tenant,
+    path: String,
+    query: Vec<(String, String)>,
+    limit: u32,
+    resource: PhantomData<fn() -> R>,
+}
+
+/// Items per page unless [`List::limit`] says otherwise (BigCommerce's maximum is 250).
+pub const DEFAULT_LIST_LIMIT: u32 = 250;
+
+impl<'t, R: Listed> List<'t, R> {
+    /// Adds a filter, a query parameter of the spec's list operation (`is_visible`,
+    /// `id:in`, `min_date_created`). One the spec does not document makes the listing fail with
+    /// [`FetchError::UnknownFilter`] before anything is sent.
+    pub fn filter(mut self, name: impl Into<String>, value: impl fmt::Display) -> Self {
+        self.query.push((name.into(), value.to_string()));
+        self
+    }
+
+    /// Items per page (1 to 250).
+    pub fn limit(mut self, limit: u32) -> Self {
+        self.limit = limit.clamp(1, 250);
+        self
+    }
+
+    /// The pages, one request each, as they are read. v3 listings stop at the last page
+    /// `meta.pagination` names; v2 listings at a short or empty page (v2 answers `204 No Content`
+    /// past the end).
+    pub fn pages(self) -> impl Stream<Item = Result<Vec<R>, FetchError>> + Send + 't
+    where
+        R: Send + 't,
+    {
+        let unknown = self.unknown_filter();
+        futures_util::stream::try_unfold(
+            (self, unknown, Some(1u32)),
+            |(list, unknown, next)| async move {
+                if let Some(name) = unknown {
+                    return Err(FetchError::UnknownFilter {
+                        resource: R::NAME,
+                        name,
+                        known: R::FILTERS,
+                    });
+                }
+                let Some(page) = next else {
+                    return Ok(None);
+                };
+                let (items, more) = list.page(page).await?;
+                let next = more.then_some(page + 1);
+                if items.is_empty() {
+                    return Ok(None);
+                }
+                Ok(Some((items, (list, None, next))))
+            },
+        )
+    }
+
+    /// Every item of every page.
+    pub async fn all(self) -> Result<Vec<R>, FetchError>
+    where
+        R: Send + 't,
+    {
+        let mut pages = std::pin::pin!(self.pages());
+        let mut items = Vec::new();
+        while let Some(page) = pages.next().await {
+            items.extend(page?);
+        }
+        Ok(items)
+    }
+
+    /// The first filter the spec does not document.
+    fn unknown_filter(&self) -> Option<String> {
+        self.query
+            .iter()
+            .find(|(name, _)| !R::FILTERS.contains(&name.as_str()))
+            .map(|(name, _)| name.clone())
+    }
+
+    /// One page and whether another may follow.
+    async fn page(&self, page: u32) -> Result<(Vec<R>, bool), FetchError> {
+        let api = self.tenant.api().map_err(FetchError::NoApiClient)?;
+        let (page_text, limit_text) = (page.to_string(), self.limit.to_string());
+        let mut query: Vec<(&str, &str)> = self
+            .query
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        query.push(("page", &page_text));
+        query.push(("limit", &limit_text));
+        let failed = |source: ApiError| FetchError::Api {
+            resource: R::NAME,
+            id: format!("list page {page}"),
+            source,
+        };
+        if R::WRAPPED {
+            let found = api
+                .get_page::<R>(&self.path, &query)
+                .await
+                .map_err(failed)?;
+            let more = match &found.pagination {
+                Some(pagination) => pagination.has_next(),
+                None => found.items.len() >= self.limit as usize,
+            };
+            Ok((found.items, more))
+        } else {
+            // v2 answers 204 with no body past the last page.
+            let found: Option<Vec<R>> = api
+                .get_with_query(&self.path, &query)
+                .await
+                .map_err(failed)?;
+            let items = found.unwrap_or_default();
+            let more = items.len() >= self.limit as usize;
+            Ok((items, more))
+        }
+    }
 }
 
 impl Tenant {
     /// Fetches one resource by id through this store's API client: `tenant.fetch::<Order>(218)`.
     pub async fn fetch<R: TopLevel>(&self, id: impl fmt::Display) -> Result<R, FetchError> {
         let id = id.to_string();
-        let path = R::GET.replace("{id}", &id);
+        let path = R::GET.replace("{id}", &path_segment(&id));
         self.fetch_path(path, id).await
     }
 
@@ -106,13 +253,34 @@ impl Tenant {
     ) -> Result<R, FetchError> {
         let (parent_id, id) = (parent_id.to_string(), id.to_string());
         let path = R::GET
-            .replace("{parent_id}", &parent_id)
-            .replace("{id}", &id);
+            .replace("{parent_id}", &path_segment(&parent_id))
+            .replace("{id}", &path_segment(&id));
         self.fetch_path(
             path,
             format!("{id} of {} {parent_id}", <R::Parent as Resource>::NAME),
         )
         .await
+    }
+
+    /// Lists a resource the API serves on its own: `tenant.list::<Product>().filter("is_visible",
+    /// true).all().await?`.
+    pub fn list<R: Listed + TopLevel>(&self) -> List<'_, R> {
+        self.listing(R::LIST.to_owned())
+    }
+
+    /// Lists a resource under its parent: `tenant.list_in::<Shipment>(order_id).all().await?`.
+    pub fn list_in<R: Listed + Nested>(&self, parent_id: impl fmt::Display) -> List<'_, R> {
+        self.listing(R::LIST.replace("{parent_id}", &path_segment(&parent_id.to_string())))
+    }
+
+    fn listing<R>(&self, path: String) -> List<'_, R> {
+        List {
+            tenant: self,
+            path,
+            query: Vec::new(),
+            limit: DEFAULT_LIST_LIMIT,
+            resource: PhantomData,
+        }
     }
 
     async fn fetch_path<R: Resource>(&self, path: String, id: String) -> Result<R, FetchError> {
@@ -137,6 +305,41 @@ impl Tenant {
                 }
             }
         })
+    }
+}
+
+/// An id as one path segment: ids come from payloads (a cart id is any string), so `/`, `?`,
+/// `#` or `..` must not change which path is asked for. Everything but RFC 3986's unreserved
+/// characters is percent-encoded.
+fn path_segment(id: &str) -> String {
+    let mut out = String::with_capacity(id.len());
+    for byte in id.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    if out == "." || out == ".." {
+        out = out.replace('.', "%2E");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::path_segment;
+
+    #[test]
+    fn ids_stay_one_path_segment() {
+        assert_eq!(path_segment("218"), "218");
+        assert_eq!(
+            path_segment("41696c19-486f-40a8-ae2a-389d5d24e0c9"),
+            "41696c19-486f-40a8-ae2a-389d5d24e0c9"
+        );
+        assert_eq!(path_segment("../hooks?x=1#y"), "..%2Fhooks%3Fx%3D1%23y");
+        assert_eq!(path_segment(".."), "%2E%2E");
+        assert_eq!(path_segment("a b/é"), "a%20b%2F%C3%A9");
     }
 }
 

@@ -373,3 +373,64 @@ async fn group_enums_fetch_the_resource_their_events_name() {
     );
     test.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn listings_walk_every_page_and_refuse_a_filter_the_spec_does_not_document() {
+    use futures_util::StreamExt;
+
+    let test = TestApp::start(App::empty().build().unwrap(), &[("alpha", &[1, 2])])
+        .await
+        .unwrap();
+    test.install("alpha").await.unwrap();
+    let tenant = tenant_of(&test).await;
+
+    // v3: two pages of two, told by meta.pagination.
+    let pages: Vec<_> = tenant.list::<Product>().limit(2).pages().collect().await;
+    assert_eq!(pages.len(), 2);
+    let products = tenant
+        .list::<Product>()
+        .filter("is_visible", true)
+        .limit(2)
+        .all()
+        .await
+        .unwrap();
+    let ids: Vec<u64> = products.iter().map(|p| p.id).collect();
+    assert_eq!(ids, [1, 2, 3]);
+
+    // v2: a full page asks for the next, which answers 204 No Content.
+    let orders = tenant
+        .list::<Order>()
+        .filter("status_id", 11)
+        .limit(3)
+        .all()
+        .await
+        .unwrap();
+    assert_eq!(orders.len(), 3);
+
+    // Nested: the parent's id fills the path, and the items name it.
+    let lines = tenant
+        .list_in::<OrderProduct>(7)
+        .limit(2)
+        .all()
+        .await
+        .unwrap();
+    assert_eq!(lines.len(), 3);
+    assert!(lines.iter().all(|l| l.order_id == Some(7)), "{lines:?}");
+
+    // The store's channels, from the hand-written list.
+    let channels = tenant.list::<Channel>().all().await.unwrap();
+    assert_eq!(channels.iter().map(|c| c.id).collect::<Vec<_>>(), [1, 2]);
+
+    match tenant.list::<Product>().filter("colour", "red").all().await {
+        Err(FetchError::UnknownFilter {
+            resource,
+            name,
+            known,
+        }) => {
+            assert_eq!((resource, name.as_str()), ("Product", "colour"));
+            assert!(known.contains(&"is_visible"));
+        }
+        other => panic!("expected UnknownFilter, got {other:?}"),
+    }
+    test.stop().await.unwrap();
+}

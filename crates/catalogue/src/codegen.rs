@@ -933,11 +933,16 @@ pub fn generate_resources(
         PayloadShape::ArrayOf(_) => false,
     });
     let nested = resources.resources.iter().any(|r| r.parent.is_some());
-    out.push_str(if nested {
-        "use super::{ApiVersion, Nested, Resource, TopLevel};\n"
-    } else {
-        "use super::{ApiVersion, Resource, TopLevel};\n"
-    });
+    let listed = resources.resources.iter().any(|r| r.list.is_some());
+    let mut imports = vec!["ApiVersion"];
+    if listed {
+        imports.push("Listed");
+    }
+    if nested {
+        imports.push("Nested");
+    }
+    imports.extend(["Resource", "TopLevel"]);
+    let _ = writeln!(out, "use super::{{{}}};", imports.join(", "));
     if uses_decimal {
         out.push_str("use crate::Decimal;\n");
     }
@@ -974,6 +979,18 @@ pub fn generate_resources(
                 None => format!("\nimpl TopLevel for {} {{}}\n", entry.name),
             },
         );
+    }
+    for entry in &resources.resources {
+        if let Some(list) = &entry.list {
+            let filters: Vec<String> = list.filters.iter().map(|f| format!("{f:?}")).collect();
+            let _ = write!(
+                out,
+                "\nimpl Listed for {name} {{\n    const LIST: &'static str = {path:?};\n    const FILTERS: &'static [&'static str] = &[{filters}];\n}}\n",
+                name = entry.name,
+                path = list.path,
+                filters = filters.join(", "),
+            );
+        }
     }
     for entry in &resources.resources {
         for link in &entry.fetched_from {

@@ -22,7 +22,8 @@ pub use model::{RawCatalogue, RawField, RawPayload, RawScope};
 pub use names::{pascal_case, snake_case};
 pub use pattern::{is_channel_scope, ChannelSelector, Pattern, PatternError};
 pub use resources::{
-    bundled_resources, ApiVersion, EventLink, ResourceEntry, Resources, BUNDLED_RESOURCES_JSON,
+    bundled_resources, ApiVersion, EventLink, ListEntry, ResourceEntry, Resources,
+    BUNDLED_RESOURCES_JSON,
 };
 
 /// The placeholder for the channel id in a channel-templated scope.

@@ -36,6 +36,18 @@ struct RawResource {
     parent: Option<String>,
     #[serde(default)]
     fetched_from: Vec<EventLink>,
+    #[serde(default)]
+    list: Option<ListEntry>,
+}
+
+/// The list operation of a resource.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListEntry {
+    /// `GET` path of the collection (`{parent_id}` for a nested resource).
+    pub path: String,
+    /// The query parameters the spec documents for it, paging (`page`, `limit`) aside.
+    pub filters: Vec<String>,
 }
 
 /// Events that name a resource: the group enum of `wildcard` can fetch it. The id is read from
@@ -80,6 +92,8 @@ pub struct ResourceEntry {
     pub parent: Option<String>,
     /// The events that name it.
     pub fetched_from: Vec<EventLink>,
+    /// Its list operation, if the API has one.
+    pub list: Option<ListEntry>,
 }
 
 /// The validated resource catalogue.
@@ -155,6 +169,20 @@ impl Resources {
                     ),
                 ));
             }
+            if let Some(list) = &r.list {
+                if !list.path.starts_with(prefix)
+                    || list.path.contains("{id}")
+                    || r.parent.is_some() != list.path.contains("{parent_id}")
+                {
+                    return Err(resource_error(
+                        &r.name,
+                        format!(
+                            "list path `{}` must start with `{prefix}`, hold no `{{id}}`, and hold `{{parent_id}}` exactly when `parent` is set",
+                            list.path
+                        ),
+                    ));
+                }
+            }
             if r.parent.is_some() != r.get.contains("{parent_id}") {
                 return Err(resource_error(
                     &r.name,
@@ -169,6 +197,7 @@ impl Resources {
                 wrapped: r.wrapped,
                 parent: r.parent,
                 fetched_from: r.fetched_from,
+                list: r.list,
             });
         }
         for r in &resources {

@@ -234,6 +234,39 @@ def assembled_example(spec, schema, depth):
     return None
 
 
+# The list operation of each resource that has one: its path ({parent_id} for a nested resource).
+LISTS = {
+    "Order": "/v2/orders",
+    "OrderProduct": "/v2/orders/{parent_id}/products",
+    "OrderShippingAddress": "/v2/orders/{parent_id}/shipping_addresses",
+    "Shipment": "/v2/orders/{parent_id}/shipments",
+    "Product": "/v3/catalog/products",
+    "ProductVariant": "/v3/catalog/products/{parent_id}/variants",
+    "Category": "/v3/catalog/categories",
+    "Brand": "/v3/catalog/brands",
+    "Customer": "/v2/customers",
+    "CustomerAddress": "/v2/customers/{parent_id}/addresses",
+    "Subscriber": "/v3/customers/subscribers",
+    "Channel": "/v3/channels",
+}
+
+
+def list_filters(spec, list_path):
+    """The query parameters of `GET list_path` in the spec, without the paging ones."""
+    version, rest = list_path.split("/", 2)[1:]
+    wanted = re.sub(r"\{[^}]+\}", "{}", "/" + rest)
+    for path, item in spec.get("paths", {}).items():
+        if re.sub(r"\{[^}]+\}", "{}", path) not in (wanted, "/" + version + wanted):
+            continue
+        names = []
+        for param in item.get("get", {}).get("parameters", []):
+            param = resolve(spec, param) if "$ref" in param else param
+            if param.get("in") == "query" and param.get("name") not in ("page", "limit", None):
+                names.append(param["name"])
+        return names
+    return None
+
+
 def main():
     docs = sys.argv[1]
     repo = Path(__file__).resolve().parents[3]
@@ -264,6 +297,8 @@ def main():
             "get": get,
             "wrapped": wrapped,
             **({"parent": parent} if parent else {}),
+            **({"list": {"path": LISTS[name], "filters": list_filters(spec, LISTS[name]) or []}}
+               if name in LISTS else {}),
             **({"fetched_from": FETCHED_FROM[name]} if name in FETCHED_FROM else {}),
         })
     out = {

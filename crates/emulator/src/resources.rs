@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
@@ -251,10 +251,27 @@ pub(crate) async fn generated(
     if id == "0" || (numeric && id.parse::<u64>().is_err()) || missing(&id) {
         return gone();
     }
+    let body = generated_body(&core, &entry, &id, parent_id.as_deref(), numeric);
+    if entry.wrapped {
+        Json(json!({ "data": body, "meta": {} })).into_response()
+    } else {
+        Json(body).into_response()
+    }
+}
+
+/// A body of `entry`'s shape for `id`, generated from a seed of the ids (so the same id answers
+/// the same), with its id and, for a nested resource, its parent's id filled in.
+fn generated_body(
+    core: &Core,
+    entry: &ResourceEntry,
+    id: &str,
+    parent_id: Option<&str>,
+    numeric: bool,
+) -> Value {
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed(&format!(
         "{}/{}/{id}",
         entry.name,
-        parent_id.as_deref().unwrap_or_default()
+        parent_id.unwrap_or_default()
     )));
     let mut body = crate::payloads::object(
         &core.resources.objects,
@@ -269,7 +286,7 @@ pub(crate) async fn generated(
             _ => json!(id),
         };
         map.insert("id".into(), id_value);
-        if let (Some(parent), Some(parent_id)) = (&entry.parent, &parent_id) {
+        if let (Some(parent), Some(parent_id)) = (&entry.parent, parent_id) {
             let link = format!("{}_id", bigcommerce_app_catalogue::snake_case(parent));
             if map.contains_key(&link) {
                 let value = parent_id
@@ -279,9 +296,61 @@ pub(crate) async fn generated(
             }
         }
     }
-    if entry.wrapped {
-        Json(json!({ "data": body, "meta": {} })).into_response()
-    } else {
-        Json(body).into_response()
+    body
+}
+
+/// How many items a generated collection holds, whatever its parent: enough for two pages at a
+/// small `limit`.
+pub(crate) const COLLECTION_SIZE: u64 = 3;
+
+/// `GET` of the list of a resource of `resources.json`: [`COLLECTION_SIZE`] generated items with
+/// ids 1, 2, 3, paged by `page` and `limit` as the API pages (v3 with `meta.pagination`, v2 with
+/// `204 No Content` past the end). Filters are accepted and not applied.
+pub(crate) async fn generated_list(
+    State(core): State<Arc<Core>>,
+    Extension(entry): Extension<Arc<ResourceEntry>>,
+    Path(params): Path<HashMap<String, String>>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let number = |name: &str, default: u64| {
+        query
+            .get(name)
+            .and_then(|v| v.parse::<u64>().ok())
+            .filter(|n| *n > 0)
+            .unwrap_or(default)
+    };
+    let (page, limit) = (number("page", 1), number("limit", 50).min(250));
+    let parent_id = params.get("parent_id").map(String::as_str);
+    let numeric = core
+        .resources
+        .objects
+        .iter()
+        .find(|o| o.name == entry.name)
+        .is_some_and(|o| match &o.shape {
+            PayloadShape::Object(fields) => fields
+                .iter()
+                .any(|f| f.json == "id" && f.ty == FieldType::Id),
+            PayloadShape::ArrayOf(_) => false,
+        });
+    let first = (page - 1).saturating_mul(limit) + 1;
+    let items: Vec<Value> = (first..first.saturating_add(limit))
+        .take_while(|id| *id <= COLLECTION_SIZE)
+        .map(|id| generated_body(&core, &entry, &id.to_string(), parent_id, numeric))
+        .collect();
+    if entry.version == ApiVersion::V2 {
+        if items.is_empty() {
+            return StatusCode::NO_CONTENT.into_response();
+        }
+        return Json(Value::Array(items)).into_response();
     }
+    let count = items.len();
+    Json(json!({
+        "data": items,
+        "meta": { "pagination": {
+            "total": COLLECTION_SIZE, "count": count, "per_page": limit, "current_page": page,
+            "total_pages": COLLECTION_SIZE.div_ceil(limit),
+            "links": { "current": format!("?page={page}&limit={limit}") },
+        }},
+    }))
+    .into_response()
 }

@@ -124,12 +124,19 @@ pub(crate) fn router(core: Arc<Core>) -> Router {
         .route("/stores/{hash}/v3/carts/{id}", get(resources::cart));
     let mut api = api;
     for entry in &core.resources.resources {
+        let shared = Arc::new(entry.clone());
+        if let Some(list) = entry.list.as_ref().filter(|_| entry.name != "Channel") {
+            api = api.route(
+                &format!("/stores/{{hash}}{}", list.path),
+                get(resources::generated_list).layer(Extension(shared.clone())),
+            );
+        }
         if resources::HAND_WRITTEN.contains(&entry.name.as_str()) {
             continue;
         }
         api = api.route(
             &format!("/stores/{{hash}}{}", entry.get),
-            get(resources::generated).layer(Extension(Arc::new(entry.clone()))),
+            get(resources::generated).layer(Extension(shared)),
         );
     }
     let api = api

@@ -1,4 +1,4 @@
-//! The emulator's answers for every API resource of `resources.json` (derived from BigCommerce's
+//! The emulator's answers (one resource, and its list) for every API resource of `resources.json` (derived from BigCommerce's
 //! OpenAPI specs) conform to the resource's spec shape: no field the spec does not describe, and
 //! every field of the type the spec gives it. The hand-written bodies (orders, products, carts)
 //! are held to the same shapes as the generated ones.
@@ -116,6 +116,41 @@ async fn every_resource_answer_conforms_to_its_spec_shape() {
             &resource,
             &mut problems,
         );
+        let Some(list) = &entry.list else {
+            continue;
+        };
+        let path = list.path.replace("{parent_id}", "7");
+        let answer = reqwest::Client::new()
+            .get(format!("{root}{path}?page=1&limit=2"))
+            .header("x-auth-token", &api.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200, "{path}");
+        let body: Value = answer.json().await.unwrap();
+        let items = match entry.version {
+            ApiVersion::V3 => {
+                assert!(
+                    body["meta"]["pagination"].is_object(),
+                    "{path}: v3 lists are paginated"
+                );
+                body["data"].clone()
+            }
+            ApiVersion::V2 => body,
+        };
+        let items = items
+            .as_array()
+            .unwrap_or_else(|| panic!("{path}: not an array"));
+        assert!(!items.is_empty(), "{path}");
+        for (i, item) in items.iter().enumerate() {
+            object(
+                &resources,
+                &format!("{path}[{i}]"),
+                &entry.name,
+                item,
+                &mut problems,
+            );
+        }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
