@@ -6,8 +6,9 @@ use std::sync::{Arc, Mutex};
 
 use bigcommerce_app::events::{CartCreated, OrderCreated, ProductCreated};
 use bigcommerce_app::resources::{
-    Brand, Cart, Category, Channel, Customer, CustomerAddress, FetchError, Order, OrderProduct,
-    OrderShippingAddress, Product, ProductVariant, Resource, Shipment, Subscriber,
+    Brand, BrandMetafield, Cart, Category, CategoryMetafield, Channel, Customer, CustomerAddress,
+    FetchError, Order, OrderMetafield, OrderProduct, OrderShippingAddress, PriceList, Product,
+    ProductMetafield, ProductVariant, Refund, Resource, Shipment, Subscriber,
 };
 use bigcommerce_app::testing::TestApp;
 use bigcommerce_app::{webhook_handler, App, HandlerError, State, Tenant};
@@ -105,6 +106,12 @@ every_resource! {
     "subscriber" => Subscriber,
     "cart" => Cart,
     "channel" => Channel,
+    "price_list" => PriceList,
+    "refund" => Refund,
+    "order_metafield" => OrderMetafield,
+    "product_metafield" => ProductMetafield,
+    "category_metafield" => CategoryMetafield,
+    "brand_metafield" => BrandMetafield,
 }
 
 #[test]
@@ -265,6 +272,16 @@ async fn every_resource_kind_is_fetched_from_the_emulator_and_a_missing_one_is_g
     assert_eq!((variant.id, variant.product_id), (30, Some(9)));
     let customer_address: CustomerAddress = tenant.fetch_in(5, 2).await.unwrap();
     assert_eq!(customer_address.customer_id, Some(5));
+    assert_eq!(tenant.fetch::<PriceList>(8).await.unwrap().id, 8);
+    assert_eq!(tenant.fetch::<Refund>(12).await.unwrap().id, 12);
+    let metafield: ProductMetafield = tenant.fetch_in(9, 4).await.unwrap();
+    assert_eq!(metafield.id, 4);
+    let order_metafield: OrderMetafield = tenant.fetch_in(7, 5).await.unwrap();
+    assert_eq!(order_metafield.id, 5);
+    let category_metafield: CategoryMetafield = tenant.fetch_in(3, 6).await.unwrap();
+    assert_eq!(category_metafield.id, 6);
+    let brand_metafield: BrandMetafield = tenant.fetch_in(4, 7).await.unwrap();
+    assert_eq!(brand_metafield.id, 7);
     // The same id answers the same body: the emulator's data is stable.
     assert_eq!(
         tenant.fetch::<Brand>(4).await.unwrap(),
@@ -326,12 +343,29 @@ async fn any_shipment_event(
     Ok(())
 }
 
+#[webhook_handler("store/product/metafield/*")]
+async fn any_product_metafield_event(
+    event: bigcommerce_app::events::ProductMetafieldEvent,
+    tenant: Tenant,
+    State(seen): State<FromGroups>,
+) -> Result<(), HandlerError> {
+    let metafield = event.fetch(&tenant).await?;
+    seen.0.lock().unwrap().push(format!(
+        "{} -> metafield {} of product {}",
+        event.scope(),
+        metafield.id,
+        event.resource_id()
+    ));
+    Ok(())
+}
+
 #[tokio::test]
 async fn group_enums_fetch_the_resource_their_events_name() {
     let seen = FromGroups::default();
     let app = App::empty()
         .handler(any_order_event)
         .handler(any_shipment_event)
+        .handler(any_product_metafield_event)
         .state(seen.clone())
         .build()
         .unwrap();
@@ -354,6 +388,10 @@ async fn group_enums_fetch_the_resource_their_events_name() {
             "store/shipment/created",
             json!({"type": "shipment", "id": 3, "orderId": 24}),
         ),
+        (
+            "store/product/metafield/updated",
+            json!({"metafield_id": 8, "resource_id": "25", "resource_type": "product"}),
+        ),
     ] {
         test.trigger("alpha", scope, None, Some(data))
             .await
@@ -368,6 +406,7 @@ async fn group_enums_fetch_the_resource_their_events_name() {
             "store/order/metafield/created -> order 23",
             "store/order/statusUpdated -> order 21",
             "store/order/transaction/created -> order 22",
+            "store/product/metafield/updated -> metafield 8 of product 25",
             "store/shipment/created -> shipment 3 of order 24",
         ]
     );

@@ -65,6 +65,22 @@ RESOURCES = [
      "A cart (Carts API, `GET /v3/carts/{cartId}`)."),
     ("Channel", "reference/channels.v3.yml", "ChannelWithCurrencies", "v3", "/v3/channels/{id}",
      True, None, "A sales channel (Channels API, `GET /v3/channels/{channel_id}`)."),
+    ("PriceList", "reference/price_lists.v3.yml", None, "v3", "/v3/pricelists/{id}", True, None,
+     "A price list (Price Lists API, `GET /v3/pricelists/{price_list_id}`)."),
+    ("Refund", "reference/orders.v3.yml", None, "v3", "/v3/orders/payment_actions/refunds/{id}",
+     True, None, "A refund of an order (Orders v3 API, `GET /v3/orders/payment_actions/refunds/{refund_id}`)."),
+    ("OrderMetafield", "reference/orders.v3.yml", None, "v3",
+     "/v3/orders/{parent_id}/metafields/{id}", True, "Order",
+     "A metafield of an order (`GET /v3/orders/{order_id}/metafields/{metafield_id}`)."),
+    ("ProductMetafield", "reference/catalog/products_catalog.v3.yml", "metafield_Full", "v3",
+     "/v3/catalog/products/{parent_id}/metafields/{id}", True, "Product",
+     "A metafield of a product (`GET /v3/catalog/products/{product_id}/metafields/{metafield_id}`)."),
+    ("CategoryMetafield", "reference/catalog/categories_catalog.v3.yml", "metafield_Full", "v3",
+     "/v3/catalog/categories/{parent_id}/metafields/{id}", True, "Category",
+     "A metafield of a category (`GET /v3/catalog/categories/{category_id}/metafields/{metafield_id}`)."),
+    ("BrandMetafield", "reference/catalog/brands_catalog.v3.yml", "metafield_Full", "v3",
+     "/v3/catalog/brands/{parent_id}/metafields/{id}", True, "Brand",
+     "A metafield of a brand (`GET /v3/catalog/brands/{brand_id}/metafields/{metafield_id}`)."),
 ]
 
 # The events that name a resource: the group enum of `wildcard` gets a `fetch` giving it, reading
@@ -79,6 +95,10 @@ FETCHED_FROM = {
     "Category": [{"wildcard": "store/category/*", "id": ["resource_id", "id"]}],
     "Subscriber": [{"wildcard": "store/subscriber/*", "id": ["id"]}],
     "Cart": [{"wildcard": "store/channel/{channel_id}/cart/*", "id": ["cart_id"]}],
+    "ProductMetafield": [{"wildcard": "store/product/metafield/*", "id": ["metafield_id"],
+                          "parent_id": ["resource_id"]}],
+    "BrandMetafield": [{"wildcard": "store/brand/metafield/*", "id": ["metafield_id"],
+                        "parent_id": ["resource_id"]}],
 }
 
 MONEY = re.compile(r"(price|cost|amount|total|tax|discount|subtotal|value)(_|$)")
@@ -248,7 +268,29 @@ LISTS = {
     "CustomerAddress": "/v2/customers/{parent_id}/addresses",
     "Subscriber": "/v3/customers/subscribers",
     "Channel": "/v3/channels",
+    "PriceList": "/v3/pricelists",
+    "Refund": "/v3/orders/payment_actions/refunds",
+    "OrderMetafield": "/v3/orders/{parent_id}/metafields",
+    "ProductMetafield": "/v3/catalog/products/{parent_id}/metafields",
+    "CategoryMetafield": "/v3/catalog/categories/{parent_id}/metafields",
+    "BrandMetafield": "/v3/catalog/brands/{parent_id}/metafields",
 }
+
+
+def response_schema(spec, get_path, wrapped):
+    """The schema of the resource in the 200 answer of `GET get_path` (its `data` if wrapped)."""
+    version, rest = get_path.split("/", 2)[1:]
+    wanted = re.sub(r"\{[^}]+\}", "{}", "/" + rest)
+    for path, item in spec.get("paths", {}).items():
+        if re.sub(r"\{[^}]+\}", "{}", path) not in (wanted, "/" + version + wanted):
+            continue
+        response = resolve(spec, item.get("get", {}).get("responses", {}).get("200", {}))
+        for media in (response.get("content") or {}).values():
+            schema = resolve(spec, media.get("schema", {}))
+            if wrapped:
+                schema = resolve(spec, (schema.get("properties") or {}).get("data", {}))
+            return schema
+    raise SystemExit(f"no GET {get_path} in the spec")
 
 
 def list_filters(spec, list_path):
@@ -277,7 +319,8 @@ def main():
     for name, path, schema_name, version, get, wrapped, parent, doc in RESOURCES:
         spec = load(docs, path)
         schemas = spec.get("components", {}).get("schemas") or spec.get("definitions") or {}
-        schema = schemas[schema_name]
+        # No schema name: the one the GET operation's answer describes inline.
+        schema = schemas[schema_name] if schema_name else response_schema(spec, get, wrapped)
         builder.object(spec, name, schema, doc, 0, id_field="id")
         example = example_of(spec, get, wrapped)
         if example is None:
@@ -292,7 +335,7 @@ def main():
             (fixtures / f"{snake(name)}.json").write_text(json.dumps(example, indent=2, ensure_ascii=False, default=str) + "\n")
         resources.append({
             "name": name,
-            "spec": f"{path}#/components/schemas/{schema_name}",
+            "spec": f"{path}#/components/schemas/{schema_name}" if schema_name else f"{path} GET {get}",
             "version": version,
             "get": get,
             "wrapped": wrapped,

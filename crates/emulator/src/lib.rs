@@ -18,9 +18,10 @@
 //!   hook with a destination of its own. Hooks are visible only to the client that created them.
 //! - **Store resources** a handler fetches after an event: `GET /v3/channels` and the `GET` of
 //!   every resource of the catalogue's `resources.json` (orders and their products, shipping
-//!   addresses and shipments, products and variants, categories, brands, customers and their
-//!   addresses, subscribers, carts, channels), with bodies of the spec's shape, the same for the
-//!   same id (404 for id 0 and for ids marked with [`Emulator::set_missing`]).
+//!   addresses, shipments, refunds and metafields; products, variants, categories, brands and
+//!   their metafields; customers and their addresses; subscribers; carts; channels; price lists)
+//!   and their lists, with bodies of the spec's shape, the same for the same id (404 for id 0 and
+//!   for ids marked with [`Emulator::set_missing`]).
 //! - **Rate limits.** Every API answer carries the `X-Rate-Limit-*` headers of the store's quota;
 //!   a spent quota answers 429 (with `X-Retry-After`).
 //! - **Webhook delivery.** [`Emulator::trigger`] fires an event as a store action would. Every active
