@@ -141,7 +141,12 @@ struct Class {
 /// Reads the class off an error chain: the outermost error that says something decides.
 fn inspect<'a>(chain: impl Iterator<Item = &'a (dyn StdError + 'static)>) -> Class {
     for e in chain {
-        if e.is::<Permanent>() || e.is::<NoApiClient>() {
+        // A listing with a filter its spec does not document fails the same way every time.
+        let unknown_filter = matches!(
+            e.downcast_ref::<crate::resources::FetchError>(),
+            Some(crate::resources::FetchError::UnknownFilter { .. })
+        );
+        if e.is::<Permanent>() || e.is::<NoApiClient>() || unknown_filter {
             return Class {
                 retryable: false,
                 rate_limited: false,

@@ -22,7 +22,12 @@
 //! - one resource: [`Tenant::fetch`], or [`Tenant::fetch_in`] under its parent;
 //! - a listing, page by page: [`Tenant::list`] / [`Tenant::list_in`], with the spec's filters;
 //! - the resource an event names: `event.fetch(&tenant)` on the group enums whose events all
-//!   name one (`OrderEvent`, `ShipmentEvent`, `ChannelOrderEvent`, ...).
+//!   name one resource: `OrderEvent` (its transaction and metafield events included),
+//!   `ChannelOrderEvent`, `ShipmentEvent`, `CategoryEvent`, `SubscriberEvent`,
+//!   `ChannelCartEvent`, `ProductMetafieldEvent` and `BrandMetafieldEvent`. `ProductEvent`,
+//!   `CartEvent` and `CustomerEvent` have none, as some of their events name another resource (a
+//!   variant's metafield, a line item, an address): match the variant and call
+//!   `tenant.fetch::<Product>(p.id)`.
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -56,10 +61,20 @@ pub trait Resource: DeserializeOwned {
 }
 
 /// A resource the API serves by its own id ([`Tenant::fetch`]): an order, a product, a cart.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` lives under another resource: it has no address of its own",
+    label = "fetched or listed as if it had",
+    note = "use `tenant.fetch_in::<{Self}>(parent_id, id)` or `tenant.list_in::<{Self}>(parent_id)`"
+)]
 pub trait TopLevel: Resource {}
 
 /// A resource the API lists, with the query parameters its spec documents
 /// ([`Tenant::list`], [`Tenant::list_in`]).
+#[diagnostic::on_unimplemented(
+    message = "the API has no list of `{Self}`",
+    label = "listed here",
+    note = "fetch one by id with `tenant.fetch` or `tenant.fetch_in`"
+)]
 pub trait Listed: Resource {
     /// `GET` path of the collection; `{parent_id}` stands for the parent's id.
     const LIST: &'static str;
@@ -69,6 +84,11 @@ pub trait Listed: Resource {
 
 /// A resource that lives under another ([`Tenant::fetch_in`]): a shipment under its order, a
 /// variant under its product.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is addressed by its own id, not under a parent",
+    label = "fetched or listed under a parent",
+    note = "use `tenant.fetch::<{Self}>(id)` or `tenant.list::<{Self}>()`"
+)]
 pub trait Nested: Resource {
     /// The resource whose id fills `{parent_id}`.
     type Parent: TopLevel;
@@ -104,7 +124,8 @@ pub enum FetchError {
     /// The tenant has no API client (no access token, or the app runs without credentials).
     #[error("no API client for this store")]
     NoApiClient(#[source] NoApiClient),
-    /// A listing was given a filter its spec does not document; nothing was sent.
+    /// A listing was given a filter its spec does not document; nothing was sent. Permanent as
+    /// a handler error: it fails the same way every time.
     #[error("`{name}` is not a filter of the {resource} list; the spec documents: {}", known.join(", "))]
     UnknownFilter {
         /// The resource kind.

@@ -211,6 +211,31 @@ impl TestApp {
         }
     }
 
+    /// The [`crate::Tenant`] a handler of `store` gets, with its API client (the store must be
+    /// installed): to call the API or [`crate::resources`] from a test as a handler would.
+    pub async fn tenant(&self, store: &str) -> Result<crate::Tenant, TestError> {
+        let hash = crate::StoreHash::new(store)?;
+        let record = self
+            .store
+            .tenant(store)
+            .await?
+            .filter(|record| record.is_installed())
+            .ok_or_else(|| format!("{store} is not installed: call TestApp::install first"))?;
+        let token = record
+            .access_token
+            .clone()
+            .ok_or_else(|| format!("{store} has no access token"))?;
+        let client = bigcommerce_app_api::Client::new(bigcommerce_app_api::ClientConfig {
+            base_url: self.emulator.base_url().to_owned(),
+            ..Default::default()
+        })?;
+        Ok(crate::Tenant::with_api(
+            hash,
+            record.generation,
+            client.store(store, token),
+        ))
+    }
+
     /// Uninstalls the app from a store as BigCommerce does.
     pub async fn uninstall(&self, store: &str) -> Result<(), TestError> {
         let outcome = self.emulator.uninstall(store).await?;

@@ -227,32 +227,13 @@ async fn handlers_fetch_what_their_event_names_and_a_deleted_order_is_gone() {
     test.stop().await.unwrap();
 }
 
-/// A tenant of the emulated store `alpha` (installed), as a handler would get it.
-async fn tenant_of(test: &TestApp) -> Tenant {
-    let token = test
-        .emulator()
-        .access_token("alpha")
-        .unwrap()
-        .expect("installed");
-    let client = bigcommerce_app::api::Client::new(bigcommerce_app::api::ClientConfig {
-        base_url: test.emulator().base_url().to_owned(),
-        ..Default::default()
-    })
-    .unwrap();
-    Tenant::with_api(
-        bigcommerce_app::StoreHash::new("alpha").unwrap(),
-        1,
-        client.store("alpha", token),
-    )
-}
-
 #[tokio::test]
 async fn every_resource_kind_is_fetched_from_the_emulator_and_a_missing_one_is_gone() {
     let test = TestApp::start(App::empty().build().unwrap(), &[("alpha", &[1])])
         .await
         .unwrap();
     test.install("alpha").await.unwrap();
-    let tenant = tenant_of(&test).await;
+    let tenant = test.tenant("alpha").await.unwrap();
 
     assert_eq!(tenant.fetch::<Order>(7).await.unwrap().id, 7);
     assert_eq!(tenant.fetch::<Product>(9).await.unwrap().id, 9);
@@ -421,7 +402,7 @@ async fn listings_walk_every_page_and_refuse_a_filter_the_spec_does_not_document
         .await
         .unwrap();
     test.install("alpha").await.unwrap();
-    let tenant = tenant_of(&test).await;
+    let tenant = test.tenant("alpha").await.unwrap();
 
     // v3: two pages of two, told by meta.pagination.
     let pages: Vec<_> = tenant.list::<Product>().limit(2).pages().collect().await;

@@ -16,7 +16,11 @@ use crate::lenient::Lenient;
 /// Read from a decimal string or a JSON number. A JSON number arrives as a float (serde_json
 /// without `arbitrary_precision`); its shortest round-trip text is kept, which is the text sent
 /// for every amount of up to 15 significant digits.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+///
+/// Two amounts are equal when their text is (`7.95` from JSON equals `"7.95".parse()`, not
+/// `"7.950"`). For arithmetic, parse [`Decimal::as_str`] into the decimal type of your choice
+/// (`rust_decimal::Decimal::from_str`, exact) or use [`Decimal::to_f64`] where a float will do.
+#[derive(Clone, Debug)]
 pub struct Decimal {
     text: String,
     /// Sent as a JSON number (v3) rather than a string (v2): written back the same way.
@@ -46,6 +50,20 @@ impl Decimal {
     /// The value as a float, for arithmetic where exactness does not matter.
     pub fn to_f64(&self) -> f64 {
         self.text.parse().unwrap_or(f64::NAN)
+    }
+}
+
+impl PartialEq for Decimal {
+    fn eq(&self, other: &Decimal) -> bool {
+        self.text == other.text
+    }
+}
+
+impl Eq for Decimal {}
+
+impl std::hash::Hash for Decimal {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.text.hash(state);
     }
 }
 
@@ -149,6 +167,13 @@ mod tests {
         let whole: Decimal = serde_json::from_str("10").unwrap();
         assert_eq!(whole.as_str(), "10");
         assert_eq!(serde_json::to_string(&whole).unwrap(), "10");
+    }
+
+    #[test]
+    fn equal_when_the_text_is() {
+        let from_json: Decimal = serde_json::from_str("7.95").unwrap();
+        assert_eq!(from_json, "7.95".parse().unwrap());
+        assert_ne!(from_json, "7.950".parse().unwrap());
     }
 
     #[test]
