@@ -143,8 +143,8 @@ fn inspect<'a>(chain: impl Iterator<Item = &'a (dyn StdError + 'static)>) -> Cla
     for e in chain {
         // A listing with a filter its spec does not document fails the same way every time.
         let unknown_filter = matches!(
-            e.downcast_ref::<crate::resources::FetchError>(),
-            Some(crate::resources::FetchError::UnknownFilter { .. })
+            e.downcast_ref::<crate::resources::ResourceError>(),
+            Some(crate::resources::ResourceError::UnknownFilter { .. })
         );
         if e.is::<Permanent>() || e.is::<NoApiClient>() || unknown_filter {
             return Class {

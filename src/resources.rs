@@ -3,11 +3,11 @@
 //!
 //! ```no_run
 //! # async fn demo(tenant: bigcommerce_app::Tenant) -> Result<(), Box<dyn std::error::Error>> {
-//! use bigcommerce_app::resources::{FetchError, Order};
+//! use bigcommerce_app::resources::{ResourceError, Order};
 //!
 //! match tenant.fetch::<Order>(218).await {
 //!     Ok(order) => println!("total {:?}", order.total_inc_tax),
-//!     Err(FetchError::Gone { .. }) => println!("deleted since the event"),
+//!     Err(ResourceError::Gone { .. }) => println!("deleted since the event"),
 //!     Err(e) => return Err(e.into()),
 //! }
 //! # Ok(()) }
@@ -21,6 +21,8 @@
 //!
 //! - one resource: [`Tenant::fetch`], or [`Tenant::fetch_in`] under its parent;
 //! - a listing, page by page: [`Tenant::list`] / [`Tenant::list_in`], with the spec's filters;
+//! - writes where the API has them: [`Tenant::create`], [`Tenant::update`], [`Tenant::delete`]
+//!   and their `_in` forms, with any `Serialize` body (the answer is typed);
 //! - the resource an event names: `event.fetch(&tenant)` on the group enums whose events all
 //!   name one resource: `OrderEvent` (its transaction and metafield events included),
 //!   `ChannelOrderEvent`, `ShipmentEvent`, `CategoryEvent`, `SubscriberEvent`,
@@ -36,6 +38,7 @@ use futures_util::{Stream, StreamExt};
 
 use bigcommerce_app_api::{ApiError, V3Response};
 use serde::de::DeserializeOwned;
+use serde::Serialize;
 
 use crate::handler::{NoApiClient, Tenant};
 
@@ -82,6 +85,29 @@ pub trait Listed: Resource {
     const FILTERS: &'static [&'static str];
 }
 
+/// A resource the API creates with a `POST` to its list path ([`Tenant::create`],
+/// [`Tenant::create_in`]).
+#[diagnostic::on_unimplemented(
+    message = "the API does not create `{Self}`",
+    label = "created here"
+)]
+pub trait Creatable: Listed {}
+
+/// A resource the API updates with a `PUT` to its path ([`Tenant::update`],
+/// [`Tenant::update_in`]).
+#[diagnostic::on_unimplemented(
+    message = "the API does not update `{Self}`",
+    label = "updated here"
+)]
+pub trait Updatable: Resource {}
+
+/// A resource the API deletes ([`Tenant::delete`], [`Tenant::delete_in`]).
+#[diagnostic::on_unimplemented(
+    message = "the API does not delete `{Self}`",
+    label = "deleted here"
+)]
+pub trait Deletable: Resource {}
+
 /// A resource that lives under another ([`Tenant::fetch_in`]): a shipment under its order, a
 /// variant under its product.
 #[diagnostic::on_unimplemented(
@@ -97,7 +123,7 @@ pub trait Nested: Resource {
 /// A fetch that did not give the resource.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum FetchError {
+pub enum ResourceError {
     /// The API answered 404: the resource was deleted (or never existed). Retrying does not
     /// bring it back; as a handler error it is permanent.
     #[error("{resource} {id} is gone (deleted since the event, or never there)")]
@@ -154,7 +180,7 @@ pub const DEFAULT_LIST_LIMIT: u32 = 250;
 impl<'t, R: Listed> List<'t, R> {
     /// Adds a filter, a query parameter of the spec's list operation (`is_visible`,
     /// `id:in`, `min_date_created`). One the spec does not document makes the listing fail with
-    /// [`FetchError::UnknownFilter`] before anything is sent.
+    /// [`ResourceError::UnknownFilter`] before anything is sent.
     pub fn filter(mut self, name: impl Into<String>, value: impl fmt::Display) -> Self {
         self.query.push((name.into(), value.to_string()));
         self
@@ -169,7 +195,7 @@ impl<'t, R: Listed> List<'t, R> {
     /// The pages, one request each, as they are read. v3 listings stop at the last page
     /// `meta.pagination` names; v2 listings at a short or empty page (v2 answers `204 No Content`
     /// past the end).
-    pub fn pages(self) -> impl Stream<Item = Result<Vec<R>, FetchError>> + Send + 't
+    pub fn pages(self) -> impl Stream<Item = Result<Vec<R>, ResourceError>> + Send + 't
     where
         R: Send + 't,
     {
@@ -178,7 +204,7 @@ impl<'t, R: Listed> List<'t, R> {
             (self, unknown, Some(1u32)),
             |(list, unknown, next)| async move {
                 if let Some(name) = unknown {
-                    return Err(FetchError::UnknownFilter {
+                    return Err(ResourceError::UnknownFilter {
                         resource: R::NAME,
                         name,
                         known: R::FILTERS,
@@ -198,7 +224,7 @@ impl<'t, R: Listed> List<'t, R> {
     }
 
     /// Every item of every page.
-    pub async fn all(self) -> Result<Vec<R>, FetchError>
+    pub async fn all(self) -> Result<Vec<R>, ResourceError>
     where
         R: Send + 't,
     {
@@ -219,8 +245,8 @@ impl<'t, R: Listed> List<'t, R> {
     }
 
     /// One page and whether another may follow.
-    async fn page(&self, page: u32) -> Result<(Vec<R>, bool), FetchError> {
-        let api = self.tenant.api().map_err(FetchError::NoApiClient)?;
+    async fn page(&self, page: u32) -> Result<(Vec<R>, bool), ResourceError> {
+        let api = self.tenant.api().map_err(ResourceError::NoApiClient)?;
         let (page_text, limit_text) = (page.to_string(), self.limit.to_string());
         let mut query: Vec<(&str, &str)> = self
             .query
@@ -229,7 +255,7 @@ impl<'t, R: Listed> List<'t, R> {
             .collect();
         query.push(("page", &page_text));
         query.push(("limit", &limit_text));
-        let failed = |source: ApiError| FetchError::Api {
+        let failed = |source: ApiError| ResourceError::Api {
             resource: R::NAME,
             id: format!("list page {page}"),
             source,
@@ -259,7 +285,7 @@ impl<'t, R: Listed> List<'t, R> {
 
 impl Tenant {
     /// Fetches one resource by id through this store's API client: `tenant.fetch::<Order>(218)`.
-    pub async fn fetch<R: TopLevel>(&self, id: impl fmt::Display) -> Result<R, FetchError> {
+    pub async fn fetch<R: TopLevel>(&self, id: impl fmt::Display) -> Result<R, ResourceError> {
         let id = id.to_string();
         let path = R::GET.replace("{id}", &path_segment(&id));
         self.fetch_path(path, id).await
@@ -271,16 +297,107 @@ impl Tenant {
         &self,
         parent_id: impl fmt::Display,
         id: impl fmt::Display,
-    ) -> Result<R, FetchError> {
-        let (parent_id, id) = (parent_id.to_string(), id.to_string());
-        let path = R::GET
-            .replace("{parent_id}", &path_segment(&parent_id))
-            .replace("{id}", &path_segment(&id));
-        self.fetch_path(
-            path,
-            format!("{id} of {} {parent_id}", <R::Parent as Resource>::NAME),
-        )
-        .await
+    ) -> Result<R, ResourceError> {
+        let (path, id) = nested_path::<R>(&parent_id.to_string(), &id.to_string());
+        self.fetch_path(path, id).await
+    }
+
+    /// Creates a resource: `POST` of `body` (the fields to set, any `Serialize`: a struct of your
+    /// own or `serde_json::json!`) to its list path; gives what the API answers.
+    pub async fn create<R: Creatable + TopLevel>(
+        &self,
+        body: &(impl Serialize + ?Sized),
+    ) -> Result<R, ResourceError> {
+        self.write(Write::Create, R::LIST.to_owned(), "(new)".to_owned(), body)
+            .await
+    }
+
+    /// Creates a resource under its parent: `tenant.create_in::<Shipment>(order_id, &body)`.
+    pub async fn create_in<R: Creatable + Nested>(
+        &self,
+        parent_id: impl fmt::Display,
+        body: &(impl Serialize + ?Sized),
+    ) -> Result<R, ResourceError> {
+        let parent_id = parent_id.to_string();
+        let path = R::LIST.replace("{parent_id}", &path_segment(&parent_id));
+        let id = format!("(new) of {} {parent_id}", <R::Parent as Resource>::NAME);
+        self.write(Write::Create, path, id, body).await
+    }
+
+    /// Updates a resource: `PUT` of `body` (the fields to change) to its path; gives the
+    /// resource as the API answers it. A resource gone since is [`ResourceError::Gone`].
+    pub async fn update<R: Updatable + TopLevel>(
+        &self,
+        id: impl fmt::Display,
+        body: &(impl Serialize + ?Sized),
+    ) -> Result<R, ResourceError> {
+        let id = id.to_string();
+        let path = R::GET.replace("{id}", &path_segment(&id));
+        self.write(Write::Update, path, id, body).await
+    }
+
+    /// Updates a resource under its parent.
+    pub async fn update_in<R: Updatable + Nested>(
+        &self,
+        parent_id: impl fmt::Display,
+        id: impl fmt::Display,
+        body: &(impl Serialize + ?Sized),
+    ) -> Result<R, ResourceError> {
+        let (path, id) = nested_path::<R>(&parent_id.to_string(), &id.to_string());
+        self.write(Write::Update, path, id, body).await
+    }
+
+    /// Deletes a resource. One already gone is [`ResourceError::Gone`].
+    pub async fn delete<R: Deletable + TopLevel>(
+        &self,
+        id: impl fmt::Display,
+    ) -> Result<(), ResourceError> {
+        let id = id.to_string();
+        let path = R::GET.replace("{id}", &path_segment(&id));
+        self.remove::<R>(path, id).await
+    }
+
+    /// Deletes a resource under its parent.
+    pub async fn delete_in<R: Deletable + Nested>(
+        &self,
+        parent_id: impl fmt::Display,
+        id: impl fmt::Display,
+    ) -> Result<(), ResourceError> {
+        let (path, id) = nested_path::<R>(&parent_id.to_string(), &id.to_string());
+        self.remove::<R>(path, id).await
+    }
+
+    /// A create or an update: the body sent, the resource the API answers with.
+    async fn write<R: Resource, B: Serialize + ?Sized>(
+        &self,
+        write: Write,
+        path: String,
+        id: String,
+        body: &B,
+    ) -> Result<R, ResourceError> {
+        let api = self.api().map_err(ResourceError::NoApiClient)?;
+        let answered = match (write, R::WRAPPED) {
+            (Write::Create, true) => api
+                .post::<B, V3Response<R>>(&path, body)
+                .await
+                .map(|r| r.data),
+            (Write::Create, false) => api.post::<B, R>(&path, body).await,
+            (Write::Update, true) => api
+                .put::<B, V3Response<R>>(&path, body)
+                .await
+                .map(|r| r.data),
+            (Write::Update, false) => api.put::<B, R>(&path, body).await,
+        };
+        answered.map_err(|source| failure::<R>(id, source))
+    }
+
+    /// A delete; whatever body the API answers with is not read.
+    async fn remove<R: Resource>(&self, path: String, id: String) -> Result<(), ResourceError> {
+        let api = self.api().map_err(ResourceError::NoApiClient)?;
+        api.delete::<serde::de::IgnoredAny>(&path)
+            .await
+            .map(drop)
+            .map_err(|source| failure::<R>(id, source))
     }
 
     /// Lists a resource the API serves on its own: `tenant.list::<Product>().filter("is_visible",
@@ -304,28 +421,49 @@ impl Tenant {
         }
     }
 
-    async fn fetch_path<R: Resource>(&self, path: String, id: String) -> Result<R, FetchError> {
-        let api = self.api().map_err(FetchError::NoApiClient)?;
+    async fn fetch_path<R: Resource>(&self, path: String, id: String) -> Result<R, ResourceError> {
+        let api = self.api().map_err(ResourceError::NoApiClient)?;
         let fetched = if R::WRAPPED {
             api.get::<V3Response<R>>(&path).await.map(|r| r.data)
         } else {
             api.get::<R>(&path).await
         };
-        fetched.map_err(|source| {
-            if source.status() == Some(404) {
-                FetchError::Gone {
-                    resource: R::NAME,
-                    id,
-                    source,
-                }
-            } else {
-                FetchError::Api {
-                    resource: R::NAME,
-                    id,
-                    source,
-                }
-            }
-        })
+        fetched.map_err(|source| failure::<R>(id, source))
+    }
+}
+
+/// The writes that send a body.
+#[derive(Clone, Copy)]
+enum Write {
+    Create,
+    Update,
+}
+
+/// The path of a nested resource and how messages name it.
+fn nested_path<R: Nested>(parent_id: &str, id: &str) -> (String, String) {
+    let path = R::GET
+        .replace("{parent_id}", &path_segment(parent_id))
+        .replace("{id}", &path_segment(id));
+    (
+        path,
+        format!("{id} of {} {parent_id}", <R::Parent as Resource>::NAME),
+    )
+}
+
+/// A failed call: a 404 is `Gone`, anything else an API failure.
+fn failure<R: Resource>(id: String, source: ApiError) -> ResourceError {
+    if source.status() == Some(404) {
+        ResourceError::Gone {
+            resource: R::NAME,
+            id,
+            source,
+        }
+    } else {
+        ResourceError::Api {
+            resource: R::NAME,
+            id,
+            source,
+        }
     }
 }
 

@@ -1,14 +1,14 @@
 //! Typed API resources (`bigcommerce_app::resources`): the example responses of BigCommerce's
 //! specs parse and round-trip, and a handler fetches the resource its event names from the local
-//! BigCommerce, with a deleted one answered as `FetchError::Gone`.
+//! BigCommerce, with a deleted one answered as `ResourceError::Gone`.
 
 use std::sync::{Arc, Mutex};
 
 use bigcommerce_app::events::{CartCreated, OrderCreated, ProductCreated};
 use bigcommerce_app::resources::{
     Brand, BrandMetafield, Cart, Category, CategoryMetafield, Channel, Customer, CustomerAddress,
-    FetchError, Order, OrderMetafield, OrderProduct, OrderShippingAddress, PriceList, Product,
-    ProductMetafield, ProductVariant, Refund, Resource, Shipment, Subscriber,
+    Order, OrderMetafield, OrderProduct, OrderShippingAddress, PriceList, Product,
+    ProductMetafield, ProductVariant, Refund, Resource, ResourceError, Shipment, Subscriber,
 };
 use bigcommerce_app::testing::TestApp;
 use bigcommerce_app::{webhook_handler, App, HandlerError, State, Tenant};
@@ -152,7 +152,9 @@ async fn order_created(
                 .map(|t| t.to_string())
                 .unwrap_or_default()
         )),
-        Err(FetchError::Gone { resource, id, .. }) => fetched.push(format!("gone {resource} {id}")),
+        Err(ResourceError::Gone { resource, id, .. }) => {
+            fetched.push(format!("gone {resource} {id}"))
+        }
         Err(other) => return Err(HandlerError::retryable(other)),
     }
     Ok(())
@@ -273,13 +275,13 @@ async fn every_resource_kind_is_fetched_from_the_emulator_and_a_missing_one_is_g
         .set_missing("alpha", Served::Other("Brand"), "4")
         .unwrap();
     match tenant.fetch::<Brand>(4).await {
-        Err(FetchError::Gone { resource, id, .. }) => {
+        Err(ResourceError::Gone { resource, id, .. }) => {
             assert_eq!((resource, id.as_str()), ("Brand", "4"))
         }
         other => panic!("expected Gone, got {other:?}"),
     }
     match tenant.fetch_in::<Shipment>(7, 0).await {
-        Err(FetchError::Gone { resource, id, .. }) => {
+        Err(ResourceError::Gone { resource, id, .. }) => {
             assert_eq!((resource, id.as_str()), ("Shipment", "0 of Order 7"))
         }
         other => panic!("expected Gone, got {other:?}"),
@@ -442,7 +444,7 @@ async fn listings_walk_every_page_and_refuse_a_filter_the_spec_does_not_document
     assert_eq!(channels.iter().map(|c| c.id).collect::<Vec<_>>(), [1, 2]);
 
     match tenant.list::<Product>().filter("colour", "red").all().await {
-        Err(FetchError::UnknownFilter {
+        Err(ResourceError::UnknownFilter {
             resource,
             name,
             known,
@@ -452,5 +454,60 @@ async fn listings_walk_every_page_and_refuse_a_filter_the_spec_does_not_document
         }
         other => panic!("expected UnknownFilter, got {other:?}"),
     }
+    test.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn writes_create_update_and_delete_and_later_reads_see_them() {
+    let test = TestApp::start(App::empty().build().unwrap(), &[("alpha", &[1])])
+        .await
+        .unwrap();
+    test.install("alpha").await.unwrap();
+    let tenant = test.tenant("alpha").await.unwrap();
+
+    // Create: the fields sent, on a resource with a new id, which reads and lists then show.
+    let created: Product = tenant
+        .create(&json!({"name": "Glass jar", "type": "physical", "price": 7.95, "weight": 1}))
+        .await
+        .unwrap();
+    assert!(created.id > 3, "{}", created.id);
+    assert_eq!(created.name.as_deref(), Some("Glass jar"));
+    assert_eq!(created.price.as_ref().map(|p| p.as_str()), Some("7.95"));
+    let read: Product = tenant.fetch(created.id).await.unwrap();
+    assert_eq!(read, created);
+    let listed = tenant.list::<Product>().all().await.unwrap();
+    assert_eq!(listed.len(), 4);
+
+    // Update: the hand-written product answers its new fields from then on.
+    let updated: Product = tenant.update(9, &json!({"name": "Renamed"})).await.unwrap();
+    assert_eq!(updated.name.as_deref(), Some("Renamed"));
+    let read: Product = tenant.fetch(9).await.unwrap();
+    assert_eq!(read.name.as_deref(), Some("Renamed"));
+
+    // Nested: a shipment created under its order names the order.
+    let shipment: Shipment = tenant
+        .create_in(7, &json!({"tracking_number": "1Z999", "items": []}))
+        .await
+        .unwrap();
+    assert_eq!(shipment.order_id, Some(7));
+    assert_eq!(shipment.tracking_number.as_deref(), Some("1Z999"));
+
+    // Delete: then gone, to reads, lists and a second delete.
+    tenant.delete::<Brand>(2).await.unwrap();
+    assert!(matches!(
+        tenant.fetch::<Brand>(2).await,
+        Err(ResourceError::Gone { .. })
+    ));
+    let brands = tenant.list::<Brand>().all().await.unwrap();
+    assert_eq!(brands.iter().map(|b| b.id).collect::<Vec<_>>(), [1, 3]);
+    assert!(matches!(
+        tenant.delete::<Brand>(2).await,
+        Err(ResourceError::Gone { .. })
+    ));
+    // An update of something gone is Gone too.
+    assert!(matches!(
+        tenant.update::<Brand>(2, &json!({"name": "x"})).await,
+        Err(ResourceError::Gone { .. })
+    ));
     test.stop().await.unwrap();
 }

@@ -15,7 +15,7 @@ use bigcommerce_app::axum::response::{Html, IntoResponse, Redirect, Response};
 use bigcommerce_app::axum::routing::get;
 use bigcommerce_app::axum::Router;
 use bigcommerce_app::events::{CartAbandoned, ChannelOrderEvent, OrderCreated, ProductEvent};
-use bigcommerce_app::resources::{Cart, FetchError, Order, Product};
+use bigcommerce_app::resources::{Cart, Order, Product, ResourceError};
 use bigcommerce_app::store::Store;
 use bigcommerce_app::{
     webhook_handler, App, AppBuilder, ChannelId, Event, HandlerError, Merchant, Meta, State,
@@ -312,7 +312,7 @@ async fn on_product(
     // A product deleted since the event is `Gone`, not an error to retry.
     let name = match tenant.fetch::<Product>(id).await {
         Ok(product) => product.name.unwrap_or_default(),
-        Err(FetchError::Gone { .. }) => "(deleted since)".to_owned(),
+        Err(ResourceError::Gone { .. }) => "(deleted since)".to_owned(),
         Err(other) => return Err(other.into()),
     };
     println!("  [{}] {}: {name}", tenant.store_hash(), event.scope());

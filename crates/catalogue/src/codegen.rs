@@ -935,6 +935,15 @@ pub fn generate_resources(
     let nested = resources.resources.iter().any(|r| r.parent.is_some());
     let listed = resources.resources.iter().any(|r| r.list.is_some());
     let mut imports = vec!["ApiVersion"];
+    for (operation, marker) in [("create", "Creatable"), ("delete", "Deletable")] {
+        if resources
+            .resources
+            .iter()
+            .any(|r| r.operations.iter().any(|o| o == operation))
+        {
+            imports.push(marker);
+        }
+    }
     if listed {
         imports.push("Listed");
     }
@@ -942,6 +951,13 @@ pub fn generate_resources(
         imports.push("Nested");
     }
     imports.extend(["Resource", "TopLevel"]);
+    if resources
+        .resources
+        .iter()
+        .any(|r| r.operations.iter().any(|o| o == "update"))
+    {
+        imports.push("Updatable");
+    }
     let _ = writeln!(out, "use super::{{{}}};", imports.join(", "));
     if uses_decimal {
         out.push_str("use crate::Decimal;\n");
@@ -981,6 +997,14 @@ pub fn generate_resources(
         );
     }
     for entry in &resources.resources {
+        for operation in &entry.operations {
+            let marker = match operation.as_str() {
+                "create" => "Creatable",
+                "update" => "Updatable",
+                _ => "Deletable",
+            };
+            let _ = writeln!(out, "\nimpl {marker} for {} {{}}", entry.name);
+        }
         if let Some(list) = &entry.list {
             let filters: Vec<String> = list.filters.iter().map(|f| format!("{f:?}")).collect();
             let _ = write!(
@@ -1074,13 +1098,13 @@ fn event_fetch(
         None => {
             let _ = write!(
                 out,
-                "    /// Fetches the [`{name}`] this event names, through the store's API client.\n    pub async fn fetch(&self, tenant: &crate::Tenant) -> Result<{name}, super::FetchError> {{\n        let id: &(dyn ::core::fmt::Display + Sync) = match self {{\n{arms}        }};\n        tenant.fetch::<{name}>(id).await\n    }}\n}}\n"
+                "    /// Fetches the [`{name}`] this event names, through the store's API client.\n    pub async fn fetch(&self, tenant: &crate::Tenant) -> Result<{name}, super::ResourceError> {{\n        let id: &(dyn ::core::fmt::Display + Sync) = match self {{\n{arms}        }};\n        tenant.fetch::<{name}>(id).await\n    }}\n}}\n"
             );
         }
         Some(parent) => {
             let _ = write!(
                 out,
-                "    /// Fetches the [`{name}`] this event names (under its [`{parent}`]), through the store's API client.\n    pub async fn fetch(&self, tenant: &crate::Tenant) -> Result<{name}, super::FetchError> {{\n        let (parent_id, id): (&(dyn ::core::fmt::Display + Sync), &(dyn ::core::fmt::Display + Sync)) = match self {{\n{arms}        }};\n        tenant.fetch_in::<{name}>(parent_id, id).await\n    }}\n}}\n"
+                "    /// Fetches the [`{name}`] this event names (under its [`{parent}`]), through the store's API client.\n    pub async fn fetch(&self, tenant: &crate::Tenant) -> Result<{name}, super::ResourceError> {{\n        let (parent_id, id): (&(dyn ::core::fmt::Display + Sync), &(dyn ::core::fmt::Display + Sync)) = match self {{\n{arms}        }};\n        tenant.fetch_in::<{name}>(parent_id, id).await\n    }}\n}}\n"
             );
         }
     }

@@ -38,6 +38,8 @@ struct RawResource {
     fetched_from: Vec<EventLink>,
     #[serde(default)]
     list: Option<ListEntry>,
+    #[serde(default)]
+    operations: Vec<String>,
 }
 
 /// The list operation of a resource.
@@ -94,6 +96,9 @@ pub struct ResourceEntry {
     pub fetched_from: Vec<EventLink>,
     /// Its list operation, if the API has one.
     pub list: Option<ListEntry>,
+    /// The writes the API has for it: `create` (a `POST` to the list path), `update` (a `PUT`
+    /// to its path), `delete`.
+    pub operations: Vec<String>,
 }
 
 /// The validated resource catalogue.
@@ -183,6 +188,20 @@ impl Resources {
                     ));
                 }
             }
+            for operation in &r.operations {
+                if !matches!(operation.as_str(), "create" | "update" | "delete") {
+                    return Err(resource_error(
+                        &r.name,
+                        format!("operation `{operation}`: expected `create`, `update` or `delete`"),
+                    ));
+                }
+            }
+            if r.operations.iter().any(|o| o == "create") && r.list.is_none() {
+                return Err(resource_error(
+                    &r.name,
+                    "`create` posts to the list path: give `list`",
+                ));
+            }
             if r.parent.is_some() != r.get.contains("{parent_id}") {
                 return Err(resource_error(
                     &r.name,
@@ -198,6 +217,7 @@ impl Resources {
                 parent: r.parent,
                 fetched_from: r.fetched_from,
                 list: r.list,
+                operations: r.operations,
             });
         }
         for r in &resources {

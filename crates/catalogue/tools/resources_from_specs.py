@@ -277,6 +277,28 @@ LISTS = {
 }
 
 
+def operations(spec, get_path, list_path):
+    """The writes the spec has for a resource: POST on its list, PUT and DELETE on it."""
+    def item(template):
+        if not template:
+            return {}
+        version, rest = template.split("/", 2)[1:]
+        wanted = re.sub(r"\{[^}]+\}", "{}", "/" + rest)
+        for path, entry in spec.get("paths", {}).items():
+            if re.sub(r"\{[^}]+\}", "{}", path) in (wanted, "/" + version + wanted):
+                return entry
+        return {}
+    found = []
+    if "post" in item(list_path):
+        found.append("create")
+    one = item(get_path)
+    if "put" in one:
+        found.append("update")
+    if "delete" in one:
+        found.append("delete")
+    return found
+
+
 def response_schema(spec, get_path, wrapped):
     """The schema of the resource in the 200 answer of `GET get_path` (its `data` if wrapped)."""
     version, rest = get_path.split("/", 2)[1:]
@@ -343,6 +365,7 @@ def main():
             **({"list": {"path": LISTS[name], "filters": list_filters(spec, LISTS[name]) or []}}
                if name in LISTS else {}),
             **({"fetched_from": FETCHED_FROM[name]} if name in FETCHED_FROM else {}),
+            "operations": operations(spec, get, LISTS.get(name)),
         })
     out = {
         "format": 1,

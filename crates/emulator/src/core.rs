@@ -5,6 +5,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bigcommerce_app_catalogue::{Catalogue, Resources};
+use serde_json::Value;
 use tokio::sync::watch;
 
 use crate::blocklist::Blocklist;
@@ -57,6 +58,13 @@ pub(crate) struct StoreState {
     /// Notification emails per client (`PUT /hooks/admin`).
     pub emails: HashMap<String, Vec<String>>,
     pub missing: HashSet<(Resource, String)>,
+    /// Resources the app created or updated through the API, by (name, parent id or "", id):
+    /// what `GET` answers from then on instead of a generated body.
+    pub written: HashMap<(String, String, String), Value>,
+    /// Resources the app deleted through the API, by the same key: `GET` answers 404.
+    pub deleted: HashSet<(String, String, String)>,
+    /// The id the next created resource gets.
+    pub next_id: u64,
     pub rate: RateWindow,
     /// What the last server-side action from the store's control panel gave.
     pub panel_outcome: Option<PanelOutcome>,
@@ -106,6 +114,9 @@ impl Core {
                 token: None,
                 emails: HashMap::new(),
                 missing: HashSet::new(),
+                written: HashMap::new(),
+                deleted: HashSet::new(),
+                next_id: 1000,
                 rate: RateWindow::new(spec.rate_limit),
                 panel_outcome: None,
                 spec,

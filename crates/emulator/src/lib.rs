@@ -21,7 +21,8 @@
 //!   addresses, shipments, refunds and metafields; products, variants, categories, brands and
 //!   their metafields; customers and their addresses; subscribers; carts; channels; price lists)
 //!   and their lists, with bodies of the spec's shape, the same for the same id (404 for id 0 and
-//!   for ids marked with [`Emulator::set_missing`]).
+//!   for ids marked with [`Emulator::set_missing`]); creates, updates and deletes where the spec
+//!   has them, kept so later reads and lists answer what was written.
 //! - **Rate limits.** Every API answer carries the `X-Rate-Limit-*` headers of the store's quota;
 //!   a spent quota answers 429 (with `X-Retry-After`).
 //! - **Webhook delivery.** [`Emulator::trigger`] fires an event as a store action would. Every active

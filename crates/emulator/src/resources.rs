@@ -10,7 +10,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use bigcommerce_app_catalogue::{ApiVersion, FieldType, PayloadShape, ResourceEntry};
 use rand::SeedableRng;
@@ -93,6 +93,9 @@ pub(crate) async fn order(
     let Ok(number) = id.parse::<u64>() else {
         return v2_not_found();
     };
+    if let Some(answer) = written_answer(&core, &caller, "Order", "", &id, false) {
+        return answer;
+    }
     if is_missing(&core, &caller, Resource::Order, &id) {
         return v2_not_found();
     }
@@ -139,6 +142,9 @@ pub(crate) async fn product(
     let Ok(number) = id.parse::<u64>() else {
         return not_found("product");
     };
+    if let Some(answer) = written_answer(&core, &caller, "Product", "", &id, true) {
+        return answer;
+    }
     if is_missing(&core, &caller, Resource::Product, &id) {
         return not_found("product");
     }
@@ -166,6 +172,9 @@ pub(crate) async fn cart(
     Extension(caller): Extension<Caller>,
     Path((_, id)): Path<(String, String)>,
 ) -> Response {
+    if let Some(answer) = written_answer(&core, &caller, "Cart", "", &id, true) {
+        return answer;
+    }
     if is_missing(&core, &caller, Resource::Cart, &id) {
         return not_found("cart");
     }
@@ -209,9 +218,6 @@ fn not_found(what: &str) -> Response {
     )
 }
 
-/// Resources with a hand-written handler above; the rest are served by [`generated`].
-pub(crate) const HAND_WRITTEN: [&str; 3] = ["Order", "Product", "Cart"];
-
 /// `GET` of a resource of `resources.json` without a hand-written handler: a body of its shape,
 /// generated from a seed of the ids (so a second fetch answers the same), with its id and, for a
 /// nested resource, its parent's id filled in.
@@ -248,6 +254,10 @@ pub(crate) async fn generated(
         })
         .unwrap_or(true)
     };
+    let parent = parent_id.clone().unwrap_or_default();
+    if let Some(answer) = written_answer(&core, &caller, &entry.name, &parent, &id, entry.wrapped) {
+        return answer;
+    }
     if id == "0" || (numeric && id.parse::<u64>().is_err()) || missing(&id) {
         return gone();
     }
@@ -308,6 +318,7 @@ pub(crate) const COLLECTION_SIZE: u64 = 3;
 /// `204 No Content` past the end). Filters are accepted and not applied.
 pub(crate) async fn generated_list(
     State(core): State<Arc<Core>>,
+    Extension(caller): Extension<Caller>,
     Extension(entry): Extension<Arc<ResourceEntry>>,
     Path(params): Path<HashMap<String, String>>,
     Query(query): Query<HashMap<String, String>>,
@@ -332,10 +343,47 @@ pub(crate) async fn generated_list(
                 .any(|f| f.json == "id" && f.ty == FieldType::Id),
             PayloadShape::ArrayOf(_) => false,
         });
-    let first = (page - 1).saturating_mul(limit) + 1;
-    let items: Vec<Value> = (first..first.saturating_add(limit))
-        .take_while(|id| *id <= COLLECTION_SIZE)
-        .map(|id| generated_body(&core, &entry, &id.to_string(), parent_id, numeric))
+    // The generated ids 1 to 3, what the app created, less what it deleted.
+    let parent = parent_id.unwrap_or_default().to_owned();
+    let (written, deleted) = core
+        .with_store(&caller.store, |s| {
+            let mine = |key: &&(String, String, String)| key.0 == entry.name && key.1 == parent;
+            let written: Vec<(String, Value)> = s
+                .written
+                .iter()
+                .filter(|(key, _)| mine(key))
+                .map(|(key, body)| (key.2.clone(), body.clone()))
+                .collect();
+            let deleted: HashSet<String> = s
+                .deleted
+                .iter()
+                .filter(mine)
+                .map(|key| key.2.clone())
+                .collect();
+            (written, deleted)
+        })
+        .unwrap_or_default();
+    let written_ids: HashSet<String> = written.iter().map(|(id, _)| id.clone()).collect();
+    let mut all: Vec<(String, Value)> = (1..=COLLECTION_SIZE)
+        .map(|id| id.to_string())
+        .filter(|id| !deleted.contains(id) && !written_ids.contains(id))
+        .map(|id| {
+            let body = generated_body(&core, &entry, &id, parent_id, numeric);
+            (id, body)
+        })
+        .chain(written)
+        .collect();
+    all.sort_by(|a, b| match (a.0.parse::<u64>(), b.0.parse::<u64>()) {
+        (Ok(x), Ok(y)) => x.cmp(&y),
+        _ => a.0.cmp(&b.0),
+    });
+    let total = all.len() as u64;
+    let skip = usize::try_from((page - 1).saturating_mul(limit)).unwrap_or(usize::MAX);
+    let items: Vec<Value> = all
+        .into_iter()
+        .skip(skip)
+        .take(usize::try_from(limit).unwrap_or(usize::MAX))
+        .map(|(_, body)| body)
         .collect();
     if entry.version == ApiVersion::V2 {
         if items.is_empty() {
@@ -347,10 +395,237 @@ pub(crate) async fn generated_list(
     Json(json!({
         "data": items,
         "meta": { "pagination": {
-            "total": COLLECTION_SIZE, "count": count, "per_page": limit, "current_page": page,
-            "total_pages": COLLECTION_SIZE.div_ceil(limit),
+            "total": total, "count": count, "per_page": limit, "current_page": page,
+            "total_pages": total.div_ceil(limit).max(1),
             "links": { "current": format!("?page={page}&limit={limit}") },
         }},
     }))
     .into_response()
+}
+
+/// What `GET` answers for a resource the app wrote through the API: the body as written, or 404
+/// for one it deleted; `None` for one it never wrote.
+fn written_answer(
+    core: &Core,
+    caller: &Caller,
+    name: &str,
+    parent: &str,
+    id: &str,
+    wrapped: bool,
+) -> Option<Response> {
+    let key = (name.to_owned(), parent.to_owned(), id.to_owned());
+    let found = core
+        .with_store(&caller.store, |s| {
+            if s.deleted.contains(&key) {
+                Some(None)
+            } else {
+                s.written.get(&key).cloned().map(Some)
+            }
+        })
+        .ok()
+        .flatten()?;
+    Some(match found {
+        Some(body) => answer(body, wrapped, StatusCode::OK),
+        None => not_found_for(name, wrapped),
+    })
+}
+
+fn answer(body: Value, wrapped: bool, status: StatusCode) -> Response {
+    if wrapped {
+        (status, Json(json!({ "data": body, "meta": {} }))).into_response()
+    } else {
+        (status, Json(body)).into_response()
+    }
+}
+
+fn not_found_for(name: &str, wrapped: bool) -> Response {
+    if wrapped {
+        not_found(&name.to_ascii_lowercase())
+    } else {
+        v2_not_found()
+    }
+}
+
+/// The fields of a write's body; `None` for a body that is not a JSON object.
+fn fields_of(body: &[u8]) -> Option<serde_json::Map<String, Value>> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(fields)) => Some(fields),
+        _ => None,
+    }
+}
+
+/// What BigCommerce answers for a write whose body is not an object.
+fn not_an_object() -> Response {
+    api_error(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "The request body must be a JSON object.",
+        None,
+    )
+}
+
+/// `POST` to the list path of a resource: a new resource with the next id, the fields sent laid
+/// over a generated body, kept so later `GET`s and lists answer it.
+pub(crate) async fn generated_create(
+    State(core): State<Arc<Core>>,
+    Extension(caller): Extension<Caller>,
+    Extension(entry): Extension<Arc<ResourceEntry>>,
+    Path(params): Path<HashMap<String, String>>,
+    body: axum::body::Bytes,
+) -> Response {
+    let Some(fields) = fields_of(&body) else {
+        return not_an_object();
+    };
+    let parent = params.get("parent_id").cloned();
+    let numeric = is_numeric(&core, &entry);
+    let Ok(id) = core.with_store(&caller.store, |s| {
+        s.next_id += 1;
+        s.next_id
+    }) else {
+        return unknown_store();
+    };
+    let id = if numeric {
+        id.to_string()
+    } else {
+        crate::core::random_uuid()
+    };
+    let mut created = generated_body(&core, &entry, &id, parent.as_deref(), numeric);
+    if let Value::Object(map) = &mut created {
+        for (key, value) in fields {
+            if key != "id" {
+                map.insert(key, value);
+            }
+        }
+    }
+    let key = (entry.name.clone(), parent.unwrap_or_default(), id);
+    let stored = created.clone();
+    if core
+        .with_store(&caller.store, |s| {
+            s.deleted.remove(&key);
+            s.written.insert(key, stored);
+        })
+        .is_err()
+    {
+        return unknown_store();
+    }
+    answer(created, entry.wrapped, StatusCode::OK)
+}
+
+/// `PUT` of a resource: the fields sent laid over what it is now; 404 if it is gone.
+pub(crate) async fn generated_update(
+    State(core): State<Arc<Core>>,
+    Extension(caller): Extension<Caller>,
+    Extension(entry): Extension<Arc<ResourceEntry>>,
+    Path(params): Path<HashMap<String, String>>,
+    body: axum::body::Bytes,
+) -> Response {
+    let Some(fields) = fields_of(&body) else {
+        return not_an_object();
+    };
+    let id = params.get("id").cloned().unwrap_or_default();
+    let parent = params.get("parent_id").cloned().unwrap_or_default();
+    let Some(mut current) = current_body(&core, &caller, &entry, &parent, &id) else {
+        return not_found_for(&entry.name, entry.wrapped);
+    };
+    if let Value::Object(map) = &mut current {
+        for (key, value) in fields {
+            if key != "id" {
+                map.insert(key, value);
+            }
+        }
+    }
+    let key = (entry.name.clone(), parent, id);
+    let stored = current.clone();
+    if core
+        .with_store(&caller.store, |s| {
+            s.written.insert(key, stored);
+        })
+        .is_err()
+    {
+        return unknown_store();
+    }
+    answer(current, entry.wrapped, StatusCode::OK)
+}
+
+/// `DELETE` of a resource: 204, and 404 from then on; 404 if it is already gone.
+pub(crate) async fn generated_delete(
+    State(core): State<Arc<Core>>,
+    Extension(caller): Extension<Caller>,
+    Extension(entry): Extension<Arc<ResourceEntry>>,
+    Path(params): Path<HashMap<String, String>>,
+) -> Response {
+    let id = params.get("id").cloned().unwrap_or_default();
+    let parent = params.get("parent_id").cloned().unwrap_or_default();
+    if current_body(&core, &caller, &entry, &parent, &id).is_none() {
+        return not_found_for(&entry.name, entry.wrapped);
+    }
+    let key = (entry.name.clone(), parent, id);
+    if core
+        .with_store(&caller.store, |s| {
+            s.written.remove(&key);
+            s.deleted.insert(key);
+        })
+        .is_err()
+    {
+        return unknown_store();
+    }
+    StatusCode::NO_CONTENT.into_response()
+}
+
+fn is_numeric(core: &Core, entry: &ResourceEntry) -> bool {
+    core.resources
+        .objects
+        .iter()
+        .find(|o| o.name == entry.name)
+        .is_some_and(|o| match &o.shape {
+            PayloadShape::Object(fields) => fields
+                .iter()
+                .any(|f| f.json == "id" && f.ty == FieldType::Id),
+            PayloadShape::ArrayOf(_) => false,
+        })
+}
+
+/// What `GET` would answer now, as JSON: the written body, `None` if deleted or missing, or the
+/// generated one.
+fn current_body(
+    core: &Core,
+    caller: &Caller,
+    entry: &ResourceEntry,
+    parent: &str,
+    id: &str,
+) -> Option<Value> {
+    let key = (entry.name.clone(), parent.to_owned(), id.to_owned());
+    let numeric = is_numeric(core, entry);
+    let kind = match entry.name.as_str() {
+        "Order" => Some(Resource::Order),
+        "Product" => Some(Resource::Product),
+        "Cart" => Some(Resource::Cart),
+        _ => None,
+    };
+    core.with_store(&caller.store, |s| {
+        if s.deleted.contains(&key) {
+            return None;
+        }
+        if let Some(body) = s.written.get(&key) {
+            return Some(body.clone());
+        }
+        let marked = s.missing.iter().any(|(k, missing)| {
+            missing == id
+                && match k {
+                    Resource::Other(name) => *name == entry.name,
+                    other => Some(*other) == kind,
+                }
+        });
+        let valid = id != "0" && (!numeric || id.parse::<u64>().is_ok());
+        (valid && !marked).then(|| {
+            generated_body(
+                core,
+                entry,
+                id,
+                (!parent.is_empty()).then_some(parent),
+                numeric,
+            )
+        })
+    })
+    .ok()
+    .flatten()
 }

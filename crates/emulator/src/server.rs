@@ -115,28 +115,38 @@ pub(crate) fn router(core: Arc<Core>) -> Router {
             "/stores/{hash}/v3/hooks/{id}",
             get(hooks::get).put(hooks::update).delete(hooks::delete),
         )
-        .route("/stores/{hash}/v3/channels", get(resources::channels))
-        .route("/stores/{hash}/v2/orders/{id}", get(resources::order))
-        .route(
-            "/stores/{hash}/v3/catalog/products/{id}",
-            get(resources::product),
-        )
-        .route("/stores/{hash}/v3/carts/{id}", get(resources::cart));
+        .route("/stores/{hash}/v3/channels", get(resources::channels));
     let mut api = api;
+    // Every resource of resources.json: its GET (hand-written for orders, products and carts),
+    // its list, and the writes its spec has.
     for entry in &core.resources.resources {
         let shared = Arc::new(entry.clone());
+        let has = |operation: &str| entry.operations.iter().any(|o| o == operation);
         if let Some(list) = entry.list.as_ref().filter(|_| entry.name != "Channel") {
+            let mut methods = get(resources::generated_list);
+            if has("create") {
+                methods = methods.post(resources::generated_create);
+            }
             api = api.route(
                 &format!("/stores/{{hash}}{}", list.path),
-                get(resources::generated_list).layer(Extension(shared.clone())),
+                methods.layer(Extension(shared.clone())),
             );
         }
-        if resources::HAND_WRITTEN.contains(&entry.name.as_str()) {
-            continue;
+        let mut methods = match entry.name.as_str() {
+            "Order" => get(resources::order),
+            "Product" => get(resources::product),
+            "Cart" => get(resources::cart),
+            _ => get(resources::generated),
+        };
+        if has("update") {
+            methods = methods.put(resources::generated_update);
+        }
+        if has("delete") {
+            methods = methods.delete(resources::generated_delete);
         }
         api = api.route(
             &format!("/stores/{{hash}}{}", entry.get),
-            get(resources::generated).layer(Extension(shared)),
+            methods.layer(Extension(shared)),
         );
     }
     let api = api

@@ -1,5 +1,6 @@
-// A nested resource fetched by its id alone, a top-level one under a parent, and a list of a
-// resource the API does not list: each is a compile error that says which call to make.
+// A nested resource fetched by its id alone, a top-level one under a parent, a list of a
+// resource the API does not list, and a create the API does not have: each is a compile error
+// that says what is wrong.
 use bigcommerce_app::resources::{Cart, Order, Shipment};
 use bigcommerce_app::Tenant;
 
@@ -11,4 +12,10 @@ async fn fetches(tenant: Tenant) {
 
 fn main() {
     let _ = fetches;
+    let _ = writes;
+}
+
+async fn writes(tenant: Tenant) {
+    // Refunds are created through the payment actions, not by a POST to their list.
+    let _ = tenant.create::<bigcommerce_app::resources::Refund>(&()).await;
 }
