@@ -484,6 +484,13 @@ async fn writes_create_update_and_delete_and_later_reads_see_them() {
     let read: Product = tenant.fetch(9).await.unwrap();
     assert_eq!(read.name.as_deref(), Some("Renamed"));
 
+    // An update keeps what it does not change: the order's total stays as it was.
+    let before: Order = tenant.fetch(7).await.unwrap();
+    let after: Order = tenant.update(7, &json!({"status_id": 2})).await.unwrap();
+    assert_eq!(after.status_id, Some(2));
+    assert_eq!(after.total_inc_tax, before.total_inc_tax);
+    assert_eq!(tenant.fetch::<Order>(7).await.unwrap(), after);
+
     // Nested: a shipment created under its order names the order.
     let shipment: Shipment = tenant
         .create_in(7, &json!({"tracking_number": "1Z999", "items": []}))

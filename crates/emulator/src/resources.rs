@@ -99,30 +99,7 @@ pub(crate) async fn order(
     if is_missing(&core, &caller, Resource::Order, &id) {
         return v2_not_found();
     }
-    let s = seed(&id);
-    let subtotal = 10.0 + (s % 9000) as f64 / 100.0;
-    Json(json!({
-        "id": number,
-        "customer_id": s % 500,
-        "date_created": CREATED,
-        "date_modified": CREATED,
-        "status_id": 11,
-        "status": "Awaiting Fulfillment",
-        "subtotal_ex_tax": format!("{subtotal:.4}"),
-        "subtotal_inc_tax": format!("{subtotal:.4}"),
-        "total_ex_tax": format!("{subtotal:.4}"),
-        "total_inc_tax": format!("{subtotal:.4}"),
-        "items_total": 1 + s % 4,
-        "payment_status": "captured",
-        "currency_code": "USD",
-        "channel_id": 1,
-        "billing_address": {
-            "first_name": "Jane", "last_name": "Doe", "email": "customer@example.com",
-            "city": "Austin", "country": "United States", "country_iso2": "US",
-        },
-        "products": { "url": format!("/v2/orders/{number}/products"), "resource": format!("/orders/{number}/products") },
-    }))
-    .into_response()
+    Json(order_body(&id, number)).into_response()
 }
 
 /// BigCommerce's v2 API answers errors with an array.
@@ -148,23 +125,7 @@ pub(crate) async fn product(
     if is_missing(&core, &caller, Resource::Product, &id) {
         return not_found("product");
     }
-    let s = seed(&id);
-    Json(json!({
-        "data": {
-            "id": number,
-            "name": format!("Sample product {number}"),
-            "type": "physical",
-            "sku": format!("SKU-{number}"),
-            "price": 5.0 + (s % 20000) as f64 / 100.0,
-            "weight": 1 + s % 5,
-            "inventory_level": s % 100,
-            "is_visible": true,
-            "date_created": CREATED_ISO,
-            "date_modified": CREATED_ISO,
-        },
-        "meta": {},
-    }))
-    .into_response()
+    Json(json!({ "data": product_body(&id, number), "meta": {} })).into_response()
 }
 
 pub(crate) async fn cart(
@@ -178,36 +139,7 @@ pub(crate) async fn cart(
     if is_missing(&core, &caller, Resource::Cart, &id) {
         return not_found("cart");
     }
-    let s = seed(&id);
-    let price = 5.0 + (s % 20000) as f64 / 100.0;
-    Json(json!({
-        "data": {
-            "id": id,
-            "customer_id": 0,
-            "channel_id": 1,
-            "email": "",
-            "currency": { "code": "USD" },
-            "base_amount": price,
-            "cart_amount": price,
-            "line_items": {
-                "physical_items": [{
-                    "id": crate::core::random_uuid(),
-                    "product_id": 1 + s % 1000,
-                    "variant_id": 1 + s % 3000,
-                    "quantity": 1,
-                    "sale_price": price,
-                    "list_price": price,
-                }],
-                "digital_items": [],
-                "gift_certificates": [],
-                "custom_items": [],
-            },
-            "created_time": CREATED_ISO,
-            "updated_time": CREATED_ISO,
-        },
-        "meta": {},
-    }))
-    .into_response()
+    Json(json!({ "data": cart_body(&id), "meta": {} })).into_response()
 }
 
 fn not_found(what: &str) -> Response {
@@ -616,16 +548,93 @@ fn current_body(
                 }
         });
         let valid = id != "0" && (!numeric || id.parse::<u64>().is_ok());
-        (valid && !marked).then(|| {
-            generated_body(
+        (valid && !marked).then(|| match (kind, id.parse::<u64>()) {
+            (Some(Resource::Order), Ok(number)) => order_body(id, number),
+            (Some(Resource::Product), Ok(number)) => product_body(id, number),
+            (Some(Resource::Cart), _) => cart_body(id),
+            _ => generated_body(
                 core,
                 entry,
                 id,
                 (!parent.is_empty()).then_some(parent),
                 numeric,
-            )
+            ),
         })
     })
     .ok()
     .flatten()
+}
+
+/// The hand-written order (v2) of an id.
+fn order_body(id: &str, number: u64) -> Value {
+    let s = seed(id);
+    let subtotal = 10.0 + (s % 9000) as f64 / 100.0;
+    json!({
+        "id": number,
+        "customer_id": s % 500,
+        "date_created": CREATED,
+        "date_modified": CREATED,
+        "status_id": 11,
+        "status": "Awaiting Fulfillment",
+        "subtotal_ex_tax": format!("{subtotal:.4}"),
+        "subtotal_inc_tax": format!("{subtotal:.4}"),
+        "total_ex_tax": format!("{subtotal:.4}"),
+        "total_inc_tax": format!("{subtotal:.4}"),
+        "items_total": 1 + s % 4,
+        "payment_status": "captured",
+        "currency_code": "USD",
+        "channel_id": 1,
+        "billing_address": {
+            "first_name": "Jane", "last_name": "Doe", "email": "customer@example.com",
+            "city": "Austin", "country": "United States", "country_iso2": "US",
+        },
+        "products": { "url": format!("/v2/orders/{number}/products"), "resource": format!("/orders/{number}/products") },
+    })
+}
+
+/// The hand-written product (v3 `data`) of an id.
+fn product_body(id: &str, number: u64) -> Value {
+    let s = seed(id);
+    json!({
+        "id": number,
+        "name": format!("Sample product {number}"),
+        "type": "physical",
+        "sku": format!("SKU-{number}"),
+        "price": 5.0 + (s % 20000) as f64 / 100.0,
+        "weight": 1 + s % 5,
+        "inventory_level": s % 100,
+        "is_visible": true,
+        "date_created": CREATED_ISO,
+        "date_modified": CREATED_ISO,
+    })
+}
+
+/// The hand-written cart (v3 `data`) of an id.
+fn cart_body(id: &str) -> Value {
+    let s = seed(id);
+    let price = 5.0 + (s % 20000) as f64 / 100.0;
+    json!({
+        "id": id,
+        "customer_id": 0,
+        "channel_id": 1,
+        "email": "",
+        "currency": { "code": "USD" },
+        "base_amount": price,
+        "cart_amount": price,
+        "line_items": {
+            "physical_items": [{
+                "id": crate::core::random_uuid(),
+                "product_id": 1 + s % 1000,
+                "variant_id": 1 + s % 3000,
+                "quantity": 1,
+                "sale_price": price,
+                "list_price": price,
+            }],
+            "digital_items": [],
+            "gift_certificates": [],
+            "custom_items": [],
+        },
+        "created_time": CREATED_ISO,
+        "updated_time": CREATED_ISO,
+    })
 }
