@@ -86,10 +86,13 @@ impl HandlerError {
 impl<E: StdError + Send + Sync + 'static> From<E> for HandlerError {
     fn from(error: E) -> HandlerError {
         let class = inspect(chain(&error));
+        // A resource error says what was asked for; its API error below says what BigCommerce
+        // answered (the path and status), which the log needs too.
+        let show_chain = (&error as &dyn std::any::Any).is::<crate::resources::ResourceError>();
         HandlerError {
             retryable: class.retryable,
             rate_limited: class.rate_limited,
-            show_chain: false,
+            show_chain,
             source: Box::new(error),
         }
     }

@@ -286,9 +286,17 @@ async fn every_resource_kind_is_fetched_from_the_emulator_and_a_missing_one_is_g
         }
         other => panic!("expected Gone, got {other:?}"),
     }
-    // Gone is permanent as a handler error: the event is not retried.
-    let gone = tenant.fetch::<Order>(0).await.unwrap_err();
-    assert!(!HandlerError::from(gone).is_retryable());
+    // Gone is permanent as a handler error: the event is not retried, and the log says what
+    // BigCommerce answered.
+    let gone = HandlerError::from(tenant.fetch::<Order>(0).await.unwrap_err());
+    assert!(!gone.is_retryable());
+    let logged = gone.to_string();
+    assert!(
+        logged.starts_with("permanent: Order 0 is gone")
+            && logged.contains("/v2/orders/0")
+            && logged.contains("404"),
+        "{logged}"
+    );
     test.stop().await.unwrap();
 }
 
