@@ -421,25 +421,40 @@ pub(crate) async fn generated_create(
         crate::core::random_uuid()
     };
     let mut created = generated_body(&core, &entry, &id, parent.as_deref(), numeric);
-    if let Value::Object(map) = &mut created {
+    lay_over(&mut created, fields);
+    let key = (entry.name.clone(), parent.unwrap_or_default(), id);
+    keep_written(&core, &caller, key, created, entry.wrapped)
+}
+
+/// The fields a write sends, over a body; the id is the API's to give.
+fn lay_over(body: &mut Value, fields: serde_json::Map<String, Value>) {
+    if let Value::Object(map) = body {
         for (key, value) in fields {
             if key != "id" {
                 map.insert(key, value);
             }
         }
     }
-    let key = (entry.name.clone(), parent.unwrap_or_default(), id);
-    let stored = created.clone();
-    if core
-        .with_store(&caller.store, |s| {
-            s.deleted.remove(&key);
-            s.written.insert(key, stored);
-        })
-        .is_err()
-    {
-        return unknown_store();
+}
+
+/// Keeps a written body for later reads (undoing an earlier delete of the same key) and answers
+/// it.
+fn keep_written(
+    core: &Core,
+    caller: &Caller,
+    key: (String, String, String),
+    body: Value,
+    wrapped: bool,
+) -> Response {
+    let stored = body.clone();
+    let kept = core.with_store(&caller.store, |s| {
+        s.deleted.remove(&key);
+        s.written.insert(key, stored);
+    });
+    match kept {
+        Ok(()) => answer(body, wrapped, StatusCode::OK),
+        Err(_) => unknown_store(),
     }
-    answer(created, entry.wrapped, StatusCode::OK)
 }
 
 /// `PUT` of a resource: the fields sent laid over what it is now; 404 if it is gone.
@@ -458,24 +473,9 @@ pub(crate) async fn generated_update(
     let Some(mut current) = current_body(&core, &caller, &entry, &parent, &id) else {
         return not_found_for(&entry.name, entry.wrapped);
     };
-    if let Value::Object(map) = &mut current {
-        for (key, value) in fields {
-            if key != "id" {
-                map.insert(key, value);
-            }
-        }
-    }
+    lay_over(&mut current, fields);
     let key = (entry.name.clone(), parent, id);
-    let stored = current.clone();
-    if core
-        .with_store(&caller.store, |s| {
-            s.written.insert(key, stored);
-        })
-        .is_err()
-    {
-        return unknown_store();
-    }
-    answer(current, entry.wrapped, StatusCode::OK)
+    keep_written(&core, &caller, key, current, entry.wrapped)
 }
 
 /// `DELETE` of a resource: 204, and 404 from then on; 404 if it is already gone.
