@@ -29,7 +29,7 @@ fn main() {
         eprintln!("error: cannot create {}: {e}", dir.display());
         std::process::exit(1);
     }
-    let resources = match bigcommerce_app_catalogue::bundled_resources() {
+    let resources = match bigcommerce_app_catalogue::Resources::bundled_beside(&catalogue) {
         Ok(resources) => resources,
         Err(e) => {
             eprintln!("error: {e}");

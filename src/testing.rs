@@ -35,6 +35,8 @@ pub struct TestApp {
     store: Store,
     app_url: String,
     reconciler: Option<crate::reconcile::Reconciler>,
+    /// The server's tenant cache: what gives handlers their tenant and API client.
+    tenants: crate::tenants::TenantCache,
     /// (payload hash, hook id) of every delivery triggered through this helper.
     expected: std::sync::Mutex<Vec<(String, u64)>>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -132,6 +134,7 @@ impl TestAppBuilder {
         }
         let server = Server::new(app(&store)?, store.clone(), cfg)?;
         let reconciler = server.reconciler().cloned();
+        let tenants = server.tenants().clone();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let serving = tokio::spawn(server.serve_until(listener, async move {
             let _ = stopped.await;
@@ -141,6 +144,7 @@ impl TestAppBuilder {
             store,
             app_url,
             reconciler,
+            tenants,
             expected: std::sync::Mutex::default(),
             stop: Some(stop),
             serving: Some(serving),
@@ -221,19 +225,8 @@ impl TestApp {
             .await?
             .filter(|record| record.is_installed())
             .ok_or_else(|| format!("{store} is not installed: call TestApp::install first"))?;
-        let token = record
-            .access_token
-            .clone()
-            .ok_or_else(|| format!("{store} has no access token"))?;
-        let client = bigcommerce_app_api::Client::new(bigcommerce_app_api::ClientConfig {
-            base_url: self.emulator.base_url().to_owned(),
-            ..Default::default()
-        })?;
-        Ok(crate::Tenant::with_api(
-            hash,
-            record.generation,
-            client.store(store, token),
-        ))
+        // Built by the server's own tenant cache, with the API client the app's handlers get.
+        Ok(self.tenants.context(&hash, &record))
     }
 
     /// Uninstalls the app from a store as BigCommerce does.

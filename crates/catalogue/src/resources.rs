@@ -254,9 +254,16 @@ impl Resources {
 
 /// The resource catalogue this crate ships, checked against the bundled event catalogue's names.
 pub fn bundled_resources() -> Result<Resources, CatalogueError> {
-    let events = crate::bundled()?;
-    let taken: Vec<&str> = events.payloads.iter().map(|p| p.name.as_str()).collect();
-    Resources::from_json(BUNDLED_RESOURCES_JSON, &taken)
+    Resources::bundled_beside(&crate::bundled()?)
+}
+
+impl Resources {
+    /// The resource catalogue this crate ships, checked against the names of `events` (already
+    /// loaded, so it is not parsed a second time).
+    pub fn bundled_beside(events: &crate::Catalogue) -> Result<Resources, CatalogueError> {
+        let taken: Vec<&str> = events.payloads.iter().map(|p| p.name.as_str()).collect();
+        Resources::from_json(BUNDLED_RESOURCES_JSON, &taken)
+    }
 }
 
 fn resource_error(entry: impl Into<String>, problem: impl Into<String>) -> CatalogueError {

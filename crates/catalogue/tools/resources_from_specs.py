@@ -209,30 +209,35 @@ class Builder:
         self.objects[name] = {"name": name, "doc": doc or f"`{name}`.", "fields": fields}
 
 
-def example_of(spec, get_path, wrapped):
-    """The example 200 response of `GET get_path` in the spec, as the resource itself."""
-    if not get_path:
-        return None
-    version, rest = get_path.split("/", 2)[1:]
+def path_item(spec, template):
+    """The spec's path item for an API path (`/v2/orders/{id}`), `{}` if it has none. Specs
+    write paths without the version prefix and with their own parameter names."""
+    if not template:
+        return {}
+    version, rest = template.split("/", 2)[1:]
     wanted = re.sub(r"\{[^}]+\}", "{}", "/" + rest)
     for path, item in spec.get("paths", {}).items():
-        if re.sub(r"\{[^}]+\}", "{}", path) not in (wanted, "/" + version + wanted):
-            continue
-        response = item.get("get", {}).get("responses", {}).get("200", {})
-        while isinstance(response, dict) and "$ref" in response:
-            node = spec
-            for part in response["$ref"][2:].split("/"):
-                node = node.get(part, {})
-            response = node
-        content = response.get("content", {})
-        for media in content.values():
-            example = media.get("example")
-            if example is None:
-                for named in (media.get("examples") or {}).values():
-                    example = named.get("value")
-                    break
-            if example is not None:
-                return example.get("data") if wrapped and isinstance(example, dict) else example
+        if re.sub(r"\{[^}]+\}", "{}", path) in (wanted, "/" + version + wanted):
+            return item
+    return {}
+
+
+def get_answer(spec, template):
+    """The media types of the 200 answer of `GET template`."""
+    response = resolve(spec, path_item(spec, template).get("get", {}).get("responses", {}).get("200", {}))
+    return (response.get("content") or {}).values()
+
+
+def example_of(spec, get_path, wrapped):
+    """The example 200 response of `GET get_path` in the spec, as the resource itself."""
+    for media in get_answer(spec, get_path):
+        example = media.get("example")
+        if example is None:
+            for named in (media.get("examples") or {}).values():
+                example = named.get("value")
+                break
+        if example is not None:
+            return example.get("data") if wrapped and isinstance(example, dict) else example
     return None
 
 
@@ -279,19 +284,10 @@ LISTS = {
 
 def operations(spec, get_path, list_path):
     """The writes the spec has for a resource: POST on its list, PUT and DELETE on it."""
-    def item(template):
-        if not template:
-            return {}
-        version, rest = template.split("/", 2)[1:]
-        wanted = re.sub(r"\{[^}]+\}", "{}", "/" + rest)
-        for path, entry in spec.get("paths", {}).items():
-            if re.sub(r"\{[^}]+\}", "{}", path) in (wanted, "/" + version + wanted):
-                return entry
-        return {}
     found = []
-    if "post" in item(list_path):
+    if "post" in path_item(spec, list_path):
         found.append("create")
-    one = item(get_path)
+    one = path_item(spec, get_path)
     if "put" in one:
         found.append("update")
     if "delete" in one:
@@ -301,34 +297,22 @@ def operations(spec, get_path, list_path):
 
 def response_schema(spec, get_path, wrapped):
     """The schema of the resource in the 200 answer of `GET get_path` (its `data` if wrapped)."""
-    version, rest = get_path.split("/", 2)[1:]
-    wanted = re.sub(r"\{[^}]+\}", "{}", "/" + rest)
-    for path, item in spec.get("paths", {}).items():
-        if re.sub(r"\{[^}]+\}", "{}", path) not in (wanted, "/" + version + wanted):
-            continue
-        response = resolve(spec, item.get("get", {}).get("responses", {}).get("200", {}))
-        for media in (response.get("content") or {}).values():
-            schema = resolve(spec, media.get("schema", {}))
-            if wrapped:
-                schema = resolve(spec, (schema.get("properties") or {}).get("data", {}))
-            return schema
+    for media in get_answer(spec, get_path):
+        schema = resolve(spec, media.get("schema", {}))
+        if wrapped:
+            schema = resolve(spec, (schema.get("properties") or {}).get("data", {}))
+        return schema
     raise SystemExit(f"no GET {get_path} in the spec")
 
 
 def list_filters(spec, list_path):
     """The query parameters of `GET list_path` in the spec, without the paging ones."""
-    version, rest = list_path.split("/", 2)[1:]
-    wanted = re.sub(r"\{[^}]+\}", "{}", "/" + rest)
-    for path, item in spec.get("paths", {}).items():
-        if re.sub(r"\{[^}]+\}", "{}", path) not in (wanted, "/" + version + wanted):
-            continue
-        names = []
-        for param in item.get("get", {}).get("parameters", []):
-            param = resolve(spec, param) if "$ref" in param else param
-            if param.get("in") == "query" and param.get("name") not in ("page", "limit", None):
-                names.append(param["name"])
-        return names
-    return None
+    names = []
+    for param in path_item(spec, list_path).get("get", {}).get("parameters", []):
+        param = resolve(spec, param) if "$ref" in param else param
+        if param.get("in") == "query" and param.get("name") not in ("page", "limit", None):
+            names.append(param["name"])
+    return names
 
 
 def main():

@@ -93,7 +93,7 @@ impl Core {
             )));
         }
         let catalogue = bigcommerce_app_catalogue::bundled()?;
-        let resources = bigcommerce_app_catalogue::bundled_resources()?;
+        let resources = Resources::bundled_beside(&catalogue)?;
         let mut stores = HashMap::new();
         for spec in config.stores {
             if let Err(e) = bigcommerce_app_core::StoreHash::check(&spec.hash) {

@@ -4,13 +4,13 @@
 //! shape, the same for the same id. Any id exists except `0` and the ids marked missing with
 //! [`crate::Emulator::set_missing`].
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use std::collections::{HashMap, HashSet};
 
 use bigcommerce_app_catalogue::{ApiVersion, FieldType, PayloadShape, ResourceEntry};
 use rand::SeedableRng;
@@ -34,15 +34,6 @@ pub enum Resource {
 
 const CREATED: &str = "Tue, 05 Mar 2024 14:00:00 +0000";
 const CREATED_ISO: &str = "2024-03-05T14:00:00Z";
-
-fn is_missing(core: &Core, caller: &Caller, kind: Resource, id: &str) -> bool {
-    id == "0"
-        || core
-            .with_store(&caller.store, |s| {
-                s.missing.contains(&(kind, id.to_owned()))
-            })
-            .unwrap_or(true)
-}
 
 /// A number derived from an id, to vary generated fields.
 fn seed(id: &str) -> u64 {
@@ -85,23 +76,6 @@ pub(crate) fn channel_json(id: u64) -> Value {
     })
 }
 
-pub(crate) async fn order(
-    State(core): State<Arc<Core>>,
-    Extension(caller): Extension<Caller>,
-    Path((_, id)): Path<(String, String)>,
-) -> Response {
-    let Ok(number) = id.parse::<u64>() else {
-        return v2_not_found();
-    };
-    if let Some(answer) = written_answer(&core, &caller, "Order", "", &id, false) {
-        return answer;
-    }
-    if is_missing(&core, &caller, Resource::Order, &id) {
-        return v2_not_found();
-    }
-    Json(order_body(&id, number)).into_response()
-}
-
 /// BigCommerce's v2 API answers errors with an array.
 fn v2_not_found() -> Response {
     (
@@ -109,37 +83,6 @@ fn v2_not_found() -> Response {
         Json(json!([{ "status": 404, "message": "The requested resource was not found." }])),
     )
         .into_response()
-}
-
-pub(crate) async fn product(
-    State(core): State<Arc<Core>>,
-    Extension(caller): Extension<Caller>,
-    Path((_, id)): Path<(String, String)>,
-) -> Response {
-    let Ok(number) = id.parse::<u64>() else {
-        return not_found("product");
-    };
-    if let Some(answer) = written_answer(&core, &caller, "Product", "", &id, true) {
-        return answer;
-    }
-    if is_missing(&core, &caller, Resource::Product, &id) {
-        return not_found("product");
-    }
-    Json(json!({ "data": product_body(&id, number), "meta": {} })).into_response()
-}
-
-pub(crate) async fn cart(
-    State(core): State<Arc<Core>>,
-    Extension(caller): Extension<Caller>,
-    Path((_, id)): Path<(String, String)>,
-) -> Response {
-    if let Some(answer) = written_answer(&core, &caller, "Cart", "", &id, true) {
-        return answer;
-    }
-    if is_missing(&core, &caller, Resource::Cart, &id) {
-        return not_found("cart");
-    }
-    Json(json!({ "data": cart_body(&id), "meta": {} })).into_response()
 }
 
 fn not_found(what: &str) -> Response {
@@ -150,54 +93,19 @@ fn not_found(what: &str) -> Response {
     )
 }
 
-/// `GET` of a resource of `resources.json` without a hand-written handler: a body of its shape,
-/// generated from a seed of the ids (so a second fetch answers the same), with its id and, for a
-/// nested resource, its parent's id filled in.
-pub(crate) async fn generated(
+/// `GET` of one resource of `resources.json`: what it is now (see [`current_body`]), or the
+/// API's 404 for an id it does not have.
+pub(crate) async fn get_one(
     State(core): State<Arc<Core>>,
     Extension(caller): Extension<Caller>,
     Extension(entry): Extension<Arc<ResourceEntry>>,
     Path(params): Path<HashMap<String, String>>,
 ) -> Response {
     let id = params.get("id").cloned().unwrap_or_default();
-    let parent_id = params.get("parent_id").cloned();
-    let v2 = entry.version == ApiVersion::V2;
-    let gone = || {
-        if v2 {
-            v2_not_found()
-        } else {
-            not_found(&entry.name.to_ascii_lowercase())
-        }
-    };
-    let Some(shape) = core.resources.objects.iter().find(|o| o.name == entry.name) else {
-        return gone();
-    };
-    let PayloadShape::Object(fields) = &shape.shape else {
-        return gone();
-    };
-    let numeric = fields
-        .iter()
-        .any(|f| f.json == "id" && f.ty == FieldType::Id);
-    let missing = |id: &str| {
-        core.with_store(&caller.store, |s| {
-            s.missing.iter().any(|(kind, missing)| {
-                matches!(kind, Resource::Other(name) if *name == entry.name) && missing == id
-            })
-        })
-        .unwrap_or(true)
-    };
-    let parent = parent_id.clone().unwrap_or_default();
-    if let Some(answer) = written_answer(&core, &caller, &entry.name, &parent, &id, entry.wrapped) {
-        return answer;
-    }
-    if id == "0" || (numeric && id.parse::<u64>().is_err()) || missing(&id) {
-        return gone();
-    }
-    let body = generated_body(&core, &entry, &id, parent_id.as_deref(), numeric);
-    if entry.wrapped {
-        Json(json!({ "data": body, "meta": {} })).into_response()
-    } else {
-        Json(body).into_response()
+    let parent = params.get("parent_id").cloned().unwrap_or_default();
+    match current_body(&core, &caller, &entry, &parent, &id) {
+        Some(body) => answer(body, entry.wrapped, StatusCode::OK),
+        None => not_found_for(&entry.name, entry.wrapped),
     }
 }
 
@@ -264,17 +172,7 @@ pub(crate) async fn generated_list(
     };
     let (page, limit) = (number("page", 1), number("limit", 50).min(250));
     let parent_id = params.get("parent_id").map(String::as_str);
-    let numeric = core
-        .resources
-        .objects
-        .iter()
-        .find(|o| o.name == entry.name)
-        .is_some_and(|o| match &o.shape {
-            PayloadShape::Object(fields) => fields
-                .iter()
-                .any(|f| f.json == "id" && f.ty == FieldType::Id),
-            PayloadShape::ArrayOf(_) => false,
-        });
+    let numeric = is_numeric(&core, &entry);
     // The generated ids 1 to 3, what the app created, less what it deleted.
     let parent = parent_id.unwrap_or_default().to_owned();
     let (written, deleted) = core
@@ -333,33 +231,6 @@ pub(crate) async fn generated_list(
         }},
     }))
     .into_response()
-}
-
-/// What `GET` answers for a resource the app wrote through the API: the body as written, or 404
-/// for one it deleted; `None` for one it never wrote.
-fn written_answer(
-    core: &Core,
-    caller: &Caller,
-    name: &str,
-    parent: &str,
-    id: &str,
-    wrapped: bool,
-) -> Option<Response> {
-    let key = (name.to_owned(), parent.to_owned(), id.to_owned());
-    let found = core
-        .with_store(&caller.store, |s| {
-            if s.deleted.contains(&key) {
-                Some(None)
-            } else {
-                s.written.get(&key).cloned().map(Some)
-            }
-        })
-        .ok()
-        .flatten()?;
-    Some(match found {
-        Some(body) => answer(body, wrapped, StatusCode::OK),
-        None => not_found_for(name, wrapped),
-    })
 }
 
 fn answer(body: Value, wrapped: bool, status: StatusCode) -> Response {
@@ -516,8 +387,9 @@ fn is_numeric(core: &Core, entry: &ResourceEntry) -> bool {
         })
 }
 
-/// What `GET` would answer now, as JSON: the written body, `None` if deleted or missing, or the
-/// generated one.
+/// What a resource is now, as JSON: what the app last wrote; `None` if it deleted it, if the id
+/// is `0`, not of the resource's id type, or marked with [`crate::Emulator::set_missing`];
+/// otherwise the hand-written body (orders, products, carts) or one generated from its shape.
 fn current_body(
     core: &Core,
     caller: &Caller,

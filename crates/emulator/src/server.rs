@@ -132,12 +132,7 @@ pub(crate) fn router(core: Arc<Core>) -> Router {
                 methods.layer(Extension(shared.clone())),
             );
         }
-        let mut methods = match entry.name.as_str() {
-            "Order" => get(resources::order),
-            "Product" => get(resources::product),
-            "Cart" => get(resources::cart),
-            _ => get(resources::generated),
-        };
+        let mut methods = get(resources::get_one);
         if has("update") {
             methods = methods.put(resources::generated_update);
         }

@@ -82,6 +82,18 @@ fn object(
     }
 }
 
+/// The JSON of a `GET` that must answer 200.
+async fn get_ok(url: &str, token: &str) -> Value {
+    let answer = reqwest::Client::new()
+        .get(url)
+        .header("x-auth-token", token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200, "{url}");
+    answer.json().await.unwrap()
+}
+
 #[tokio::test]
 async fn every_resource_answer_conforms_to_its_spec_shape() {
     let resources = bundled_resources().expect("the bundled resources.json is valid");
@@ -94,14 +106,7 @@ async fn every_resource_answer_conforms_to_its_spec_shape() {
             .get
             .replace("{parent_id}", "7")
             .replace("{id}", if entry.name == "Cart" { "c-42" } else { "42" });
-        let answer = reqwest::Client::new()
-            .get(format!("{root}{path}"))
-            .header("x-auth-token", &api.token)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(answer.status(), 200, "{path}");
-        let body: Value = answer.json().await.unwrap();
+        let body = get_ok(&format!("{root}{path}"), &api.token).await;
         let resource = match entry.version {
             ApiVersion::V3 => {
                 assert!(body.get("meta").is_some(), "{path}: v3 answers carry meta");
@@ -120,14 +125,7 @@ async fn every_resource_answer_conforms_to_its_spec_shape() {
             continue;
         };
         let path = list.path.replace("{parent_id}", "7");
-        let answer = reqwest::Client::new()
-            .get(format!("{root}{path}?page=1&limit=2"))
-            .header("x-auth-token", &api.token)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(answer.status(), 200, "{path}");
-        let body: Value = answer.json().await.unwrap();
+        let body = get_ok(&format!("{root}{path}?page=1&limit=2"), &api.token).await;
         let items = match entry.version {
             ApiVersion::V3 => {
                 assert!(
