@@ -1,11 +1,13 @@
 //! Every write to the inbox, in group commits: the callbacks of concurrent requests in one
 //! insert, the outcomes of many events in one transaction, claims and claim extensions.
 //!
-//! On SQLite one writer task does all of it, so ingest and settlement never wait on each
-//! other for the database's single write lock; on PostgreSQL several writers work in parallel.
-//! A request is answered only after the insert holding its row has committed. A settlement that
-//! cannot be written (the database is briefly down) is kept and written again, with backoff,
-//! instead of being left to the claim's lease.
+//! One writer task does all of it (configurable, see `Config::group_commit_writers`): on SQLite
+//! ingest and settlement never wait on each other for the database's single write lock, and on
+//! PostgreSQL the outcomes of handled events ride in the statement that inserts the next
+//! callbacks (one round trip and one commit for both). A request is answered only after the
+//! insert holding its row has committed. A settlement that cannot be written (the database is
+//! briefly down) is kept and written again, with backoff, instead of being left to the claim's
+//! lease.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -223,12 +225,69 @@ struct Round {
     flushes: Vec<oneshot::Sender<()>>,
 }
 
+/// Outcomes not written yet, kept across rounds until the database takes them, and when to
+/// try again after it refused them.
+struct Unsettled {
+    batch: Vec<Settlement>,
+    backoff: Duration,
+    retry_at: Option<tokio::time::Instant>,
+}
+
+impl Unsettled {
+    const FIRST_BACKOFF: Duration = Duration::from_millis(50);
+
+    fn is_empty(&self) -> bool {
+        self.batch.is_empty()
+    }
+
+    /// Whether they may be written now (not waiting out a backoff).
+    fn is_due(&self) -> bool {
+        self.retry_at
+            .is_none_or(|at| at <= tokio::time::Instant::now())
+    }
+
+    /// Takes the `Done` outcomes (the usual ones), leaving the others.
+    fn take_done(&mut self) -> Vec<Settlement> {
+        let (done, rest) = std::mem::take(&mut self.batch)
+            .into_iter()
+            .partition(|s| matches!(s, Settlement::Done { .. }));
+        self.batch = rest;
+        done
+    }
+
+    /// Records how writing `batch` went: on failure it is kept and tried again with backoff.
+    fn written(&mut self, batch: Vec<Settlement>, result: Result<Vec<bool>, Arc<StoreError>>) {
+        match result {
+            Ok(applied) => {
+                m::settlement_batch(batch.len());
+                let lapsed = applied.iter().filter(|a| !**a).count();
+                if lapsed > 0 {
+                    tracing::warn!(
+                        events = lapsed,
+                        "claims lapsed before their outcome was written; another process may run them again"
+                    );
+                }
+                self.backoff = Self::FIRST_BACKOFF;
+                self.retry_at = None;
+            }
+            Err(e) => {
+                m::worker_error();
+                tracing::error!(events = batch.len(), error = %e, retry_in = ?self.backoff, "outcomes not written; writing them again");
+                self.batch.extend(batch);
+                self.retry_at = Some(tokio::time::Instant::now() + self.backoff);
+                self.backoff = (self.backoff * 2).min(MAX_SETTLE_BACKOFF);
+            }
+        }
+    }
+}
+
 async fn write_loop(setup: Arc<WriterSetup>, mut rx: mpsc::Receiver<Op>) {
-    // Outcomes not written yet; kept across rounds until the database takes them.
-    let mut unsettled: Vec<Settlement> = Vec::new();
+    let mut unsettled = Unsettled {
+        batch: Vec::new(),
+        backoff: Unsettled::FIRST_BACKOFF,
+        retry_at: None,
+    };
     let mut waiting_flushes: Vec<oneshot::Sender<()>> = Vec::new();
-    let mut backoff = Duration::from_millis(50);
-    let mut retry_at: Option<tokio::time::Instant> = None;
     let mut open = true;
     // Tries left once every sender is gone (shutdown) and the database still refuses.
     let mut tries_after_close = 10;
@@ -236,11 +295,13 @@ async fn write_loop(setup: Arc<WriterSetup>, mut rx: mpsc::Receiver<Op>) {
         let mut round = Round::default();
         let wake = tokio::select! {
             op = rx.recv(), if open => op,
-            _ = sleep_until(retry_at), if !unsettled.is_empty() => None,
+            _ = sleep_until(unsettled.retry_at), if !unsettled.is_empty() => None,
         };
         match wake {
-            Some(op) => take(op, &mut round, &mut unsettled),
-            None if retry_at.is_some_and(|at| at <= tokio::time::Instant::now()) => {}
+            Some(op) => take(op, &mut round, &mut unsettled.batch),
+            None if unsettled
+                .retry_at
+                .is_some_and(|at| at <= tokio::time::Instant::now()) => {}
             None => open = false,
         }
         if !open {
@@ -249,7 +310,7 @@ async fn write_loop(setup: Arc<WriterSetup>, mut rx: mpsc::Receiver<Op>) {
         // Whatever queued up while the previous round was written joins this one.
         while round.inserts.len() < setup.max_rows {
             match rx.try_recv() {
-                Ok(op) => take(op, &mut round, &mut unsettled),
+                Ok(op) => take(op, &mut round, &mut unsettled.batch),
                 Err(_) => break,
             }
         }
@@ -257,37 +318,29 @@ async fn write_loop(setup: Arc<WriterSetup>, mut rx: mpsc::Receiver<Op>) {
             let deadline = tokio::time::Instant::now() + setup.linger;
             while round.inserts.len() < setup.max_rows {
                 match tokio::time::timeout_at(deadline, rx.recv()).await {
-                    Ok(Some(op)) => take(op, &mut round, &mut unsettled),
+                    Ok(Some(op)) => take(op, &mut round, &mut unsettled.batch),
                     _ => break,
                 }
             }
         }
         if !round.inserts.is_empty() {
-            insert(&setup, std::mem::take(&mut round.inserts)).await;
-        }
-        let due = retry_at.is_none_or(|at| at <= tokio::time::Instant::now());
-        if !unsettled.is_empty() && due {
-            match setup.store.inbox_settle(&setup.owner, &unsettled).await {
-                Ok(applied) => {
-                    m::settlement_batch(unsettled.len());
-                    let lapsed = applied.iter().filter(|a| !**a).count();
-                    if lapsed > 0 {
-                        tracing::warn!(
-                            events = lapsed,
-                            "claims lapsed before their outcome was written; another process may run them again"
-                        );
-                    }
-                    unsettled.clear();
-                    backoff = Duration::from_millis(50);
-                    retry_at = None;
-                }
-                Err(e) => {
-                    m::worker_error();
-                    tracing::error!(events = unsettled.len(), error = %e, retry_in = ?backoff, "outcomes not written; writing them again");
-                    retry_at = Some(tokio::time::Instant::now() + backoff);
-                    backoff = (backoff * 2).min(MAX_SETTLE_BACKOFF);
-                }
+            // The outcomes of handled events are written with the callbacks, in one commit;
+            // the rarer ones (retries, dead letters) below.
+            let done = if unsettled.is_due() {
+                unsettled.take_done()
+            } else {
+                Vec::new()
+            };
+            let ids: Vec<i64> = done.iter().map(Settlement::id).collect();
+            let settled = insert(&setup, std::mem::take(&mut round.inserts), &ids).await;
+            if !done.is_empty() {
+                unsettled.written(done, settled);
             }
+        }
+        if !unsettled.is_empty() && unsettled.is_due() {
+            let batch = std::mem::take(&mut unsettled.batch);
+            let result = setup.store.inbox_settle(&setup.owner, &batch).await;
+            unsettled.written(batch, result.map_err(Arc::new));
         }
         for (due, reply) in round.claims {
             let claimed = setup
@@ -313,7 +366,7 @@ async fn write_loop(setup: Arc<WriterSetup>, mut rx: mpsc::Receiver<Op>) {
     }
     if !unsettled.is_empty() {
         tracing::error!(
-            events = unsettled.len(),
+            events = unsettled.batch.len(),
             "outcomes never written; their events run again when the claims lapse"
         );
     }
@@ -336,15 +389,17 @@ async fn sleep_until(at: Option<tokio::time::Instant>) {
     }
 }
 
-/// One group commit of callbacks. Rows for which the dispatcher has room are inserted claimed
-/// by this process and handed to it directly.
+/// One group commit of callbacks, with the rows `done` marked done. Rows for which the
+/// dispatcher has room are inserted claimed by this process and handed to it directly. Returns,
+/// per id of `done`, whether it was settled (see [`Store::inbox_settle`]).
 async fn insert(
     setup: &WriterSetup,
     batch: Vec<(
         NewInboxEvent,
         oneshot::Sender<Result<InsertOutcome, IngestError>>,
     )>,
-) {
+    done: &[i64],
+) -> Result<Vec<bool>, Arc<StoreError>> {
     let (events, replies): (Vec<NewInboxEvent>, Vec<_>) = batch.into_iter().unzip();
     let reserved: Vec<bool> = events
         .iter()
@@ -358,10 +413,10 @@ async fn insert(
     let received_at = setup.store.now();
     match setup
         .store
-        .inbox_insert_claimed(&events, Some(claim), |i| reserved[i])
+        .inbox_insert_settling(&events, claim, |i| reserved[i], done)
         .await
     {
-        Ok(outcomes) => {
+        Ok((outcomes, settled)) => {
             setup.health.succeeded();
             let mut unclaimed = false;
             for (((event, reply), outcome), reserved) in
@@ -394,6 +449,7 @@ async fn insert(
             if unclaimed {
                 setup.new_rows.notify_one();
             }
+            Ok(settled)
         }
         Err(e) => {
             setup.health.failed(&e);
@@ -406,6 +462,8 @@ async fn insert(
             for reply in replies {
                 let _ = reply.send(Err(IngestError::Storage(e.clone())));
             }
+            // The outcomes written with these callbacks share their fate.
+            Err(e)
         }
     }
 }

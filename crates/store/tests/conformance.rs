@@ -176,6 +176,7 @@ conformance!(
     sessions_open_check_and_end,
     signed_payloads_are_used_once,
     inbox_claimed_inserts_fair_claims_and_batch_settlement,
+    inbox_insert_settling_and_purge_by_arrival,
 );
 
 fn install(hash: &str, token: &str) -> Install {
@@ -1368,5 +1369,128 @@ async fn inbox_claimed_inserts_fair_claims_and_batch_settlement(ctx: Ctx) {
     assert_eq!(
         (given_back.status, given_back.attempts),
         (InboxStatus::Pending, 1)
+    );
+}
+
+/// The writer's group commit: callbacks inserted and outcomes settled in one call; then the
+/// purge, which walks the rows in arrival order past the ones it keeps.
+async fn inbox_insert_settling_and_purge_by_arrival(ctx: Ctx) {
+    let s = &ctx.store;
+    let lease = Duration::from_secs(60);
+    let p1 = Claim { owner: "p1", lease };
+    let inserted = |outcomes: &[InsertOutcome]| -> Vec<i64> {
+        outcomes
+            .iter()
+            .map(|o| match o {
+                InsertOutcome::Inserted(id) => *id,
+                InsertOutcome::Duplicate => panic!("fresh rows"),
+            })
+            .collect()
+    };
+    let (outcomes, settled) = s
+        .inbox_insert_settling(
+            &[
+                event("set", "store/order/created", "1"),
+                event("set", "store/order/created", "2"),
+            ],
+            p1,
+            |_| true,
+            &[],
+        )
+        .await
+        .unwrap();
+    let first = inserted(&outcomes);
+    assert!(settled.is_empty());
+    // p2 holds a row too: p1 cannot settle it.
+    let (outcomes, _) = s
+        .inbox_insert_settling(
+            &[event("set", "store/order/created", "3")],
+            Claim { owner: "p2", lease },
+            |_| true,
+            &[],
+        )
+        .await
+        .unwrap();
+    let theirs = inserted(&outcomes)[0];
+
+    // New callbacks (one a duplicate) with p1's first row settled, p2's row and an unknown id
+    // not.
+    let (outcomes, settled) = s
+        .inbox_insert_settling(
+            &[
+                event("set", "store/order/created", "4"),
+                event("set", "store/order/created", "2"),
+            ],
+            p1,
+            |_| false,
+            &[first[0], theirs, 999_999],
+        )
+        .await
+        .unwrap();
+    assert!(matches!(outcomes[0], InsertOutcome::Inserted(_)));
+    assert!(outcomes[1].is_duplicate());
+    assert_eq!(settled, [true, false, false]);
+    let done = s.inbox_get(first[0]).await.unwrap().unwrap();
+    assert_eq!(done.status, InboxStatus::Done);
+    assert_eq!(done.claim_owner, None);
+    assert!(done.finished_at.is_some());
+    let still = s.inbox_get(theirs).await.unwrap().unwrap();
+    assert_eq!(
+        (still.status, still.claim_owner.as_deref()),
+        (InboxStatus::Claimed, Some("p2"))
+    );
+    // Settled once only; outcomes alone, without callbacks.
+    let (outcomes, settled) = s
+        .inbox_insert_settling(&[], p1, |_| true, &[first[0], first[1]])
+        .await
+        .unwrap();
+    assert!(outcomes.is_empty());
+    assert_eq!(settled, [false, true]);
+    // Waiting or being handled: p2's row and the pending fourth.
+    assert_eq!(s.inbox_depth().await.unwrap(), 2);
+
+    // p2's row dies; a row arrives later and is handled. Past the retention the purge takes
+    // the old done rows around the dead one, and keeps the young one.
+    assert_eq!(
+        s.inbox_settle(
+            "p2",
+            &[Settlement::Dead {
+                id: theirs,
+                error: "gave up".into(),
+                done_handlers: Vec::new(),
+            }],
+        )
+        .await
+        .unwrap(),
+        [true]
+    );
+    ctx.clock.advance(DEFAULT_INBOX_RETENTION);
+    let (outcomes, _) = s
+        .inbox_insert_settling(
+            &[event("set", "store/order/created", "5")],
+            p1,
+            |_| true,
+            &[],
+        )
+        .await
+        .unwrap();
+    let young = inserted(&outcomes)[0];
+    s.inbox_insert_settling(&[], p1, |_| true, &[young])
+        .await
+        .unwrap();
+    ctx.clock.advance(Duration::from_millis(1));
+    assert_eq!(
+        s.inbox_purge_done(DEFAULT_INBOX_RETENTION).await.unwrap(),
+        2
+    );
+    assert!(s.inbox_get(first[0]).await.unwrap().is_none());
+    assert!(s.inbox_get(first[1]).await.unwrap().is_none());
+    assert!(
+        s.inbox_get(theirs).await.unwrap().is_some(),
+        "dead rows stay"
+    );
+    assert!(
+        s.inbox_get(young).await.unwrap().is_some(),
+        "within retention"
     );
 }

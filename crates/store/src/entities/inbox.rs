@@ -53,7 +53,8 @@ pub struct Model {
     pub attempts: i32,
     /// Not claimable before this time.
     pub next_attempt_at: i64,
-    /// Worker holding the claim.
+    /// Process holding the claim: set exactly while the row is `claimed` (every change of
+    /// status sets or clears it), so a claim can be checked by its owner alone.
     pub claim_owner: Option<String>,
     /// The claim lapses at this time (a crashed worker's rows come back).
     pub claim_expires_at: Option<i64>,
