@@ -553,7 +553,14 @@ impl Store {
             return self.inbox_claim_ids(owner, &due, lease).await;
         }
         // PostgreSQL: each UPDATE locks the rows it picks and skips rows another claimer holds,
-        // so no row is handed to two processes.
+        // so no row is handed to two processes. Without sorting, the planner must walk the
+        // partial index in due order and stop at the limit. With statistics from before a
+        // backlog arrived (autovacuum analyzes a minute later at best) it expected a few dozen
+        // due rows, and read and sorted all of them, 100,000 here, for every claim: 90 to 130 ms
+        // each instead of 2.
+        let txn = self.db.begin().await?;
+        txn.execute_unprepared("SET LOCAL enable_sort TO OFF")
+            .await?;
         let mut events = Vec::new();
         for (due, order, recovered) in DUE_KINDS {
             let left = limit as usize - events.len();
@@ -578,7 +585,7 @@ impl Store {
             values.push((left as i64).into());
             let rows = inbox::Entity::find()
                 .from_raw_sql(self.stmt(&sql, values))
-                .all(&self.db)
+                .all(&txn)
                 .await?;
             for row in rows {
                 let mut event = InboxEvent::try_from(row)?;
@@ -586,6 +593,7 @@ impl Store {
                 events.push(event);
             }
         }
+        txn.commit().await?;
         events.sort_by_key(|e| e.id);
         Ok(events)
     }
