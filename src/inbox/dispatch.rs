@@ -204,16 +204,19 @@ impl Dispatch {
     }
 
     /// Places free for rows claimed from the database, and the stores holding their share
-    /// already (to leave out of the claim).
+    /// already (to leave out of the claim), sorted.
     pub(crate) fn room(&self) -> (usize, Vec<String>) {
         let state = self.lock();
-        let saturated = state
+        let mut saturated: Vec<String> = state
             .stores
             .iter()
             .filter(|(_, q)| q.held >= self.max_held_per_store)
             .map(|(store, _)| store.to_string())
             .collect();
-        (self.max_held.saturating_sub(state.held), saturated)
+        let room = self.max_held.saturating_sub(state.held);
+        drop(state);
+        saturated.sort_unstable();
+        (room, saturated)
     }
 
     /// The next job to start, store after store, within the budgets; `None` when nothing can

@@ -21,6 +21,11 @@ pub(crate) async fn fetch_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bo
     let mut idle = Duration::from_millis(10);
     // Claim once at least this many places are free, so claims come in useful batches.
     let low_water = (cfg.claim_batch as usize).min(cfg.max_held / 4).max(1);
+    // Set when a claim that left out the stores holding their share came back short: the rows
+    // stored meanwhile are theirs (the writer hands other stores' events over directly), so
+    // until one of them has room again, or the idle wait is over, claiming again would only
+    // read past their backlog. Under a one-store flood that read was most of PostgreSQL's work.
+    let mut futile: Option<(Vec<String>, tokio::time::Instant)> = None;
     loop {
         // Registered before looking, so a wake-up during the claim is not lost.
         let new_rows = engine.new_rows.notified();
@@ -32,8 +37,13 @@ pub(crate) async fn fetch_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bo
             return;
         }
         let (room, saturated) = engine.dispatch.room();
+        if futile.as_ref().is_some_and(|(skipped, until)| {
+            *skipped != saturated || *until <= tokio::time::Instant::now()
+        }) {
+            futile = None;
+        }
         let mut full_batch = false;
-        if room >= low_water {
+        if room >= low_water && futile.is_none() {
             let limit = u32::try_from(room).unwrap_or(u32::MAX).min(cfg.claim_batch);
             match claim(&engine, limit, &saturated).await {
                 Ok(rows) => {
@@ -42,6 +52,9 @@ pub(crate) async fn fetch_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bo
                         idle = (idle * 2).min(cfg.idle_poll);
                     } else {
                         idle = Duration::from_millis(10);
+                    }
+                    if !full_batch && !saturated.is_empty() {
+                        futile = Some((saturated, tokio::time::Instant::now() + idle));
                     }
                     for row in rows {
                         engine.dispatch.push(Job::from(row), false);
@@ -58,10 +71,15 @@ pub(crate) async fn fetch_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bo
             // More may be due: look again at once (the room check paces it).
             continue;
         }
+        let wait = match &futile {
+            Some((_, until)) => *until,
+            None => tokio::time::Instant::now() + idle,
+        };
         tokio::select! {
-            _ = tokio::time::sleep(idle) => {}
-            _ = &mut new_rows => {}
-            _ = &mut room_freed, if room < low_water => {}
+            _ = tokio::time::sleep_until(wait) => {}
+            _ = &mut new_rows, if futile.is_none() => {}
+            // A store left out may have room again.
+            _ = &mut room_freed, if room < low_water || futile.is_some() => {}
             _ = stop.changed() => return,
         }
     }
