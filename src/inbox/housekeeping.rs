@@ -23,8 +23,10 @@ pub(crate) async fn fetch_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bo
     let low_water = (cfg.claim_batch as usize).min(cfg.max_held / 4).max(1);
     // Set when a claim that left out the stores holding their share came back short: the rows
     // stored meanwhile are theirs (the writer hands other stores' events over directly), so
-    // until one of them has room again, or the idle wait is over, claiming again would only
-    // read past their backlog. Under a one-store flood that read was most of PostgreSQL's work.
+    // while the same stores are left out, claiming again before the idle poll would only read
+    // past their backlog. Under a one-store flood that read was most of PostgreSQL's work: the
+    // flooding store's refills (claims without skipping) come every few dozen milliseconds,
+    // and each was followed by a skipping claim that found nothing.
     let mut futile: Option<(Vec<String>, tokio::time::Instant)> = None;
     loop {
         // Registered before looking, so a wake-up during the claim is not lost.
@@ -37,13 +39,15 @@ pub(crate) async fn fetch_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bo
             return;
         }
         let (room, saturated) = engine.dispatch.room();
-        if futile.as_ref().is_some_and(|(skipped, until)| {
-            *skipped != saturated || *until <= tokio::time::Instant::now()
-        }) {
+        let now = tokio::time::Instant::now();
+        if futile.as_ref().is_some_and(|(_, until)| *until <= now) {
             futile = None;
         }
+        let futile_now = futile
+            .as_ref()
+            .is_some_and(|(skipped, _)| *skipped == saturated);
         let mut full_batch = false;
-        if room >= low_water && futile.is_none() {
+        if room >= low_water && !futile_now {
             let limit = u32::try_from(room).unwrap_or(u32::MAX).min(cfg.claim_batch);
             match claim(&engine, limit, &saturated).await {
                 Ok(rows) => {
@@ -54,7 +58,7 @@ pub(crate) async fn fetch_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bo
                         idle = Duration::from_millis(10);
                     }
                     if !full_batch && !saturated.is_empty() {
-                        futile = Some((saturated, tokio::time::Instant::now() + idle));
+                        futile = Some((saturated, tokio::time::Instant::now() + cfg.idle_poll));
                     }
                     for row in rows {
                         engine.dispatch.push(Job::from(row), false);
@@ -72,14 +76,14 @@ pub(crate) async fn fetch_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bo
             continue;
         }
         let wait = match &futile {
-            Some((_, until)) => *until,
-            None => tokio::time::Instant::now() + idle,
+            Some((_, until)) if futile_now => *until,
+            _ => tokio::time::Instant::now() + idle,
         };
         tokio::select! {
             _ = tokio::time::sleep_until(wait) => {}
-            _ = &mut new_rows, if futile.is_none() => {}
+            _ = &mut new_rows, if !futile_now => {}
             // A store left out may have room again.
-            _ = &mut room_freed, if room < low_water || futile.is_some() => {}
+            _ = &mut room_freed, if room < low_water || futile_now => {}
             _ = stop.changed() => return,
         }
     }
