@@ -115,8 +115,9 @@ async fn claim(
     }
 }
 
-/// Extends this process's claims every quarter of the lease, keeps the gauges current, and
-/// purges done rows, expired sessions and used signed payloads.
+/// Extends this process's claims every quarter of the lease, keeps the gauges current, keeps a
+/// young inbox table's statistics current (PostgreSQL), and purges done rows, expired sessions
+/// and used signed payloads.
 pub(crate) async fn housekeeping_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) {
     let cfg = &engine.cfg;
     let extend_every = cfg.claim_lease / 4;
@@ -124,6 +125,9 @@ pub(crate) async fn housekeeping_loop(engine: Arc<Engine>, mut stop: watch::Rece
     extend.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut gauges = tokio::time::interval(Duration::from_secs(10));
     gauges.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Two catalog reads; an analyze only while the table is young and growing fast.
+    let mut statistics = tokio::time::interval(Duration::from_secs(2));
+    statistics.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut ticks = 0u32;
     let mut shown: Vec<String> = Vec::new();
     loop {
@@ -132,6 +136,12 @@ pub(crate) async fn housekeeping_loop(engine: Arc<Engine>, mut stop: watch::Rece
                 if let Err(e) = engine.writer.extend_claims().await {
                     m::worker_error();
                     tracing::error!(error = %e, "claims not extended; they lapse if this goes on for a lease");
+                }
+                continue;
+            }
+            _ = statistics.tick(), if engine.store.backend() == Backend::Postgres => {
+                if let Err(e) = engine.store.inbox_refresh_statistics().await {
+                    tracing::warn!(error = %e, "cannot refresh the inbox statistics");
                 }
                 continue;
             }

@@ -177,6 +177,7 @@ conformance!(
     signed_payloads_are_used_once,
     inbox_claimed_inserts_fair_claims_and_batch_settlement,
     inbox_insert_settling_and_purge_by_arrival,
+    inbox_statistics_follow_a_young_table,
 );
 
 fn install(hash: &str, token: &str) -> Install {
@@ -1493,4 +1494,19 @@ async fn inbox_insert_settling_and_purge_by_arrival(ctx: Ctx) {
         s.inbox_get(young).await.unwrap().is_some(),
         "within retention"
     );
+}
+
+/// A young inbox table is analyzed again once it has doubled (PostgreSQL); SQLite has nothing
+/// to refresh.
+async fn inbox_statistics_follow_a_young_table(ctx: Ctx) {
+    let s = &ctx.store;
+    let postgres = s.backend() == Backend::Postgres;
+    assert!(!s.inbox_refresh_statistics().await.unwrap(), "empty table");
+    let events: Vec<NewInboxEvent> = (0..1000)
+        .map(|i| event("stats", "store/order/created", &i.to_string()))
+        .collect();
+    s.inbox_insert_many(&events).await.unwrap();
+    assert_eq!(s.inbox_refresh_statistics().await.unwrap(), postgres);
+    // Analyzed just now: not again until it doubles.
+    assert!(!s.inbox_refresh_statistics().await.unwrap());
 }

@@ -1078,6 +1078,38 @@ impl Store {
         Ok(q.exec(&self.db).await?.rows_affected)
     }
 
+    /// PostgreSQL: analyzes the inbox table if it has more than doubled since its statistics
+    /// were taken (at least 8 pages). Returns whether it did.
+    ///
+    /// A young table's first statistics describe a few hundred rows, and statement plans cached
+    /// then (a sequential scan is cheapest for those) stay until the next analyze, which
+    /// autovacuum starts a minute later at best: a fresh install flooded at once settled its
+    /// events at a quarter of the usual speed meanwhile. An analyze replans them. Once the table
+    /// is large, it seldom doubles, and autovacuum keeps its statistics. SQLite: nothing to do.
+    pub async fn inbox_refresh_statistics(&self) -> Result<bool> {
+        if self.db.get_database_backend() != DbBackend::Postgres {
+            return Ok(false);
+        }
+        let row = self
+            .db
+            .query_one(self.stmt(
+                "SELECT relpages::bigint AS analyzed_pages, \
+                 (pg_relation_size(oid) / current_setting('block_size')::bigint) AS pages \
+                 FROM pg_class WHERE oid = 'bcapp_inbox'::regclass",
+                Vec::new(),
+            ))
+            .await?
+            .ok_or_else(|| StoreError::Corrupt("no pg_class row for bcapp_inbox".to_owned()))?;
+        let analyzed_pages: i64 = row.try_get("", "analyzed_pages")?;
+        let pages: i64 = row.try_get("", "pages")?;
+        if pages < analyzed_pages.max(4) * 2 {
+            return Ok(false);
+        }
+        self.db.execute_unprepared("ANALYZE bcapp_inbox").await?;
+        tracing::debug!(analyzed_pages, pages, "inbox statistics refreshed");
+        Ok(true)
+    }
+
     /// Rows waiting to be processed (pending or claimed): the queue depth metric. Counted from
     /// the partial indexes of those two states, so it costs the queue's size, not the table's.
     pub async fn inbox_depth(&self) -> Result<u64> {
