@@ -4,7 +4,7 @@
 //! One writer task does all of it (configurable, see `Config::group_commit_writers`): on SQLite
 //! ingest and settlement never wait on each other for the database's single write lock, and on
 //! PostgreSQL the outcomes of handled events ride in the statement that inserts the next
-//! callbacks (one round trip and one commit for both). A request is answered only after the
+//! callbacks (one round trip and one commit for both; if it fails, both are retried). A request is answered only after the
 //! insert holding its row has committed. A settlement that cannot be written (the database is
 //! briefly down) is kept and written again, with backoff, instead of being left to the claim's
 //! lease.
@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bigcommerce_app_store::{
-    Claim, Due, InboxEvent, InsertOutcome, NewInboxEvent, Settlement, Store, StoreError,
+    Backend, Claim, Due, InboxEvent, InsertOutcome, NewInboxEvent, Settlement, Store, StoreError,
 };
 use tokio::sync::{mpsc, oneshot, Notify};
 
@@ -324,9 +324,10 @@ async fn write_loop(setup: Arc<WriterSetup>, mut rx: mpsc::Receiver<Op>) {
             }
         }
         if !round.inserts.is_empty() {
-            // The outcomes of handled events are written with the callbacks, in one commit;
-            // the rarer ones (retries, dead letters) below.
-            let done = if unsettled.is_due() {
+            // PostgreSQL: the outcomes of handled events are written with the callbacks, in one
+            // statement; the rarer ones (retries, dead letters) below. SQLite writes them apart
+            // (no round trip to save), so a failed settlement never fails the callbacks.
+            let done = if unsettled.is_due() && setup.store.backend() == Backend::Postgres {
                 unsettled.take_done()
             } else {
                 Vec::new()

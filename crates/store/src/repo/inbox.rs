@@ -309,7 +309,8 @@ impl Store {
     /// On PostgreSQL it is one statement: one round trip and one commit for both, where
     /// separate writes took five round trips, which limited the whole app's ingest. Either
     /// all of it is written or none. On SQLite, where a statement costs no round trip, the
-    /// insert and then the settlement.
+    /// insert and then the settlement: an error of the settlement is returned although the
+    /// callbacks were stored (the framework's writer settles apart on SQLite).
     pub async fn inbox_insert_settling(
         &self,
         events: &[NewInboxEvent],
