@@ -48,8 +48,8 @@ fresh_pg() { # a new database per run
 }
 fresh_sqlite() { echo "sqlite://$work/$1.db?mode=rwc"; }
 # A finished run's database goes: a SQLite WAL (up to a GiB) must not be written back during the
-# next run, and a PostgreSQL database left behind gets vacuumed by autovacuum during the next
-# one (the same app run measured 2k or 9k/s with and without that).
+# next run, and a PostgreSQL database left behind would be autovacuum's work during later runs
+# (each run left one behind before).
 forget() {
   rm -f "$work"/*.db "$work"/*.db-wal "$work"/*.db-shm
   case "$1" in
