@@ -103,26 +103,18 @@ drain() { # label url
 }
 
 run bare bare "sqlite::memory:"
-if [[ " $backends " == *" sqlite "* ]]; then
-  run naive_sqlite naive "$(fresh_sqlite naive)"
-  run receiver_sqlite receiver "$(fresh_sqlite receiver)"
-  run app_sqlite app "$(fresh_sqlite app)"
-  run app_sqlite_100ms app "$(fresh_sqlite app100)" BENCH_HANDLER_MS=100
-  run noisy_sqlite app "$(fresh_sqlite noisy)" BENCH_HANDLER_MS=100 BENCH_PROBE_EVERY_MS=50
-  drain sqlite "$(fresh_sqlite drain)"
-fi
-if [[ " $backends " != *" pg "* ]]; then
-  pg_ok=0
-elif [ "$pg_ok" = 1 ]; then
-  run naive_pg naive "$(fresh_pg naive)"
-  run receiver_pg receiver "$(fresh_pg receiver)"
-  run app_pg app "$(fresh_pg app)"
-  run app_pg_100ms app "$(fresh_pg app100)" BENCH_HANDLER_MS=100
-  run noisy_pg app "$(fresh_pg noisy)" BENCH_HANDLER_MS=100 BENCH_PROBE_EVERY_MS=50
-  drain pg "$(fresh_pg drain)"
-else
-  echo "PostgreSQL at $pg_admin unreachable: its rows are skipped" >&2
-fi
+[[ " $backends " == *" pg "* ]] || pg_ok=0
+[[ " $backends " == *" pg "* && "$pg_ok" = 0 ]] && echo "PostgreSQL at $pg_admin unreachable: its rows are skipped" >&2
+for db in sqlite pg; do
+  [[ " $backends " == *" $db "* ]] || continue
+  [ "$db" = pg ] && [ "$pg_ok" = 0 ] && continue
+  run naive_$db naive "$(fresh_$db naive)"
+  run receiver_$db receiver "$(fresh_$db receiver)"
+  run app_$db app "$(fresh_$db app)"
+  run app_${db}_100ms app "$(fresh_$db app100)" BENCH_HANDLER_MS=100
+  run noisy_$db app "$(fresh_$db noisy)" BENCH_HANDLER_MS=100 BENCH_PROBE_EVERY_MS=50
+  drain $db "$(fresh_$db drain)"
+done
 
 printf '\n| server | acknowledged/s | ack p99 | handled/s | peak RSS MiB |\n|---|---:|---:|---:|---:|\n'
 for label in bare naive_sqlite receiver_sqlite app_sqlite app_sqlite_100ms noisy_sqlite \
