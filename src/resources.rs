@@ -19,20 +19,30 @@
 //! does not describe are kept in `extra`. A fetch goes through the store's client, so its
 //! rate-limit gate and retries apply.
 //!
-//! - one resource: [`Tenant::fetch`], or [`Tenant::fetch_in`] under its parent;
-//! - a listing, page by page: [`Tenant::list`] / [`Tenant::list_in`], with the spec's filters;
+//! - one resource: [`Tenant::fetch`], or [`Tenant::fetch_in`] under its parent; the store's
+//!   own profile: [`Tenant::fetch_singleton`]`::<StoreInformation>()`;
+//! - a listing, page by page: [`Tenant::list`] / [`Tenant::list_in`], with the spec's filters.
+//!   Some resources the API only lists (an order's coupons and payment transactions, inventory
+//!   locations and items, category trees and their categories): they have no fetch by id;
 //! - writes where the API has them: [`Tenant::create`], [`Tenant::update`], [`Tenant::delete`]
 //!   and their `_in` forms, with any `Serialize` body (the answer is typed);
-//! - the resource an event names: `event.fetch(&tenant)` on the group enums whose events all
-//!   name one resource: `OrderEvent` (its transaction and metafield events included),
-//!   `ChannelOrderEvent`, `ShipmentEvent`, `CategoryEvent`, `SubscriberEvent`,
-//!   `ChannelCartEvent`, `ProductMetafieldEvent` and `BrandMetafieldEvent`. `ProductEvent`,
-//!   `CartEvent` and `CustomerEvent` have none, as some of their events name another resource (a
-//!   variant's metafield, a line item, an address): match the variant and call
-//!   `tenant.fetch::<Product>(p.id)`.
+//! - the resource an event names: `event.fetch(&tenant)` on the group enums. Where every event
+//!   of the group names one resource it gives that resource: `OrderEvent` (its transaction and
+//!   metafield events included), `ChannelOrderEvent`, `ShipmentEvent`, `CategoryEvent`,
+//!   `CustomerEvent` (an address event names its customer), `CustomerAddressEvent`,
+//!   `SubscriberEvent`, `ChannelCartEvent`, `ProductMetafieldEvent`, `BrandMetafieldEvent`
+//!   and `InventoryLocationMetafieldEvent`.
+//!   Where some events name none it gives an `Option`, `None` for those: `ProductEvent` (a
+//!   variant's metafield names no product), `SkuEvent` (a variant; an inventory change may leave
+//!   the variant out), `CartEvent` and `CartLineItemEvent` (a line item event may leave its cart
+//!   out) and `ChannelCategoryEvent` (a product assigned to a category names no category). A
+//!   handler of one scope whose payload several resource kinds share (`ProductCreated` is
+//!   `ResourceRef`) fetches with `tenant.fetch::<Product>(event.id)`.
 
 use std::fmt;
+use std::future::Future;
 use std::marker::PhantomData;
+use std::pin::Pin;
 
 use futures_util::{Stream, StreamExt};
 
@@ -41,6 +51,16 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::handler::{NoApiClient, Tenant};
+
+/// What [`Tenant::fetch`] and the other calls of one resource give: a future of the answer.
+/// A named type rather than an `async fn`, so a resource used at the wrong level (a nested one
+/// fetched by its id alone) is one compile error, not one per place the future is used.
+pub type ResourceFuture<'a, T> =
+    Pin<Box<dyn Future<Output = Result<T, ResourceError>> + Send + 'a>>;
+
+/// An id as the generated `fetch` of a group enum reads it from the event: a number or a string.
+#[doc(hidden)]
+pub type IdRef<'a> = &'a (dyn fmt::Display + Sync);
 
 /// Which REST API generation serves a resource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,19 +71,42 @@ pub enum ApiVersion {
     V3,
 }
 
-/// A resource the API serves at a known path, implemented by the generated structs.
-pub trait Resource: DeserializeOwned {
+/// A resource the API serves, implemented by the generated structs.
+pub trait Resource: DeserializeOwned + Send + 'static {
     /// The struct's name (`Order`), for messages.
     const NAME: &'static str;
     /// The API generation.
     const VERSION: ApiVersion;
-    /// `GET` path of one resource; `{id}` stands for its id.
-    const GET: &'static str;
     /// Whether the body is `{"data": resource}`.
     const WRAPPED: bool;
 }
 
-/// A resource the API serves by its own id ([`Tenant::fetch`]): an order, a product, a cart.
+/// A resource the API serves one at a time, at a path holding its id ([`Tenant::fetch`],
+/// [`Tenant::fetch_in`]). Those it only lists (order transactions, inventory items) have none.
+#[diagnostic::on_unimplemented(
+    message = "the API has no path for one `{Self}` by its id",
+    label = "fetched by id here",
+    note = "list them with `tenant.list` or `tenant.list_in`, or, for the store's one (store information), use `tenant.fetch_singleton`"
+)]
+pub trait Addressed: Resource {
+    /// `GET` path of one resource; `{id}` stands for its id, `{parent_id}` for its parent's.
+    const GET: &'static str;
+}
+
+/// A resource the store has exactly one of, at a path without an id
+/// ([`Tenant::fetch_singleton`]): the store information.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not one per store",
+    label = "fetched as the store's only one",
+    note = "fetch one by its id with `tenant.fetch` or `tenant.fetch_in`"
+)]
+pub trait Singleton: Resource {
+    /// Its `GET` path.
+    const GET: &'static str;
+}
+
+/// A resource that does not live under another (an order, a product, a cart), so it is fetched
+/// by its own id ([`Tenant::fetch`]) and listed without a parent ([`Tenant::list`]).
 #[diagnostic::on_unimplemented(
     message = "`{Self}` lives under another resource: it has no address of its own",
     label = "fetched or listed as if it had",
@@ -99,14 +142,14 @@ pub trait Creatable: Listed {}
     message = "the API does not update `{Self}`",
     label = "updated here"
 )]
-pub trait Updatable: Resource {}
+pub trait Updatable: Addressed {}
 
 /// A resource the API deletes ([`Tenant::delete`], [`Tenant::delete_in`]).
 #[diagnostic::on_unimplemented(
     message = "the API does not delete `{Self}`",
     label = "deleted here"
 )]
-pub trait Deletable: Resource {}
+pub trait Deletable: Addressed {}
 
 /// A resource that lives under another ([`Tenant::fetch_in`]): a shipment under its order, a
 /// variant under its product.
@@ -171,13 +214,17 @@ pub struct List<'t, R> {
     path: String,
     query: Vec<(String, String)>,
     limit: u32,
+    /// The filters the spec documents ([`Listed::FILTERS`]), kept here so the methods below
+    /// need no bound beyond `Resource`: a listing of what the API does not list is one error,
+    /// at `tenant.list`.
+    known: &'static [&'static str],
     resource: PhantomData<fn() -> R>,
 }
 
 /// Items per page unless [`List::limit`] says otherwise (BigCommerce's maximum is 250).
 pub const DEFAULT_LIST_LIMIT: u32 = 250;
 
-impl<'t, R: Listed> List<'t, R> {
+impl<'t, R: Resource> List<'t, R> {
     /// Adds a filter, a query parameter of the spec's list operation (`is_visible`,
     /// `id:in`, `min_date_created`). One the spec does not document makes the listing fail with
     /// [`ResourceError::UnknownFilter`] before anything is sent.
@@ -207,7 +254,7 @@ impl<'t, R: Listed> List<'t, R> {
                     return Err(ResourceError::UnknownFilter {
                         resource: R::NAME,
                         name,
-                        known: R::FILTERS,
+                        known: list.known,
                     });
                 }
                 let Some(page) = next else {
@@ -240,7 +287,7 @@ impl<'t, R: Listed> List<'t, R> {
     fn unknown_filter(&self) -> Option<String> {
         self.query
             .iter()
-            .find(|(name, _)| !R::FILTERS.contains(&name.as_str()))
+            .find(|(name, _)| !self.known.contains(&name.as_str()))
             .map(|(name, _)| name.clone())
     }
 
@@ -285,90 +332,91 @@ impl<'t, R: Listed> List<'t, R> {
 
 impl Tenant {
     /// Fetches one resource by id through this store's API client: `tenant.fetch::<Order>(218)`.
-    pub async fn fetch<R: TopLevel>(&self, id: impl fmt::Display) -> Result<R, ResourceError> {
+    pub fn fetch<R: TopLevel + Addressed>(&self, id: impl fmt::Display) -> ResourceFuture<'_, R> {
         let id = id.to_string();
         let path = R::GET.replace("{id}", &path_segment(&id));
-        self.fetch_path(path, id).await
+        Box::pin(self.fetch_path(path, id))
     }
 
     /// Fetches a resource that lives under another, by the parent's id and its own:
     /// `tenant.fetch_in::<Shipment>(order_id, shipment_id)`.
-    pub async fn fetch_in<R: Nested>(
+    pub fn fetch_in<R: Nested + Addressed>(
         &self,
         parent_id: impl fmt::Display,
         id: impl fmt::Display,
-    ) -> Result<R, ResourceError> {
+    ) -> ResourceFuture<'_, R> {
         let (path, id) = nested_path::<R>(&parent_id.to_string(), &id.to_string());
-        self.fetch_path(path, id).await
+        Box::pin(self.fetch_path(path, id))
+    }
+
+    /// Fetches the resource a store has one of: `tenant.fetch_singleton::<StoreInformation>()`.
+    pub fn fetch_singleton<R: Singleton>(&self) -> ResourceFuture<'_, R> {
+        Box::pin(self.fetch_path(R::GET.to_owned(), "(the store's)".to_owned()))
     }
 
     /// Creates a resource: `POST` of `body` (the fields to set, any `Serialize`: a struct of your
     /// own or `serde_json::json!`) to its list path; gives what the API answers.
-    pub async fn create<R: Creatable + TopLevel>(
-        &self,
-        body: &(impl Serialize + ?Sized),
-    ) -> Result<R, ResourceError> {
-        self.write(Write::Create, R::LIST.to_owned(), "(new)".to_owned(), body)
-            .await
+    pub fn create<'a, R: Creatable + TopLevel>(
+        &'a self,
+        body: &'a (impl Serialize + Sync + ?Sized),
+    ) -> ResourceFuture<'a, R> {
+        Box::pin(self.write(Write::Create, R::LIST.to_owned(), "(new)".to_owned(), body))
     }
 
     /// Creates a resource under its parent: `tenant.create_in::<Shipment>(order_id, &body)`.
-    pub async fn create_in<R: Creatable + Nested>(
-        &self,
+    pub fn create_in<'a, R: Creatable + Nested>(
+        &'a self,
         parent_id: impl fmt::Display,
-        body: &(impl Serialize + ?Sized),
-    ) -> Result<R, ResourceError> {
+        body: &'a (impl Serialize + Sync + ?Sized),
+    ) -> ResourceFuture<'a, R> {
         let parent_id = parent_id.to_string();
         let path = R::LIST.replace("{parent_id}", &path_segment(&parent_id));
         let id = format!("(new) of {} {parent_id}", <R::Parent as Resource>::NAME);
-        self.write(Write::Create, path, id, body).await
+        Box::pin(self.write(Write::Create, path, id, body))
     }
 
     /// Updates a resource: `PUT` of `body` (the fields to change) to its path; gives the
     /// resource as the API answers it. A resource gone since is [`ResourceError::Gone`].
-    pub async fn update<R: Updatable + TopLevel>(
-        &self,
+    pub fn update<'a, R: Updatable + TopLevel>(
+        &'a self,
         id: impl fmt::Display,
-        body: &(impl Serialize + ?Sized),
-    ) -> Result<R, ResourceError> {
+        body: &'a (impl Serialize + Sync + ?Sized),
+    ) -> ResourceFuture<'a, R> {
         let id = id.to_string();
         let path = R::GET.replace("{id}", &path_segment(&id));
-        self.write(Write::Update, path, id, body).await
+        Box::pin(self.write(Write::Update, path, id, body))
     }
 
     /// Updates a resource under its parent.
-    pub async fn update_in<R: Updatable + Nested>(
-        &self,
+    pub fn update_in<'a, R: Updatable + Nested>(
+        &'a self,
         parent_id: impl fmt::Display,
         id: impl fmt::Display,
-        body: &(impl Serialize + ?Sized),
-    ) -> Result<R, ResourceError> {
+        body: &'a (impl Serialize + Sync + ?Sized),
+    ) -> ResourceFuture<'a, R> {
         let (path, id) = nested_path::<R>(&parent_id.to_string(), &id.to_string());
-        self.write(Write::Update, path, id, body).await
+        Box::pin(self.write(Write::Update, path, id, body))
     }
 
     /// Deletes a resource. One already gone is [`ResourceError::Gone`].
-    pub async fn delete<R: Deletable + TopLevel>(
-        &self,
-        id: impl fmt::Display,
-    ) -> Result<(), ResourceError> {
+    pub fn delete<R: Deletable + TopLevel>(&self, id: impl fmt::Display) -> ResourceFuture<'_, ()> {
         let id = id.to_string();
         let path = R::GET.replace("{id}", &path_segment(&id));
-        self.remove::<R>(path, id).await
+        Box::pin(self.remove::<R>(path, id))
     }
 
     /// Deletes a resource under its parent.
-    pub async fn delete_in<R: Deletable + Nested>(
+    pub fn delete_in<R: Deletable + Nested>(
         &self,
         parent_id: impl fmt::Display,
         id: impl fmt::Display,
-    ) -> Result<(), ResourceError> {
+    ) -> ResourceFuture<'_, ()> {
         let (path, id) = nested_path::<R>(&parent_id.to_string(), &id.to_string());
-        self.remove::<R>(path, id).await
+        Box::pin(self.remove::<R>(path, id))
     }
 
     /// A create or an update: the body sent, the resource the API answers with.
-    async fn write<R: Resource, B: Serialize + ?Sized>(
+    async fn write<R: Resource, B: Serialize + Sync + ?Sized>(
         &self,
         write: Write,
         path: String,
@@ -411,12 +459,13 @@ impl Tenant {
         self.listing(R::LIST.replace("{parent_id}", &path_segment(&parent_id.to_string())))
     }
 
-    fn listing<R>(&self, path: String) -> List<'_, R> {
+    fn listing<R: Listed>(&self, path: String) -> List<'_, R> {
         List {
             tenant: self,
             path,
             query: Vec::new(),
             limit: DEFAULT_LIST_LIMIT,
+            known: R::FILTERS,
             resource: PhantomData,
         }
     }
@@ -440,7 +489,7 @@ enum Write {
 }
 
 /// The path of a nested resource and how messages name it.
-fn nested_path<R: Nested>(parent_id: &str, id: &str) -> (String, String) {
+fn nested_path<R: Nested + Addressed>(parent_id: &str, id: &str) -> (String, String) {
     let path = R::GET
         .replace("{parent_id}", &path_segment(parent_id))
         .replace("{id}", &path_segment(id));

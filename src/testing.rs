@@ -257,6 +257,25 @@ impl TestApp {
         Ok(report)
     }
 
+    /// Changes the resource an `updated` event names (its `changes` laid over it, as a
+    /// merchant's edit would) and fires the event, so a handler fetching it sees the change:
+    /// see [`Emulator::change`](bigcommerce_app_emulator::Emulator::change).
+    pub async fn change(
+        &self,
+        store: &str,
+        scope: &str,
+        channel: Option<u64>,
+        data: serde_json::Value,
+        changes: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<bigcommerce_app_emulator::TriggerReport, TestError> {
+        let report = self
+            .emulator
+            .change(store, scope, channel, data, changes)
+            .await?;
+        self.expect(&report);
+        Ok(report)
+    }
+
     /// Like [`TestApp::trigger`], delivering the event twice (same hash), as BigCommerce may.
     pub async fn trigger_twice(
         &self,

@@ -404,3 +404,68 @@ fn group_enums_read_their_shared_fields() {
     let order = ChannelOrderEvent::try_from(e.event).expect("a channel order event");
     assert_eq!(order.order_id(), 77);
 }
+
+/// The bundled resources.json with the `fetched_from` links of `resource` replaced.
+fn resources_with_links(resource: &str, links: serde_json::Value) -> String {
+    let mut raw: serde_json::Value =
+        serde_json::from_str(bigcommerce_app_catalogue::BUNDLED_RESOURCES_JSON).unwrap();
+    let entry = raw["resources"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|r| r["name"] == resource)
+        .unwrap();
+    entry["fetched_from"] = links;
+    raw.to_string()
+}
+
+fn resources_codegen_error(resource: &str, links: serde_json::Value) -> String {
+    let events = bigcommerce_app_catalogue::bundled().unwrap();
+    let taken: Vec<&str> = events.payloads.iter().map(|p| p.name.as_str()).collect();
+    let resources = bigcommerce_app_catalogue::Resources::from_json(
+        &resources_with_links(resource, links),
+        &taken,
+    )
+    .expect("the links are well formed");
+    match bigcommerce_app_catalogue::codegen::generate_resources(&events, &resources) {
+        Ok(_) => panic!("generated, expected an error"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn an_event_link_names_the_member_without_an_id_and_what_to_do() {
+    // A variant's metafield names no product: without `except`, the build says which scope and how.
+    let error = resources_codegen_error(
+        "Product",
+        serde_json::json!([{"wildcard": "store/product/*", "id": ["id"]}]),
+    );
+    assert!(
+        error.contains("store/product/metafield/created")
+            && error.contains("no id field among [\"id\"]")
+            && error.contains("list the scope in `except`"),
+        "{error}"
+    );
+}
+
+#[test]
+fn an_event_link_excepting_nothing_or_linked_twice_is_an_error() {
+    let error = resources_codegen_error(
+        "Product",
+        serde_json::json!([{"wildcard": "store/product/*", "id": ["id", "resource_id"],
+                "except": ["store/cart/*"]}]),
+    );
+    assert!(
+        error.contains("excepts `store/cart/*`, which covers none of its events"),
+        "{error}"
+    );
+    // `store/category/*` already fetches a Category: a second `fetch` would clash.
+    let error = resources_codegen_error(
+        "Brand",
+        serde_json::json!([{"wildcard": "store/category/*", "id": ["id"]}]),
+    );
+    assert!(
+        error.contains("are both fetched_from `store/category/*`"),
+        "{error}"
+    );
+}

@@ -6,9 +6,11 @@ use std::sync::{Arc, Mutex};
 
 use bigcommerce_app::events::{CartCreated, OrderCreated, ProductCreated};
 use bigcommerce_app::resources::{
-    Brand, BrandMetafield, Cart, Category, CategoryMetafield, Channel, Customer, CustomerAddress,
-    Order, OrderMetafield, OrderProduct, OrderShippingAddress, PriceList, Product,
-    ProductMetafield, ProductVariant, Refund, Resource, ResourceError, Shipment, Subscriber,
+    Brand, BrandMetafield, Cart, Category, CategoryMetafield, CategoryTree, CategoryTreeNode,
+    Channel, Customer, CustomerAddress, InventoryItem, InventoryLocation,
+    InventoryLocationMetafield, Order, OrderCoupon, OrderMetafield, OrderProduct,
+    OrderShippingAddress, PaymentTransaction, PriceList, Product, ProductMetafield, ProductVariant,
+    Refund, Resource, ResourceError, Shipment, StoreInformation, Subscriber,
 };
 use bigcommerce_app::testing::TestApp;
 use bigcommerce_app::{webhook_handler, App, HandlerError, State, Tenant};
@@ -112,6 +114,38 @@ every_resource! {
     "product_metafield" => ProductMetafield,
     "category_metafield" => CategoryMetafield,
     "brand_metafield" => BrandMetafield,
+    "store_information" => StoreInformation,
+    "order_coupon" => OrderCoupon,
+    "payment_transaction" => PaymentTransaction,
+    "inventory_location" => InventoryLocation,
+    "inventory_item" => InventoryItem,
+    "category_tree" => CategoryTree,
+    "category_tree_node" => CategoryTreeNode,
+    "inventory_location_metafield" => InventoryLocationMetafield,
+}
+
+#[test]
+fn a_category_tree_holds_itself_and_an_inventory_item_has_no_id() {
+    // A tree's categories nest to any depth: the type holds itself through `children`.
+    let node: CategoryTreeNode = serde_json::from_value(json!({
+        "id": 1, "name": "Bath", "children": [
+            {"id": 2, "parent_id": 1, "children": [{"id": 3, "parent_id": 2, "children": []}]}
+        ]
+    }))
+    .unwrap();
+    let child = &node.children.as_ref().unwrap()[0];
+    let grandchild = &child.children.as_ref().unwrap()[0];
+    assert_eq!(
+        (child.id, grandchild.id, grandchild.parent_id),
+        (2, 3, Some(2))
+    );
+    // The inventory list's items are a variant's identity and its stock per location.
+    let item: InventoryItem = round_trip("inventory_item");
+    let identity = item.identity.unwrap();
+    assert_eq!(
+        (identity.product_id, identity.variant_id),
+        (Some(120), Some(79))
+    );
 }
 
 #[test]
@@ -350,6 +384,22 @@ async fn any_product_metafield_event(
     Ok(())
 }
 
+#[webhook_handler("store/inventory/location/metafield/*")]
+async fn any_location_metafield_event(
+    event: bigcommerce_app::events::InventoryLocationMetafieldEvent,
+    tenant: Tenant,
+    State(seen): State<FromGroups>,
+) -> Result<(), HandlerError> {
+    let metafield = event.fetch(&tenant).await?;
+    seen.0.lock().unwrap().push(format!(
+        "{} -> metafield {} of location {}",
+        event.scope(),
+        metafield.id,
+        event.resource_id()
+    ));
+    Ok(())
+}
+
 #[tokio::test]
 async fn group_enums_fetch_the_resource_their_events_name() {
     let seen = FromGroups::default();
@@ -357,6 +407,7 @@ async fn group_enums_fetch_the_resource_their_events_name() {
         .handler(any_order_event)
         .handler(any_shipment_event)
         .handler(any_product_metafield_event)
+        .handler(any_location_metafield_event)
         .state(seen.clone())
         .build()
         .unwrap();
@@ -383,6 +434,10 @@ async fn group_enums_fetch_the_resource_their_events_name() {
             "store/product/metafield/updated",
             json!({"metafield_id": 8, "resource_id": "25", "resource_type": "product"}),
         ),
+        (
+            "store/inventory/location/metafield/created",
+            json!({"metafield_id": 9, "resource_id": "2", "resource_type": "location"}),
+        ),
     ] {
         test.trigger("alpha", scope, None, Some(data))
             .await
@@ -394,6 +449,7 @@ async fn group_enums_fetch_the_resource_their_events_name() {
     assert_eq!(
         lines,
         [
+            "store/inventory/location/metafield/created -> metafield 9 of location 2",
             "store/order/metafield/created -> order 23",
             "store/order/statusUpdated -> order 21",
             "store/order/transaction/created -> order 22",
@@ -524,5 +580,387 @@ async fn writes_create_update_and_delete_and_later_reads_see_them() {
         tenant.update::<Brand>(2, &json!({"name": "x"})).await,
         Err(ResourceError::Gone { .. })
     ));
+    test.stop().await.unwrap();
+}
+
+/// What the handlers of the groups whose events do not all name one resource fetched.
+#[derive(Clone, Default)]
+struct FromMixedGroups(Arc<Mutex<Vec<String>>>);
+
+impl FromMixedGroups {
+    fn push(&self, line: String) {
+        self.0.lock().unwrap().push(line);
+    }
+}
+
+/// How a test line shows an `Option` fetch: the id, or `none`.
+fn shown<T>(fetched: Option<T>, id: impl Fn(&T) -> String) -> String {
+    fetched.as_ref().map_or_else(|| "none".to_owned(), id)
+}
+
+#[webhook_handler("store/product/*")]
+async fn any_product_event(
+    event: bigcommerce_app::events::ProductEvent,
+    tenant: Tenant,
+    State(seen): State<FromMixedGroups>,
+) -> Result<(), HandlerError> {
+    // A variant's metafield names no product: `None`, not an error.
+    let product = event.fetch(&tenant).await?;
+    seen.push(format!(
+        "{} -> product {}",
+        event.scope(),
+        shown(product, |p| p.id.to_string())
+    ));
+    Ok(())
+}
+
+#[webhook_handler("store/sku/*")]
+async fn any_sku_event(
+    event: bigcommerce_app::events::SkuEvent,
+    tenant: Tenant,
+    State(seen): State<FromMixedGroups>,
+) -> Result<(), HandlerError> {
+    let variant = event.fetch(&tenant).await?;
+    seen.push(format!(
+        "{} -> variant {}",
+        event.scope(),
+        shown(variant, |v| format!(
+            "{} of product {}",
+            v.id,
+            v.product_id.unwrap_or_default()
+        ))
+    ));
+    Ok(())
+}
+
+#[webhook_handler("store/customer/*")]
+async fn any_customer_event(
+    event: bigcommerce_app::events::CustomerEvent,
+    tenant: Tenant,
+    State(seen): State<FromMixedGroups>,
+) -> Result<(), HandlerError> {
+    let customer = event.fetch(&tenant).await?;
+    seen.push(format!("{} -> customer {}", event.scope(), customer.id));
+    Ok(())
+}
+
+#[webhook_handler("store/customer/address/*")]
+async fn any_customer_address_event(
+    event: bigcommerce_app::events::CustomerAddressEvent,
+    tenant: Tenant,
+    State(seen): State<FromMixedGroups>,
+) -> Result<(), HandlerError> {
+    let address = event.fetch(&tenant).await?;
+    seen.push(format!(
+        "{} -> address {} of customer {}",
+        event.scope(),
+        address.id,
+        address.customer_id.unwrap_or_default()
+    ));
+    Ok(())
+}
+
+#[webhook_handler("store/cart/*")]
+async fn any_cart_event(
+    event: bigcommerce_app::events::CartEvent,
+    tenant: Tenant,
+    State(seen): State<FromMixedGroups>,
+) -> Result<(), HandlerError> {
+    // A line item event may leave its cart's id out: then `None`.
+    let cart = event.fetch(&tenant).await?;
+    seen.push(format!(
+        "{} -> cart {}",
+        event.scope(),
+        shown(cart, |c| c.id.clone())
+    ));
+    Ok(())
+}
+
+#[webhook_handler("store/channel/<id>/category/*")]
+async fn any_channel_category_event(
+    event: bigcommerce_app::events::ChannelCategoryEvent,
+    tenant: Tenant,
+    State(seen): State<FromMixedGroups>,
+) -> Result<(), HandlerError> {
+    let category = event.fetch(&tenant).await?;
+    seen.push(format!(
+        "{} -> category {}",
+        event.scope(),
+        shown(category, |c| c.id.to_string())
+    ));
+    Ok(())
+}
+
+#[tokio::test]
+async fn groups_with_events_naming_other_resources_fetch_where_they_can() {
+    let seen = FromMixedGroups::default();
+    let app = App::empty()
+        .handler(any_product_event)
+        .handler(any_sku_event)
+        .handler(any_customer_event)
+        .handler(any_customer_address_event)
+        .handler(any_cart_event)
+        .handler(any_channel_category_event)
+        .state(seen.clone())
+        .build()
+        .unwrap();
+    let test = TestApp::start(app, &[("alpha", &[1])]).await.unwrap();
+    test.install("alpha").await.unwrap();
+    for (scope, channel, data) in [
+        (
+            "store/product/updated",
+            None,
+            json!({"type": "product", "id": 31}),
+        ),
+        (
+            "store/product/metafield/created",
+            None,
+            json!({"metafield_id": 2, "resource_id": "32", "resource_type": "product"}),
+        ),
+        (
+            "store/product/variant/metafield/created",
+            None,
+            json!({"metafield_id": 3, "resource_id": "77", "resource_type": "variant"}),
+        ),
+        (
+            "store/sku/updated",
+            None,
+            json!({"type": "sku", "id": 40, "sku": {"product_id": 33, "variant_id": 41}}),
+        ),
+        (
+            "store/sku/inventory/updated",
+            None,
+            json!({"type": "sku", "id": 42, "inventory": {"product_id": 34, "method": "absolute", "value": 5}}),
+        ),
+        (
+            "store/customer/address/updated",
+            None,
+            json!({"type": "customer", "id": 51, "address": {"customer_id": 35}}),
+        ),
+        (
+            "store/customer/channel/login/access/updated",
+            None,
+            json!({"customer_id": 36, "channel_ids": [1]}),
+        ),
+        (
+            "store/cart/converted",
+            None,
+            json!({"type": "cart", "id": "c-9", "orderId": 60}),
+        ),
+        (
+            "store/cart/lineItem/created",
+            None,
+            json!({"type": "cart_line_item", "id": "li-1", "cartId": "c-10"}),
+        ),
+        (
+            "store/cart/lineItem/deleted",
+            None,
+            json!({"type": "cart_line_item", "id": "li-2"}),
+        ),
+        (
+            "store/channel/{channel_id}/category/updated",
+            Some(1),
+            json!({"category_id": 37, "tree_id": 1}),
+        ),
+        (
+            "store/channel/{channel_id}/category/product/assigned",
+            Some(1),
+            json!({"product_id": 38}),
+        ),
+    ] {
+        test.trigger("alpha", scope, channel, Some(data))
+            .await
+            .unwrap();
+    }
+    test.wait_idle().await.unwrap();
+    let mut lines = seen.0.lock().unwrap().clone();
+    lines.sort();
+    assert_eq!(
+        lines,
+        [
+            "store/cart/converted -> cart c-9",
+            "store/cart/lineItem/created -> cart c-10",
+            "store/cart/lineItem/deleted -> cart none",
+            "store/channel/{channel_id}/category/product/assigned -> category none",
+            "store/channel/{channel_id}/category/updated -> category 37",
+            "store/customer/address/updated -> address 51 of customer 35",
+            "store/customer/address/updated -> customer 35",
+            "store/customer/channel/login/access/updated -> customer 36",
+            "store/product/metafield/created -> product 32",
+            "store/product/updated -> product 31",
+            "store/product/variant/metafield/created -> product none",
+            "store/sku/inventory/updated -> variant none",
+            "store/sku/updated -> variant 41 of product 33",
+        ]
+    );
+    test.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_store_information_and_resources_the_api_only_lists() {
+    let test = TestApp::start(App::empty().build().unwrap(), &[("alpha", &[1])])
+        .await
+        .unwrap();
+    test.install("alpha").await.unwrap();
+    let tenant = test.tenant("alpha").await.unwrap();
+
+    // The store's one, known by its hash.
+    let store: StoreInformation = tenant.fetch_singleton().await.unwrap();
+    assert_eq!(store.id, "alpha");
+
+    // Listed only, under their parent or not, with the filters their specs document.
+    let coupons = tenant.list_in::<OrderCoupon>(7).all().await.unwrap();
+    assert_eq!(coupons.len(), 3);
+    assert!(coupons.iter().all(|c| c.order_id == Some(7)), "{coupons:?}");
+    let transactions = tenant
+        .list_in::<PaymentTransaction>(7)
+        .limit(2)
+        .all()
+        .await
+        .unwrap();
+    assert_eq!(transactions.len(), 3);
+    assert!(
+        transactions
+            .iter()
+            .all(|t| t.order_id.as_deref() == Some("7")),
+        "{transactions:?}"
+    );
+    let locations = tenant
+        .list::<InventoryLocation>()
+        .filter("is_active", true)
+        .all()
+        .await
+        .unwrap();
+    assert_eq!(
+        locations.iter().map(|l| l.id).collect::<Vec<_>>(),
+        [1, 2, 3]
+    );
+    let items = tenant
+        .list::<InventoryItem>()
+        .filter("product_id:in", "120,121")
+        .all()
+        .await
+        .unwrap();
+    assert_eq!(items.len(), 3);
+    let trees = tenant.list::<CategoryTree>().all().await.unwrap();
+    let nodes = tenant
+        .list_in::<CategoryTreeNode>(trees[0].id)
+        .all()
+        .await
+        .unwrap();
+    assert!(nodes.iter().all(|n| n.id > 0), "{nodes:?}");
+
+    // A location's metafield is fetched under it, from its event too.
+    let metafield: InventoryLocationMetafield = tenant.fetch_in(2, 5).await.unwrap();
+    assert_eq!(metafield.id, 5);
+    test.stop().await.unwrap();
+}
+
+/// What the product handler saw.
+#[derive(Clone, Default)]
+struct ProductsSeen(Arc<Mutex<Vec<String>>>);
+
+#[webhook_handler("store/product/*")]
+async fn product_as_fetched(
+    event: bigcommerce_app::events::ProductEvent,
+    tenant: Tenant,
+    State(seen): State<ProductsSeen>,
+) -> Result<(), HandlerError> {
+    let line = match event.fetch(&tenant).await {
+        Ok(Some(product)) => format!(
+            "{} {}: {}",
+            event.scope(),
+            product.id,
+            product.name.unwrap_or_default()
+        ),
+        Ok(None) => format!("{} names no product", event.scope()),
+        Err(ResourceError::Gone { id, .. }) => format!("{} {id}: gone", event.scope()),
+        Err(other) => return Err(other.into()),
+    };
+    seen.0.lock().unwrap().push(line);
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_emulators_resources_follow_the_events_it_fires() {
+    let seen = ProductsSeen::default();
+    let app = App::empty()
+        .handler(product_as_fetched)
+        .state(seen.clone())
+        .build()
+        .unwrap();
+    let test = TestApp::start(app, &[("alpha", &[1])]).await.unwrap();
+    test.install("alpha").await.unwrap();
+    let tenant = test.tenant("alpha").await.unwrap();
+    let product = |id: u64| json!({"type": "product", "id": id});
+
+    // An edit: the handler of `store/product/updated` fetches the new name.
+    let mut changes = serde_json::Map::new();
+    changes.insert("name".into(), json!("Blue glass jar"));
+    test.change("alpha", "store/product/updated", None, product(9), changes)
+        .await
+        .unwrap();
+    test.wait_idle().await.unwrap();
+    // Deleted: the handler, and any later fetch, find it gone; created again, it is back.
+    test.trigger("alpha", "store/product/deleted", None, Some(product(10)))
+        .await
+        .unwrap();
+    test.wait_idle().await.unwrap();
+    assert!(matches!(
+        tenant.fetch::<Product>(10).await,
+        Err(ResourceError::Gone { .. })
+    ));
+    test.trigger("alpha", "store/product/created", None, Some(product(10)))
+        .await
+        .unwrap();
+    test.wait_idle().await.unwrap();
+    assert_eq!(
+        seen.0.lock().unwrap().clone(),
+        [
+            "store/product/updated 9: Blue glass jar",
+            "store/product/deleted 10: gone",
+            "store/product/created 10: Sample product 10",
+        ]
+    );
+
+    // A nested resource: a customer's address deleted by its event is gone under its customer.
+    test.trigger(
+        "alpha",
+        "store/customer/address/deleted",
+        None,
+        Some(json!({"type": "customer", "id": 4, "address": {"customer_id": 5}})),
+    )
+    .await
+    .unwrap();
+    assert!(matches!(
+        tenant.fetch_in::<CustomerAddress>(5, 4).await,
+        Err(ResourceError::Gone { .. })
+    ));
+    assert!(tenant.fetch_in::<CustomerAddress>(6, 4).await.is_ok());
+
+    // Changes go only with a resource's own `updated` event, and not to a deleted resource.
+    let mut changes = serde_json::Map::new();
+    changes.insert("name".into(), json!("x"));
+    let error = test
+        .emulator()
+        .change(
+            "alpha",
+            "store/cart/lineItem/updated",
+            None,
+            json!({"type": "cart_line_item", "id": "li-1", "cartId": "c-1"}),
+            changes.clone(),
+        )
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("changes no resource"), "{error}");
+    test.trigger("alpha", "store/product/deleted", None, Some(product(11)))
+        .await
+        .unwrap();
+    let error = test
+        .emulator()
+        .change("alpha", "store/product/updated", None, product(11), changes)
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("Product 11 is gone"), "{error}");
     test.stop().await.unwrap();
 }

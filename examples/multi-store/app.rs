@@ -15,7 +15,7 @@ use bigcommerce_app::axum::response::{Html, IntoResponse, Redirect, Response};
 use bigcommerce_app::axum::routing::get;
 use bigcommerce_app::axum::Router;
 use bigcommerce_app::events::{CartAbandoned, ChannelOrderEvent, OrderCreated, ProductEvent};
-use bigcommerce_app::resources::{Cart, Order, Product, ResourceError};
+use bigcommerce_app::resources::{Cart, Order, ResourceError};
 use bigcommerce_app::store::Store;
 use bigcommerce_app::{
     webhook_handler, App, AppBuilder, ChannelId, Event, HandlerError, Merchant, Meta, State,
@@ -296,22 +296,11 @@ async fn on_product(
     tenant: Tenant,
     State(activity): State<Activity>,
 ) -> Result<(), HandlerError> {
-    let id = match &event {
-        ProductEvent::Created(p) | ProductEvent::Deleted(p) => p.id,
-        ProductEvent::Updated(p) => p.id,
-        other => {
-            println!(
-                "  [{}] product event {}",
-                tenant.store_hash(),
-                other.scope()
-            );
-            activity.record(&tenant, "product events");
-            return Ok(());
-        }
-    };
+    // The group enum knows which product each event names; a variant's metafield names none.
     // A product deleted since the event is `Gone`, not an error to retry.
-    let name = match tenant.fetch::<Product>(id).await {
-        Ok(product) => product.name.unwrap_or_default(),
+    let name = match event.fetch(&tenant).await {
+        Ok(Some(product)) => product.name.unwrap_or_default(),
+        Ok(None) => "(names no product)".to_owned(),
         Err(ResourceError::Gone { .. }) => "(deleted since)".to_owned(),
         Err(other) => return Err(other.into()),
     };

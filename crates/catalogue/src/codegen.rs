@@ -17,7 +17,7 @@
 //! impls are written out by the macro instead of derived (one `visit_map` per struct, no field
 //! enums), and payloads larger than a few words are boxed inside the enums.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use proc_macro2::{Ident, Span, TokenStream};
@@ -935,6 +935,13 @@ pub fn generate_resources(
     let nested = resources.resources.iter().any(|r| r.parent.is_some());
     let listed = resources.resources.iter().any(|r| r.list.is_some());
     let mut imports = vec!["ApiVersion"];
+    if resources
+        .resources
+        .iter()
+        .any(|r| r.get.is_some() && !r.is_singleton())
+    {
+        imports.push("Addressed");
+    }
     for (operation, marker) in [("create", "Creatable"), ("delete", "Deletable")] {
         if resources
             .resources
@@ -944,13 +951,24 @@ pub fn generate_resources(
             imports.push(marker);
         }
     }
+    if resources
+        .resources
+        .iter()
+        .any(|r| !r.fetched_from.is_empty())
+    {
+        imports.push("IdRef");
+    }
     if listed {
         imports.push("Listed");
     }
     if nested {
         imports.push("Nested");
     }
-    imports.extend(["Resource", "TopLevel"]);
+    imports.push("Resource");
+    if resources.resources.iter().any(|r| r.is_singleton()) {
+        imports.push("Singleton");
+    }
+    imports.push("TopLevel");
     if resources
         .resources
         .iter()
@@ -981,11 +999,21 @@ pub fn generate_resources(
             crate::ApiVersion::V2 => "ApiVersion::V2",
             crate::ApiVersion::V3 => "ApiVersion::V3",
         };
+        let address = match &entry.get {
+            Some(get) if entry.is_singleton() => format!(
+                "\nimpl Singleton for {} {{\n    const GET: &'static str = {get:?};\n}}\n",
+                entry.name
+            ),
+            Some(get) => format!(
+                "\nimpl Addressed for {} {{\n    const GET: &'static str = {get:?};\n}}\n",
+                entry.name
+            ),
+            None => String::new(),
+        };
         let _ = write!(
             out,
-            "\nimpl Resource for {name} {{\n    const NAME: &'static str = {name:?};\n    const VERSION: ApiVersion = {version};\n    const GET: &'static str = {get:?};\n    const WRAPPED: bool = {wrapped};\n}}\n{place}",
+            "\nimpl Resource for {name} {{\n    const NAME: &'static str = {name:?};\n    const VERSION: ApiVersion = {version};\n    const WRAPPED: bool = {wrapped};\n}}\n{address}{place}",
             name = entry.name,
-            get = entry.get,
             wrapped = entry.wrapped,
             place = match &entry.parent {
                 Some(parent) => format!(
@@ -1016,8 +1044,16 @@ pub fn generate_resources(
             );
         }
     }
+    // A group enum has one `fetch`: two resources linked to one wildcard would clash.
+    let mut linked: BTreeMap<&str, &str> = BTreeMap::new();
     for entry in &resources.resources {
         for link in &entry.fetched_from {
+            if let Some(first) = linked.insert(&link.wildcard, &entry.name) {
+                return Err(CodegenError(format!(
+                    "resources.json: `{}` and `{first}` are both fetched_from `{}`; a group enum has one `fetch`",
+                    entry.name, link.wildcard
+                )));
+            }
             event_fetch(&mut out, catalogue, entry, link)?;
         }
     }
@@ -1027,25 +1063,95 @@ pub fn generate_resources(
     })
 }
 
-/// The Rust name of the first of `candidates` a member payload has as a required id or string.
-fn id_field<'c>(
-    catalogue: &'c Catalogue,
+/// How a member payload reaches the id of the resource it names: a Rust expression over `p`
+/// (the payload) giving `&T`, or `Option<&T>` when a field on the way may be absent.
+struct IdAccess {
+    expr: String,
+    optional: bool,
+}
+
+/// The access to the first of `candidates` (JSON names, `address.customer_id` for a field of a
+/// nested object) a member payload has, ending at an id or a string.
+fn id_access(
+    catalogue: &Catalogue,
     member: &ScopeEntry,
     candidates: &[String],
-) -> Option<&'c str> {
-    let payload = catalogue.payload(member.payload.as_deref()?)?;
-    let PayloadShape::Object(fields) = &payload.shape else {
-        return None;
+) -> Option<IdAccess> {
+    let root = member.payload.as_deref()?;
+    candidates
+        .iter()
+        .find_map(|path| id_access_of(catalogue, root, path))
+}
+
+fn id_access_of(catalogue: &Catalogue, root: &str, path: &str) -> Option<IdAccess> {
+    let segments: Vec<&str> = path.split('.').collect();
+    let (last, steps) = segments.split_last()?;
+    let mut owner = root;
+    let mut expr = "p".to_owned();
+    let mut optional = false;
+    let field_of = |owner: &str, json: &str| {
+        let payload = catalogue.payload(owner)?;
+        let PayloadShape::Object(fields) = &payload.shape else {
+            return None;
+        };
+        fields.iter().find(|f| f.json == json).cloned()
     };
-    candidates.iter().find_map(|name| {
-        fields
-            .iter()
-            .find(|f| &f.json == name && matches!(f.ty, FieldType::Id | FieldType::String))
-            .map(|f| f.rust.as_str())
+    for step in steps {
+        let field = field_of(owner, step)?;
+        let (inner, maybe) = match &field.ty {
+            FieldType::Optional(inner) => (inner.as_ref(), true),
+            other => (other, false),
+        };
+        let FieldType::Object(name) = inner else {
+            return None;
+        };
+        let rust = &field.rust;
+        expr = match (optional, maybe) {
+            (false, false) => format!("{expr}.{rust}"),
+            (false, true) => format!("{expr}.{rust}.as_ref()"),
+            (true, false) => format!("{expr}.map(|o| &o.{rust})"),
+            (true, true) => format!("{expr}.and_then(|o| o.{rust}.as_ref())"),
+        };
+        optional |= maybe;
+        owner = catalogue.payload(name)?.name.as_str();
+    }
+    let field = field_of(owner, last)?;
+    let maybe = match &field.ty {
+        FieldType::Id | FieldType::String => false,
+        FieldType::Optional(inner) if matches!(**inner, FieldType::Id | FieldType::String) => true,
+        _ => return None,
+    };
+    let rust = &field.rust;
+    let expr = match (optional, maybe) {
+        (false, false) => format!("&{expr}.{rust}"),
+        (false, true) => format!("{expr}.{rust}.as_ref()"),
+        (true, false) => format!("{expr}.map(|o| &o.{rust})"),
+        (true, true) => format!("{expr}.and_then(|o| o.{rust}.as_ref())"),
+    };
+    Some(IdAccess {
+        expr,
+        optional: optional || maybe,
     })
 }
 
-/// `impl GroupEnum { pub async fn fetch(...) }` for a resource its events name.
+/// How a member reaches its resource's id and, for a nested resource, its parent's; `None` in
+/// place of it for a member whose events name no such resource.
+type MemberIds = (IdAccess, Option<IdAccess>);
+
+/// Whether `scope` is one of `patterns` (a scope, or a wildcard covering it).
+fn listed_in(scope: &str, patterns: &[String]) -> bool {
+    patterns.iter().any(|p| match p.strip_suffix('*') {
+        Some(prefix) => scope.starts_with(prefix),
+        None => p == scope,
+    })
+}
+
+/// The type of an id read from a payload (`super::IdRef` in the generated module).
+const DISPLAY: &str = "IdRef<'_>";
+
+/// `impl GroupEnum { pub async fn fetch(...) }` for a resource its events name. When every
+/// member names it, `fetch` gives the resource; when some may not (they are in the link's
+/// `except`, or the id is in an optional field), it gives `Option<Resource>`.
 fn event_fetch(
     out: &mut String,
     catalogue: &Catalogue,
@@ -1061,53 +1167,164 @@ fn event_fetch(
                 entry.name, link.wildcard
             ))
         })?;
+    let members = catalogue.members(wildcard);
+    if let Some(stray) = link.except.iter().find(|p| {
+        !members
+            .iter()
+            .any(|m| listed_in(&m.scope, std::slice::from_ref(p)))
+    }) {
+        return Err(CodegenError(format!(
+            "resources.json `{}`: fetched_from `{}` excepts `{stray}`, which covers none of its events",
+            entry.name, link.wildcard
+        )));
+    }
     let group = group_enum_name(wildcard);
-    let mut arms = String::new();
-    for member in catalogue.members(wildcard) {
-        let missing = |what: &str| {
+    let mut arms: Vec<(String, Option<MemberIds>)> = Vec::new();
+    let mut skipped = Vec::new();
+    for member in &members {
+        let variant = group_variant_name(wildcard, member);
+        if listed_in(&member.scope, &link.except) {
+            skipped.push(member.scope.as_str());
+            arms.push((variant, None));
+            continue;
+        }
+        let missing = |what: &str, candidates: &[String]| {
             CodegenError(format!(
-                "resources.json `{}`: the payload of `{}` has no {what} field among {:?}",
-                entry.name,
-                member.scope,
-                if what == "id" {
-                    &link.id
-                } else {
-                    &link.parent_id
-                }
+                "resources.json `{}`: the payload of `{}` has no {what} field among {candidates:?} (list the scope in `except` if its events name no {})",
+                entry.name, member.scope, entry.name
             ))
         };
-        let id = id_field(catalogue, member, &link.id).ok_or_else(|| missing("id"))?;
-        let variant = group_variant_name(wildcard, member);
-        match &entry.parent {
-            None => {
-                let _ = writeln!(arms, "            Self::{variant}(p) => &p.{id},");
-            }
-            Some(_) => {
-                let parent = id_field(catalogue, member, &link.parent_id)
-                    .ok_or_else(|| missing("parent id"))?;
-                let _ = writeln!(
-                    arms,
-                    "            Self::{variant}(p) => (&p.{parent}, &p.{id}),"
-                );
-            }
-        }
+        let id = id_access(catalogue, member, &link.id).ok_or_else(|| missing("id", &link.id))?;
+        let parent = match &entry.parent {
+            None => None,
+            Some(_) => Some(
+                id_access(catalogue, member, &link.parent_id)
+                    .ok_or_else(|| missing("parent id", &link.parent_id))?,
+            ),
+        };
+        arms.push((variant, Some((id, parent))));
     }
+    let partial = arms.iter().any(|(_, access)| match access {
+        None => true,
+        Some((id, parent)) => id.optional || parent.as_ref().is_some_and(|p| p.optional),
+    });
     let name = &entry.name;
-    let _ = writeln!(out, "\nimpl crate::events::{group} {{");
-    match &entry.parent {
-        None => {
+    let as_option = |access: &IdAccess| {
+        if access.optional {
+            format!("{}.map(|v| v as {DISPLAY})", access.expr)
+        } else {
+            format!("Some({} as {DISPLAY})", access.expr)
+        }
+    };
+    let mut body = String::new();
+    match (&entry.parent, partial) {
+        (None, false) => {
+            let _ = writeln!(body, "        let id: {DISPLAY} = match self {{");
+            for (variant, access) in &arms {
+                if let Some((id, _)) = access {
+                    let _ = writeln!(body, "            Self::{variant}(p) => {},", id.expr);
+                }
+            }
             let _ = write!(
-                out,
-                "    /// Fetches the [`{name}`] this event names, through the store's API client.\n    pub async fn fetch(&self, tenant: &crate::Tenant) -> Result<{name}, super::ResourceError> {{\n        let id: &(dyn ::core::fmt::Display + Sync) = match self {{\n{arms}        }};\n        tenant.fetch::<{name}>(id).await\n    }}\n}}\n"
+                body,
+                "        }};\n        tenant.fetch::<{name}>(id).await\n"
             );
         }
-        Some(parent) => {
+        (Some(_), false) => {
+            let _ = writeln!(
+                body,
+                "        let (parent_id, id): ({DISPLAY}, {DISPLAY}) = match self {{"
+            );
+            for (variant, access) in &arms {
+                if let Some((id, Some(parent))) = access {
+                    let _ = writeln!(
+                        body,
+                        "            Self::{variant}(p) => ({}, {}),",
+                        parent.expr, id.expr
+                    );
+                }
+            }
             let _ = write!(
-                out,
-                "    /// Fetches the [`{name}`] this event names (under its [`{parent}`]), through the store's API client.\n    pub async fn fetch(&self, tenant: &crate::Tenant) -> Result<{name}, super::ResourceError> {{\n        let (parent_id, id): (&(dyn ::core::fmt::Display + Sync), &(dyn ::core::fmt::Display + Sync)) = match self {{\n{arms}        }};\n        tenant.fetch_in::<{name}>(parent_id, id).await\n    }}\n}}\n"
+                body,
+                "        }};\n        tenant.fetch_in::<{name}>(parent_id, id).await\n"
+            );
+        }
+        (None, true) => {
+            let _ = writeln!(body, "        let id: Option<{DISPLAY}> = match self {{");
+            for (variant, access) in &arms {
+                let expr = match access {
+                    Some((id, _)) => as_option(id),
+                    None => "None".to_owned(),
+                };
+                let binding = if access.is_some() { "p" } else { "_" };
+                let _ = writeln!(body, "            Self::{variant}({binding}) => {expr},");
+            }
+            let _ = write!(
+                body,
+                "        }};\n        match id {{\n            Some(id) => tenant.fetch::<{name}>(id).await.map(Some),\n            None => Ok(None),\n        }}\n"
+            );
+        }
+        (Some(_), true) => {
+            let _ = writeln!(
+                body,
+                "        let ids: Option<({DISPLAY}, {DISPLAY})> = match self {{"
+            );
+            for (variant, access) in &arms {
+                let expr = match access {
+                    Some((id, Some(parent))) => {
+                        format!("{}.zip({})", as_option(parent), as_option(id))
+                    }
+                    _ => "None".to_owned(),
+                };
+                let binding = if access.is_some() { "p" } else { "_" };
+                let _ = writeln!(body, "            Self::{variant}({binding}) => {expr},");
+            }
+            let _ = write!(
+                body,
+                "        }};\n        match ids {{\n            Some((parent_id, id)) => tenant.fetch_in::<{name}>(parent_id, id).await.map(Some),\n            None => Ok(None),\n        }}\n"
             );
         }
     }
+    let under = entry
+        .parent
+        .as_ref()
+        .map(|parent| format!(" (under its [`{parent}`])"))
+        .unwrap_or_default();
+    let _ = writeln!(out, "\nimpl crate::events::{group} {{");
+    if partial {
+        let mut none = String::from("`None` for an event that names none");
+        if !skipped.is_empty() {
+            let _ = write!(
+                none,
+                " ({})",
+                skipped
+                    .iter()
+                    .map(|s| format!("`{s}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        } else {
+            none.push_str(" (the event left its id out)");
+        }
+        let _ = writeln!(
+            out,
+            "    /// Fetches the [`{name}`] this event names{under}, through the store's API client;\n    /// {none}."
+        );
+        let _ = writeln!(
+            out,
+            "    pub async fn fetch(&self, tenant: &crate::Tenant) -> Result<Option<{name}>, super::ResourceError> {{"
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "    /// Fetches the [`{name}`] this event names{under}, through the store's API client."
+        );
+        let _ = writeln!(
+            out,
+            "    pub async fn fetch(&self, tenant: &crate::Tenant) -> Result<{name}, super::ResourceError> {{"
+        );
+    }
+    let _ = write!(out, "{body}    }}\n}}\n");
     Ok(())
 }
 

@@ -30,7 +30,8 @@ struct RawResource {
     name: String,
     spec: String,
     version: String,
-    get: String,
+    #[serde(default)]
+    get: Option<String>,
     wrapped: bool,
     #[serde(default)]
     parent: Option<String>,
@@ -53,8 +54,8 @@ pub struct ListEntry {
 }
 
 /// Events that name a resource: the group enum of `wildcard` can fetch it. The id is read from
-/// each member payload's first field of `id` that it has; for a nested resource, the parent's id
-/// from `parent_id` likewise.
+/// each member payload's first field of `id` that it has (`address.customer_id` reads a field of
+/// a nested object); for a nested resource, the parent's id from `parent_id` likewise.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EventLink {
@@ -65,6 +66,10 @@ pub struct EventLink {
     /// For a nested resource: the payload field holding the parent's id.
     #[serde(default)]
     pub parent_id: Vec<String>,
+    /// Member scopes (or wildcards of them) whose events name no such resource: their `fetch`
+    /// gives `None`, as it does when the id is in an optional field the event left out.
+    #[serde(default)]
+    pub except: Vec<String>,
 }
 
 /// Which REST API generation serves a resource: they differ in their error bodies and in
@@ -86,8 +91,9 @@ pub struct ResourceEntry {
     pub spec: String,
     /// The API generation.
     pub version: ApiVersion,
-    /// `GET` path of one resource, `{id}` standing for its id (`/v2/orders/{id}`).
-    pub get: String,
+    /// `GET` path of one resource, `{id}` standing for its id (`/v2/orders/{id}`); without
+    /// `{id}` for a singleton (`/v2/store`); `None` for a resource the API only lists.
+    pub get: Option<String>,
     /// Whether the body is `{"data": resource}`.
     pub wrapped: bool,
     /// The resource this one lives under (`Order` for a shipment), whose id fills `{parent_id}`.
@@ -99,6 +105,13 @@ pub struct ResourceEntry {
     /// The writes the API has for it: `create` (a `POST` to the list path), `update` (a `PUT`
     /// to its path), `delete`.
     pub operations: Vec<String>,
+}
+
+impl ResourceEntry {
+    /// Whether the API serves one of it per store, at a path without an id (`/v2/store`).
+    pub fn is_singleton(&self) -> bool {
+        self.get.as_ref().is_some_and(|get| !get.contains("{id}"))
+    }
 }
 
 /// The validated resource catalogue.
@@ -165,13 +178,38 @@ impl Resources {
             } else {
                 "/v3/"
             };
-            if !r.get.starts_with(prefix) || r.get.matches("{id}").count() != 1 {
+            match &r.get {
+                Some(get)
+                    if !get.starts_with(prefix)
+                        || get.matches("{id}").count() > 1
+                        || (!get.contains("{id}") && (r.parent.is_some() || r.list.is_some())) =>
+                {
+                    return Err(resource_error(
+                        &r.name,
+                        format!(
+                            "get path `{get}` must start with `{prefix}` and hold `{{id}}` once, or not at all for a singleton (no `parent`, no `list`)"
+                        ),
+                    ));
+                }
+                None if r.list.is_none() => {
+                    return Err(resource_error(
+                        &r.name,
+                        "a resource without a get path must have a `list`",
+                    ));
+                }
+                _ => {}
+            }
+            let singleton = r.get.as_ref().is_some_and(|g| !g.contains("{id}"));
+            if singleton && !r.operations.is_empty() {
                 return Err(resource_error(
                     &r.name,
-                    format!(
-                        "get path `{}` must start with `{prefix}` and hold `{{id}}` once",
-                        r.get
-                    ),
+                    "a singleton (a get path without `{id}`) has no writes here",
+                ));
+            }
+            if r.get.is_none() && r.operations.iter().any(|o| o != "create") {
+                return Err(resource_error(
+                    &r.name,
+                    "`update` and `delete` need a get path of one resource",
                 ));
             }
             if let Some(list) = &r.list {
@@ -202,7 +240,10 @@ impl Resources {
                     "`create` posts to the list path: give `list`",
                 ));
             }
-            if r.parent.is_some() != r.get.contains("{parent_id}") {
+            if r.get
+                .as_ref()
+                .is_some_and(|get| r.parent.is_some() != get.contains("{parent_id}"))
+            {
                 return Err(resource_error(
                     &r.name,
                     "`{parent_id}` belongs in the get path exactly when `parent` is set",
@@ -222,6 +263,15 @@ impl Resources {
         }
         for r in &resources {
             for link in &r.fetched_from {
+                if r.get.is_none() || r.is_singleton() {
+                    return Err(resource_error(
+                        &r.name,
+                        format!(
+                            "fetched_from `{}`: only a resource with a get path holding `{{id}}` is fetched by id",
+                            link.wildcard
+                        ),
+                    ));
+                }
                 if link.id.is_empty() || link.parent_id.is_empty() != r.parent.is_none() {
                     return Err(resource_error(
                         &r.name,

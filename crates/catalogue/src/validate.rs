@@ -125,6 +125,15 @@ pub(crate) fn validate_payloads(raw: &[RawPayload]) -> Result<Vec<Payload>, Cata
     Ok(payloads)
 }
 
+/// The object a field holds directly (not through an array).
+fn inline_object(ty: &FieldType) -> Option<&str> {
+    match ty {
+        FieldType::Object(name) => Some(name),
+        FieldType::Optional(inner) => inline_object(inner),
+        _ => None,
+    }
+}
+
 fn check_no_cycle<'a>(
     all: &'a [Payload],
     p: &'a Payload,
@@ -141,9 +150,13 @@ fn check_no_cycle<'a>(
         ));
     }
     path.push(&p.name);
+    // Through an array a payload may hold itself (a category's children): the array is the
+    // indirection a Rust type needs, and a JSON document is finite.
     let children: Vec<&str> = match &p.shape {
-        PayloadShape::Object(fields) => fields.iter().filter_map(|f| f.ty.object_name()).collect(),
-        PayloadShape::ArrayOf(items) => vec![items.as_str()],
+        PayloadShape::Object(fields) => {
+            fields.iter().filter_map(|f| inline_object(&f.ty)).collect()
+        }
+        PayloadShape::ArrayOf(_) => Vec::new(),
     };
     for child in children {
         if let Some(c) = all.iter().find(|q| q.name == child) {

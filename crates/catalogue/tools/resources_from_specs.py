@@ -81,24 +81,64 @@ RESOURCES = [
     ("BrandMetafield", "reference/catalog/brands_catalog.v3.yml", "metafield_Full", "v3",
      "/v3/catalog/brands/{parent_id}/metafields/{id}", True, "Brand",
      "A metafield of a brand (`GET /v3/catalog/brands/{brand_id}/metafields/{metafield_id}`)."),
+    # A singleton: its get path holds no id.
+    ("StoreInformation", "reference/store_information.v2.yml", None, "v2", "/v2/store", False,
+     None, "The store's profile and settings (Store Information API, `GET /v2/store`)."),
+    # Listed only: no get path of one. Their schema is the list's item; the API writes them in
+    # batches (an array body) or not at all, so they have no one-by-one writes here.
+    ("OrderCoupon", "reference/orders.v2.oas2.yml", None, "v2", None, False, "Order",
+     "A coupon applied to an order (`GET /v2/orders/{order_id}/coupons`)."),
+    ("PaymentTransaction", "reference/orders.v3.yml", None, "v3", None, True, "Order",
+     "A payment transaction of an order (Orders v3 API, `GET /v3/orders/{order_id}/transactions`)."),
+    ("InventoryLocation", "reference/locations.v3.yml", None, "v3", None, True, None,
+     "An inventory location (Locations API, `GET /v3/inventory/locations`)."),
+    ("InventoryItem", "reference/inventory.v3.yml", None, "v3", None, True, None,
+     "A variant's stock across locations (Inventory API, `GET /v3/inventory/items`)."),
+    ("CategoryTree", "reference/catalog/category-trees_catalog.v3.yml", None, "v3", None, True,
+     None, "A category tree, the categories of its channels (`GET /v3/catalog/trees`)."),
+    ("CategoryTreeNode", "reference/catalog/category-trees_catalog.v3.yml", None, "v3", None,
+     True, "CategoryTree",
+     "A category of a tree, with its children (`GET /v3/catalog/trees/{tree_id}/categories`)."),
+    ("InventoryLocationMetafield", "reference/locations.v3.yml", None, "v3",
+     "/v3/inventory/locations/{parent_id}/metafields/{id}", True, "InventoryLocation",
+     "A metafield of an inventory location (`GET /v3/inventory/locations/{location_id}/metafields/{metafield_id}`)."),
 ]
 
 # The events that name a resource: the group enum of `wildcard` gets a `fetch` giving it, reading
-# the id from each member payload's first field of `id` that it has (and the parent's id from
-# `parent_id` for a nested resource). Only where every member names that resource.
+# the id from each member payload's first field of `id` that it has (`address.customer_id` is a
+# field of a nested object; the parent's id likewise from `parent_id` for a nested resource).
+# `except` lists the members whose events name no such resource (a variant's metafield among the
+# product events): with them, or with an id in an optional field, `fetch` gives an Option.
 FETCHED_FROM = {
     "Order": [
         {"wildcard": "store/order/*", "id": ["order_id", "resource_id", "id"]},
         {"wildcard": "store/channel/{channel_id}/order/*", "id": ["order_id"]},
     ],
     "Shipment": [{"wildcard": "store/shipment/*", "id": ["id"], "parent_id": ["orderId"]}],
-    "Category": [{"wildcard": "store/category/*", "id": ["resource_id", "id"]}],
+    "Product": [{"wildcard": "store/product/*", "id": ["id", "resource_id"],
+                 "except": ["store/product/variant/metafield/*"]}],
+    "ProductVariant": [{"wildcard": "store/sku/*", "id": ["sku.variant_id", "inventory.variant_id"],
+                        "parent_id": ["sku.product_id", "inventory.product_id"]}],
+    "Category": [
+        {"wildcard": "store/category/*", "id": ["resource_id", "id"]},
+        {"wildcard": "store/channel/{channel_id}/category/*", "id": ["category_id"],
+         "except": ["store/channel/{channel_id}/category/product/*"]},
+    ],
+    "Customer": [{"wildcard": "store/customer/*", "id": ["address.customer_id", "customer_id", "id"]}],
+    "CustomerAddress": [{"wildcard": "store/customer/address/*", "id": ["id"],
+                         "parent_id": ["address.customer_id"]}],
     "Subscriber": [{"wildcard": "store/subscriber/*", "id": ["id"]}],
-    "Cart": [{"wildcard": "store/channel/{channel_id}/cart/*", "id": ["cart_id"]}],
+    "Cart": [
+        {"wildcard": "store/cart/*", "id": ["cartId", "resource_id", "id"]},
+        {"wildcard": "store/cart/lineItem/*", "id": ["cartId"]},
+        {"wildcard": "store/channel/{channel_id}/cart/*", "id": ["cart_id"]},
+    ],
     "ProductMetafield": [{"wildcard": "store/product/metafield/*", "id": ["metafield_id"],
                           "parent_id": ["resource_id"]}],
     "BrandMetafield": [{"wildcard": "store/brand/metafield/*", "id": ["metafield_id"],
                         "parent_id": ["resource_id"]}],
+    "InventoryLocationMetafield": [{"wildcard": "store/inventory/location/metafield/*",
+                                    "id": ["metafield_id"], "parent_id": ["resource_id"]}],
 }
 
 MONEY = re.compile(r"(price|cost|amount|total|tax|discount|subtotal|value)(_|$)")
@@ -165,8 +205,13 @@ def first_sentence(text):
 class Builder:
     def __init__(self):
         self.objects = {}  # name -> object entry
+        self.building = {}  # $ref -> name of the object being built from it (its ancestors)
 
     def field_type(self, spec, owner, json_name, schema, depth):
+        # A schema that holds itself (a category's children): the same type, through an array.
+        if isinstance(schema, dict) and schema.get("$ref") in self.building:
+            return self.building[schema["$ref"]]
+        unresolved = schema
         schema = resolve(spec, schema)
         kind = schema.get("type")
         if "oneOf" in schema or "anyOf" in schema:
@@ -189,11 +234,14 @@ class Builder:
             return f"[{inner}]"
         if (kind == "object" or "properties" in schema) and schema.get("properties") and depth < 3:
             name = owner + pascal(json_name)
-            self.object(spec, name, schema, first_sentence(schema.get("description")), depth + 1)
+            self.object(spec, name, unresolved, first_sentence(schema.get("description")), depth + 1)
             return name
         return "any"
 
     def object(self, spec, name, schema, doc, depth, id_field=None):
+        ref = schema.get("$ref") if isinstance(schema, dict) else None
+        if ref:
+            self.building[ref] = name
         schema = resolve(spec, schema)
         fields = []
         for json_name, prop in (schema.get("properties") or {}).items():
@@ -207,6 +255,7 @@ class Builder:
                 "doc": first_sentence(resolve(spec, prop).get("description") or prop.get("description")),
             })
         self.objects[name] = {"name": name, "doc": doc or f"`{name}`.", "fields": fields}
+        self.building.pop(ref, None)
 
 
 def path_item(spec, template):
@@ -259,6 +308,28 @@ def assembled_example(spec, schema, depth):
     return None
 
 
+def conform(objects, type_name, value, where):
+    """The example value with what contradicts its schema left out: some spec examples hold a
+    placeholder (`"string"`) where the schema says an object. Says on stderr what it drops."""
+    if type_name.endswith("?"):
+        type_name = type_name[:-1]
+    if type_name.startswith("["):
+        if not isinstance(value, list):
+            return value
+        inner = type_name[1:-1]
+        kept = [conform(objects, inner, item, where) for item in value
+                if inner not in objects or isinstance(item, dict)]
+        if len(kept) != len(value):
+            print(f"{where}: the spec's example has items that are not {inner} objects; left out",
+                  file=sys.stderr)
+        return kept
+    if type_name in objects and isinstance(value, dict):
+        types = {f["name"]: f["type"] for f in objects[type_name]["fields"]}
+        return {k: conform(objects, types[k], v, f"{where}.{k}") if k in types else v
+                for k, v in value.items()}
+    return value
+
+
 # The list operation of each resource that has one: its path ({parent_id} for a nested resource).
 LISTS = {
     "Order": "/v2/orders",
@@ -279,6 +350,13 @@ LISTS = {
     "ProductMetafield": "/v3/catalog/products/{parent_id}/metafields",
     "CategoryMetafield": "/v3/catalog/categories/{parent_id}/metafields",
     "BrandMetafield": "/v3/catalog/brands/{parent_id}/metafields",
+    "OrderCoupon": "/v2/orders/{parent_id}/coupons",
+    "PaymentTransaction": "/v3/orders/{parent_id}/transactions",
+    "InventoryLocation": "/v3/inventory/locations",
+    "InventoryItem": "/v3/inventory/items",
+    "CategoryTree": "/v3/catalog/trees",
+    "CategoryTreeNode": "/v3/catalog/trees/{parent_id}/categories",
+    "InventoryLocationMetafield": "/v3/inventory/locations/{parent_id}/metafields",
 }
 
 
@@ -293,6 +371,25 @@ def operations(spec, get_path, list_path):
     if "delete" in one:
         found.append("delete")
     return found
+
+
+def list_item_schema(spec, list_path, wrapped):
+    """The schema of one item in the 200 answer of `GET list_path` (of its `data` if wrapped)."""
+    for media in get_answer(spec, list_path):
+        schema = resolve(spec, media.get("schema", {}))
+        if wrapped:
+            schema = resolve(spec, (schema.get("properties") or {}).get("data", {}))
+        # Unresolved: a `$ref` tells the builder which schema an item is, should it hold itself.
+        return schema.get("items", {})
+    raise SystemExit(f"no GET {list_path} in the spec")
+
+
+def list_example(spec, list_path, wrapped):
+    """The first item of the example 200 answer of `GET list_path` in the spec."""
+    example = example_of(spec, list_path, wrapped)
+    if isinstance(example, list) and example:
+        return example[0]
+    return None
 
 
 def response_schema(spec, get_path, wrapped):
@@ -325,31 +422,39 @@ def main():
     for name, path, schema_name, version, get, wrapped, parent, doc in RESOURCES:
         spec = load(docs, path)
         schemas = spec.get("components", {}).get("schemas") or spec.get("definitions") or {}
-        # No schema name: the one the GET operation's answer describes inline.
-        schema = schemas[schema_name] if schema_name else response_schema(spec, get, wrapped)
+        # No schema name: the one the GET operation's answer describes inline (of one item of
+        # the list for a resource listed only).
+        if schema_name:
+            schema = schemas[schema_name]
+        elif get:
+            schema = response_schema(spec, get, wrapped)
+        else:
+            schema = list_item_schema(spec, LISTS[name], wrapped)
         builder.object(spec, name, schema, doc, 0, id_field="id")
-        example = example_of(spec, get, wrapped)
+        example = example_of(spec, get, wrapped) if get else list_example(spec, LISTS[name], wrapped)
         if example is None:
             # No example response in the spec: one assembled from its schema's field examples.
             example = assembled_example(spec, schema, 0)
             # The id has no example in the spec; the fixture needs one of its documented type.
-            if isinstance(example, dict) and "id" not in example:
-                id_type = next(f["type"] for f in builder.objects[name]["fields"] if f["name"] == "id")
-                placeholder = 1 if id_type == "id" else "4b1ba2ae-6f56-4e07-9f26-1eb3b6c2fa11"
+            id_types = [f["type"] for f in builder.objects[name]["fields"] if f["name"] == "id"]
+            if isinstance(example, dict) and "id" not in example and id_types:
+                placeholder = 1 if id_types[0] == "id" else "4b1ba2ae-6f56-4e07-9f26-1eb3b6c2fa11"
                 example = {"id": placeholder, **example}
         if example is not None:
+            example = conform(builder.objects, name, example, name)
             (fixtures / f"{snake(name)}.json").write_text(json.dumps(example, indent=2, ensure_ascii=False, default=str) + "\n")
         resources.append({
             "name": name,
-            "spec": f"{path}#/components/schemas/{schema_name}" if schema_name else f"{path} GET {get}",
+            "spec": (f"{path}#/components/schemas/{schema_name}" if schema_name
+                     else f"{path} GET {get}" if get else f"{path} GET {LISTS[name]} (an item)"),
             "version": version,
-            "get": get,
+            **({"get": get} if get else {}),
             "wrapped": wrapped,
             **({"parent": parent} if parent else {}),
             **({"list": {"path": LISTS[name], "filters": list_filters(spec, LISTS[name]) or []}}
                if name in LISTS else {}),
             **({"fetched_from": FETCHED_FROM[name]} if name in FETCHED_FROM else {}),
-            "operations": operations(spec, get, LISTS.get(name)),
+            "operations": operations(spec, get, LISTS.get(name)) if get else [],
         })
     out = {
         "format": 1,

@@ -82,6 +82,33 @@ pub(crate) async fn trigger(
     data: Option<Value>,
     copies: usize,
 ) -> Result<TriggerReport, EmulatorError> {
+    fire(core, store, scope, channel, data, None, copies).await
+}
+
+/// [`trigger`] of a resource's `updated` event, with the fields it changes.
+pub(crate) async fn trigger_changing(
+    core: &Arc<Core>,
+    store: &str,
+    scope: &str,
+    channel: Option<u64>,
+    data: Value,
+    changes: serde_json::Map<String, Value>,
+) -> Result<TriggerReport, EmulatorError> {
+    if !scope.ends_with("/updated") {
+        return Err(EmulatorError::NotAChange(scope.to_owned()));
+    }
+    fire(core, store, scope, channel, Some(data), Some(changes), 1).await
+}
+
+async fn fire(
+    core: &Arc<Core>,
+    store: &str,
+    scope: &str,
+    channel: Option<u64>,
+    data: Option<Value>,
+    changes: Option<serde_json::Map<String, Value>>,
+    copies: usize,
+) -> Result<TriggerReport, EmulatorError> {
     let delivered = resolve_trigger(&core.catalogue, scope, channel)?;
     let data = match data {
         Some(data) => data,
@@ -94,6 +121,15 @@ pub(crate) async fn trigger(
             generate_data(&core.catalogue, entry)
         }
     };
+    // The resource the event names follows it before anyone is told (a handler fetching it
+    // must see the change).
+    let template = core
+        .catalogue
+        .scopes
+        .get(delivered.entry)
+        .map(|e| e.scope.as_str())
+        .unwrap_or_default();
+    crate::resources::follow_event(core, store, template, &data, changes)?;
     let (store_id, hook_ids, seq) = {
         let mut state = core.state();
         let seq = state.next_event;

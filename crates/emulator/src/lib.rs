@@ -149,6 +149,12 @@ pub enum EmulatorError {
     #[error("cannot sign the JWT: {0}")]
     /// A signed payload could not be made.
     Jwt(String),
+    #[error("`{0}` changes no resource the emulator keeps: changes go with a resource's own `created`, `updated` or `deleted` event whose payload names it")]
+    /// [`Emulator::change`] with an event that is not a resource's own lifecycle event.
+    NotAChange(String),
+    #[error("{0} is gone: a deleted resource cannot be changed")]
+    /// [`Emulator::change`] of a resource deleted before.
+    Gone(String),
     #[error("timed out waiting for {expected} deliveries ({got} so far)")]
     /// Fewer deliveries than expected arrived in time.
     Timeout {
@@ -338,6 +344,24 @@ impl Emulator {
         data: Option<Value>,
     ) -> Result<TriggerReport, EmulatorError> {
         dispatcher::trigger(&self.core, store, scope, channel, data, 1).await
+    }
+
+    /// Changes a resource as a merchant's edit would, then fires the event saying so: `changes`
+    /// (an object of the resource's fields) are laid over what the resource the event names is
+    /// now, so a handler fetching it sees them. The event is a resource's own `updated` event
+    /// (`store/product/updated` with `{"type": "product", "id": 9}`); anything else is
+    /// [`EmulatorError::NotAChange`], and changing a deleted resource [`EmulatorError::Gone`].
+    /// Every event the emulator fires keeps its resources consistent this way: after
+    /// `store/product/deleted` the product answers 404, after `.../created` it exists again.
+    pub async fn change(
+        &self,
+        store: &str,
+        scope: &str,
+        channel: Option<u64>,
+        data: Value,
+        changes: serde_json::Map<String, Value>,
+    ) -> Result<TriggerReport, EmulatorError> {
+        dispatcher::trigger_changing(&self.core, store, scope, channel, data, changes).await
     }
 
     /// Like [`Emulator::trigger`], but every hook receives the event twice (same body, same `hash`,

@@ -176,6 +176,11 @@ fn value(
         )),
         FieldType::String => json!(sample_string(name, group, rng)),
         FieldType::Optional(inner) => value(shapes, name, inner, group, rng, depth),
+        // Deep down, an array of objects is empty: a type that holds itself through an array (a
+        // category tree's children) ends there, with every object whole.
+        FieldType::Array(inner) if depth >= 2 && matches!(**inner, FieldType::Object(_)) => {
+            json!([])
+        }
         FieldType::Array(inner) => {
             json!([value(shapes, name, inner, group, rng, depth)])
         }

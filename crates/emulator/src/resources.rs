@@ -101,9 +101,14 @@ pub(crate) async fn get_one(
     Extension(entry): Extension<Arc<ResourceEntry>>,
     Path(params): Path<HashMap<String, String>>,
 ) -> Response {
-    let id = params.get("id").cloned().unwrap_or_default();
+    // The store's one (store information) is known by the store's hash.
+    let id = if entry.is_singleton() {
+        caller.store.clone()
+    } else {
+        params.get("id").cloned().unwrap_or_default()
+    };
     let parent = params.get("parent_id").cloned().unwrap_or_default();
-    match current_body(&core, &caller, &entry, &parent, &id) {
+    match current_body(&core, &caller.store, &entry, &parent, &id) {
         Some(body) => answer(body, entry.wrapped, StatusCode::OK),
         None => not_found_for(&entry.name, entry.wrapped),
     }
@@ -131,22 +136,47 @@ fn generated_body(
         0,
     );
     if let Value::Object(map) = &mut body {
-        let id_value = match id.parse::<u64>() {
-            Ok(number) if numeric => json!(number),
-            _ => json!(id),
-        };
-        map.insert("id".into(), id_value);
+        // An item without an id of its own (an inventory item) keeps its shape.
+        if let Some(kind) = field_type(core, &entry.name, "id") {
+            map.insert("id".into(), typed_id(id, numeric && !is_string(&kind)));
+        }
         if let (Some(parent), Some(parent_id)) = (&entry.parent, parent_id) {
             let link = format!("{}_id", bigcommerce_app_catalogue::snake_case(parent));
-            if map.contains_key(&link) {
-                let value = parent_id
-                    .parse::<u64>()
-                    .map_or_else(|_| json!(parent_id), |n| json!(n));
-                map.insert(link, value);
+            if let Some(kind) = field_type(core, &entry.name, &link) {
+                map.insert(link, typed_id(parent_id, !is_string(&kind)));
             }
         }
     }
     body
+}
+
+/// The type of a field of an object of `resources.json`.
+fn field_type(core: &Core, object: &str, field: &str) -> Option<FieldType> {
+    core.resources
+        .objects
+        .iter()
+        .find(|o| o.name == object)
+        .and_then(|o| match &o.shape {
+            PayloadShape::Object(fields) => fields.iter().find(|f| f.json == field),
+            PayloadShape::ArrayOf(_) => None,
+        })
+        .map(|f| f.ty.clone())
+}
+
+fn is_string(ty: &FieldType) -> bool {
+    match ty {
+        FieldType::String => true,
+        FieldType::Optional(inner) => is_string(inner),
+        _ => false,
+    }
+}
+
+/// An id as JSON: a number where the field is one and the id is numeric, else the text.
+fn typed_id(id: &str, as_number: bool) -> Value {
+    match id.parse::<u64>() {
+        Ok(number) if as_number => json!(number),
+        _ => json!(id),
+    }
 }
 
 /// How many items a generated collection holds, whatever its parent: enough for two pages at a
@@ -341,7 +371,7 @@ pub(crate) async fn generated_update(
     };
     let id = params.get("id").cloned().unwrap_or_default();
     let parent = params.get("parent_id").cloned().unwrap_or_default();
-    let Some(mut current) = current_body(&core, &caller, &entry, &parent, &id) else {
+    let Some(mut current) = current_body(&core, &caller.store, &entry, &parent, &id) else {
         return not_found_for(&entry.name, entry.wrapped);
     };
     lay_over(&mut current, fields);
@@ -358,7 +388,7 @@ pub(crate) async fn generated_delete(
 ) -> Response {
     let id = params.get("id").cloned().unwrap_or_default();
     let parent = params.get("parent_id").cloned().unwrap_or_default();
-    if current_body(&core, &caller, &entry, &parent, &id).is_none() {
+    if current_body(&core, &caller.store, &entry, &parent, &id).is_none() {
         return not_found_for(&entry.name, entry.wrapped);
     }
     let key = (entry.name.clone(), parent, id);
@@ -392,7 +422,7 @@ fn is_numeric(core: &Core, entry: &ResourceEntry) -> bool {
 /// otherwise the hand-written body (orders, products, carts) or one generated from its shape.
 fn current_body(
     core: &Core,
-    caller: &Caller,
+    store: &str,
     entry: &ResourceEntry,
     parent: &str,
     id: &str,
@@ -405,7 +435,7 @@ fn current_body(
         "Cart" => Some(Resource::Cart),
         _ => None,
     };
-    core.with_store(&caller.store, |s| {
+    core.with_store(store, |s| {
         if s.deleted.contains(&key) {
             return None;
         }
@@ -509,4 +539,108 @@ fn cart_body(id: &str) -> Value {
         "created_time": CREATED_ISO,
         "updated_time": CREATED_ISO,
     })
+}
+
+/// The events that are a resource's own lifecycle: `<prefix>created`, `<prefix>updated` and
+/// `<prefix>deleted` create, change and delete the resource named by its `fetched_from` link for
+/// `<prefix>*`. A line item's events name their cart but are not the cart's lifecycle, so they
+/// are not here; an order is archived, never deleted.
+const LIFECYCLES: &[(&str, &str)] = &[
+    ("store/order/", "Order"),
+    ("store/channel/{channel_id}/order/", "Order"),
+    ("store/product/", "Product"),
+    ("store/sku/", "ProductVariant"),
+    ("store/category/", "Category"),
+    ("store/channel/{channel_id}/category/", "Category"),
+    ("store/customer/", "Customer"),
+    ("store/customer/address/", "CustomerAddress"),
+    ("store/subscriber/", "Subscriber"),
+    ("store/shipment/", "Shipment"),
+    ("store/cart/", "Cart"),
+    ("store/channel/{channel_id}/cart/", "Cart"),
+    ("store/product/metafield/", "ProductMetafield"),
+    ("store/brand/metafield/", "BrandMetafield"),
+    (
+        "store/inventory/location/metafield/",
+        "InventoryLocationMetafield",
+    ),
+];
+
+/// What an event the emulator fires does to the resource it names, so that what a handler then
+/// fetches agrees with the event: after `store/product/deleted` the product is gone (404), after
+/// `.../created` it exists (again), and `changes` (given by [`crate::Emulator::change`]) are laid
+/// over it before its `.../updated` goes out. `scope` is the catalogue's form (channel
+/// templated). Events of no lifecycle, or whose payload lacks the ids, change nothing.
+pub(crate) fn follow_event(
+    core: &Core,
+    store: &str,
+    scope: &str,
+    data: &Value,
+    changes: Option<serde_json::Map<String, Value>>,
+) -> Result<(), crate::EmulatorError> {
+    let Some((prefix, name, action)) = LIFECYCLES.iter().find_map(|(prefix, name)| {
+        let action = scope.strip_prefix(prefix)?;
+        matches!(action, "created" | "updated" | "deleted").then_some((*prefix, *name, action))
+    }) else {
+        return refuse_changes(scope, changes);
+    };
+    let Some(entry) = core.resources.resources.iter().find(|r| r.name == name) else {
+        return refuse_changes(scope, changes);
+    };
+    let wildcard = format!("{prefix}*");
+    let Some(link) = entry.fetched_from.iter().find(|l| l.wildcard == wildcard) else {
+        return refuse_changes(scope, changes);
+    };
+    let id = link.id.iter().find_map(|path| id_at(data, path));
+    let parent = if entry.parent.is_some() {
+        link.parent_id.iter().find_map(|path| id_at(data, path))
+    } else {
+        Some(String::new())
+    };
+    let (Some(id), Some(parent)) = (id, parent) else {
+        return refuse_changes(scope, changes);
+    };
+    let key = (entry.name.clone(), parent.clone(), id.clone());
+    match action {
+        "deleted" => core.with_store(store, |s| {
+            s.written.remove(&key);
+            s.deleted.insert(key);
+        }),
+        "created" => core.with_store(store, |s| {
+            s.deleted.remove(&key);
+        }),
+        _ => {
+            let Some(changes) = changes else {
+                return Ok(());
+            };
+            let mut body = current_body(core, store, entry, &parent, &id)
+                .ok_or_else(|| crate::EmulatorError::Gone(format!("{name} {id}")))?;
+            lay_over(&mut body, changes);
+            core.with_store(store, |s| {
+                s.written.insert(key, body);
+            })
+        }
+    }
+}
+
+/// Changes given with an event that names no resource the emulator keeps are an error, not
+/// silently dropped.
+fn refuse_changes(
+    scope: &str,
+    changes: Option<serde_json::Map<String, Value>>,
+) -> Result<(), crate::EmulatorError> {
+    match changes {
+        Some(_) => Err(crate::EmulatorError::NotAChange(scope.to_owned())),
+        None => Ok(()),
+    }
+}
+
+/// The id at a JSON path of a payload (`address.customer_id`), as the API's path takes it.
+fn id_at(data: &Value, path: &str) -> Option<String> {
+    let value = path.split('.').try_fold(data, |node, key| node.get(key))?;
+    match value {
+        Value::Number(n) => Some(n.to_string()),
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        _ => None,
+    }
 }

@@ -132,6 +132,10 @@ pub(crate) fn router(core: Arc<Core>) -> Router {
                 methods.layer(Extension(shared.clone())),
             );
         }
+        // A resource the API only lists has no path of its own.
+        let Some(path) = &entry.get else {
+            continue;
+        };
         let mut methods = get(resources::get_one);
         if has("update") {
             methods = methods.put(resources::generated_update);
@@ -140,7 +144,7 @@ pub(crate) fn router(core: Arc<Core>) -> Router {
             methods = methods.delete(resources::generated_delete);
         }
         api = api.route(
-            &format!("/stores/{{hash}}{}", entry.get),
+            &format!("/stores/{{hash}}{path}"),
             methods.layer(Extension(shared)),
         );
     }

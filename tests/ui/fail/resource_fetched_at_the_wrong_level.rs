@@ -1,13 +1,16 @@
 // A nested resource fetched by its id alone, a top-level one under a parent, a list of a
-// resource the API does not list, and a create the API does not have: each is a compile error
-// that says what is wrong.
-use bigcommerce_app::resources::{Cart, Order, Shipment};
+// resource the API does not list, a create the API does not have, a resource the API only lists
+// fetched by id, and a resource fetched as the store's only one: each is one compile error that
+// says what is wrong.
+use bigcommerce_app::resources::{Cart, InventoryItem, Order, Shipment};
 use bigcommerce_app::Tenant;
 
 async fn fetches(tenant: Tenant) {
     let _ = tenant.fetch::<Shipment>(1).await;
     let _ = tenant.fetch_in::<Order>(1, 2).await;
     let _ = tenant.list::<Cart>().all().await;
+    let _ = tenant.fetch::<InventoryItem>(1).await;
+    let _ = tenant.fetch_singleton::<Order>().await;
 }
 
 fn main() {
