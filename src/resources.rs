@@ -25,7 +25,9 @@
 //!   Some resources the API only lists (an order's coupons and payment transactions, inventory
 //!   locations and items, category trees and their categories): they have no fetch by id;
 //! - writes where the API has them: [`Tenant::create`], [`Tenant::update`], [`Tenant::delete`]
-//!   and their `_in` forms, with any `Serialize` body (the answer is typed);
+//!   and their `_in` forms, with bodies typed from the spec's request schemas
+//!   ([`Creatable::Body`], [`Updatable::Body`]: `ProductCreate::new(..)` takes the fields the
+//!   spec requires, `ProductUpdate { .., ..Default::default() }` the ones to change);
 //! - the resource an event names: `event.fetch(&tenant)` on the group enums. Where every event
 //!   of the group names one resource it gives that resource: `OrderEvent` (its transaction and
 //!   metafield events included), `ChannelOrderEvent`, `ShipmentEvent`, `CategoryEvent`,
@@ -134,7 +136,11 @@ pub trait Listed: Resource {
     message = "the API does not create `{Self}`",
     label = "created here"
 )]
-pub trait Creatable: Listed {}
+pub trait Creatable: Listed {
+    /// What a create sends: the spec's request schema as a struct (`ProductCreate`), built with
+    /// `new(required fields)` or `Default`, and fields the spec does not list in its `extra`.
+    type Body: Serialize + Sync;
+}
 
 /// A resource the API updates with a `PUT` to its path ([`Tenant::update`],
 /// [`Tenant::update_in`]).
@@ -142,7 +148,11 @@ pub trait Creatable: Listed {}
     message = "the API does not update `{Self}`",
     label = "updated here"
 )]
-pub trait Updatable: Addressed {}
+pub trait Updatable: Addressed {
+    /// What an update sends: the fields to change (`ProductUpdate`, every field optional;
+    /// `..Default::default()` leaves the rest as they are).
+    type Body: Serialize + Sync;
+}
 
 /// A resource the API deletes ([`Tenant::delete`], [`Tenant::delete_in`]).
 #[diagnostic::on_unimplemented(
@@ -354,11 +364,11 @@ impl Tenant {
         Box::pin(self.fetch_path(R::GET.to_owned(), "(the store's)".to_owned()))
     }
 
-    /// Creates a resource: `POST` of `body` (the fields to set, any `Serialize`: a struct of your
-    /// own or `serde_json::json!`) to its list path; gives what the API answers.
+    /// Creates a resource: `POST` of `body` (its typed create body, `ProductCreate`) to its list
+    /// path; gives what the API answers.
     pub fn create<'a, R: Creatable + TopLevel>(
         &'a self,
-        body: &'a (impl Serialize + Sync + ?Sized),
+        body: &'a R::Body,
     ) -> ResourceFuture<'a, R> {
         Box::pin(self.write(Write::Create, R::LIST.to_owned(), "(new)".to_owned(), body))
     }
@@ -367,7 +377,7 @@ impl Tenant {
     pub fn create_in<'a, R: Creatable + Nested>(
         &'a self,
         parent_id: impl fmt::Display,
-        body: &'a (impl Serialize + Sync + ?Sized),
+        body: &'a R::Body,
     ) -> ResourceFuture<'a, R> {
         let parent_id = parent_id.to_string();
         let path = R::LIST.replace("{parent_id}", &path_segment(&parent_id));
@@ -375,12 +385,13 @@ impl Tenant {
         Box::pin(self.write(Write::Create, path, id, body))
     }
 
-    /// Updates a resource: `PUT` of `body` (the fields to change) to its path; gives the
-    /// resource as the API answers it. A resource gone since is [`ResourceError::Gone`].
+    /// Updates a resource: `PUT` of `body` (the fields to change, `ProductUpdate`) to its path;
+    /// gives the resource as the API answers it. A resource gone since is
+    /// [`ResourceError::Gone`].
     pub fn update<'a, R: Updatable + TopLevel>(
         &'a self,
         id: impl fmt::Display,
-        body: &'a (impl Serialize + Sync + ?Sized),
+        body: &'a R::Body,
     ) -> ResourceFuture<'a, R> {
         let id = id.to_string();
         let path = R::GET.replace("{id}", &path_segment(&id));
@@ -392,7 +403,7 @@ impl Tenant {
         &'a self,
         parent_id: impl fmt::Display,
         id: impl fmt::Display,
-        body: &'a (impl Serialize + Sync + ?Sized),
+        body: &'a R::Body,
     ) -> ResourceFuture<'a, R> {
         let (path, id) = nested_path::<R>(&parent_id.to_string(), &id.to_string());
         Box::pin(self.write(Write::Update, path, id, body))

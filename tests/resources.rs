@@ -12,7 +12,11 @@ use bigcommerce_app::resources::{
     OrderShippingAddress, PaymentTransaction, PriceList, Product, ProductMetafield, ProductVariant,
     Refund, Resource, ResourceError, Shipment, StoreInformation, Subscriber,
 };
+use bigcommerce_app::resources::{
+    BrandUpdate, OrderUpdate, ProductCreate, ProductUpdate, ShipmentCreate,
+};
 use bigcommerce_app::testing::TestApp;
+use bigcommerce_app::Decimal;
 use bigcommerce_app::{webhook_handler, App, HandlerError, State, Tenant};
 use bigcommerce_app_emulator::Resource as Served;
 use serde_json::{json, Value};
@@ -529,37 +533,49 @@ async fn writes_create_update_and_delete_and_later_reads_see_them() {
     test.install("alpha").await.unwrap();
     let tenant = test.tenant("alpha").await.unwrap();
 
-    // Create: the fields sent, on a resource with a new id, which reads and lists then show.
-    let created: Product = tenant
-        .create(&json!({"name": "Glass jar", "type": "physical", "price": 7.95, "weight": 1}))
-        .await
-        .unwrap();
+    // Create: the spec's required fields in `new`, the rest optional; the answer has them on a
+    // resource with a new id, which reads and lists then show.
+    let price = Decimal::try_from(7.95).unwrap();
+    let mut jar = ProductCreate::new("Glass jar", "physical", 1, price);
+    jar.sku = Some("JAR-1".into());
+    let created: Product = tenant.create(&jar).await.unwrap();
     assert!(created.id > 3, "{}", created.id);
     assert_eq!(created.name.as_deref(), Some("Glass jar"));
     assert_eq!(created.price.as_ref().map(|p| p.as_str()), Some("7.95"));
+    assert_eq!(created.sku.as_deref(), Some("JAR-1"));
     let read: Product = tenant.fetch(created.id).await.unwrap();
     assert_eq!(read, created);
     let listed = tenant.list::<Product>().all().await.unwrap();
     assert_eq!(listed.len(), 4);
 
     // Update: the hand-written product answers its new fields from then on.
-    let updated: Product = tenant.update(9, &json!({"name": "Renamed"})).await.unwrap();
+    let rename = ProductUpdate {
+        name: Some("Renamed".into()),
+        ..Default::default()
+    };
+    let updated: Product = tenant.update(9, &rename).await.unwrap();
     assert_eq!(updated.name.as_deref(), Some("Renamed"));
     let read: Product = tenant.fetch(9).await.unwrap();
     assert_eq!(read.name.as_deref(), Some("Renamed"));
 
     // An update keeps what it does not change: the order's total stays as it was.
     let before: Order = tenant.fetch(7).await.unwrap();
-    let after: Order = tenant.update(7, &json!({"status_id": 2})).await.unwrap();
+    let shipped = OrderUpdate {
+        status_id: Some(2),
+        ..Default::default()
+    };
+    let after: Order = tenant.update(7, &shipped).await.unwrap();
     assert_eq!(after.status_id, Some(2));
     assert_eq!(after.total_inc_tax, before.total_inc_tax);
     assert_eq!(tenant.fetch::<Order>(7).await.unwrap(), after);
 
     // Nested: a shipment created under its order names the order.
-    let shipment: Shipment = tenant
-        .create_in(7, &json!({"tracking_number": "1Z999", "items": []}))
-        .await
-        .unwrap();
+    let tracked = ShipmentCreate {
+        tracking_number: Some("1Z999".into()),
+        items: Some(Vec::new()),
+        ..Default::default()
+    };
+    let shipment: Shipment = tenant.create_in(7, &tracked).await.unwrap();
     assert_eq!(shipment.order_id, Some(7));
     assert_eq!(shipment.tracking_number.as_deref(), Some("1Z999"));
 
@@ -577,7 +593,7 @@ async fn writes_create_update_and_delete_and_later_reads_see_them() {
     ));
     // An update of something gone is Gone too.
     assert!(matches!(
-        tenant.update::<Brand>(2, &json!({"name": "x"})).await,
+        tenant.update::<Brand>(2, &BrandUpdate::new("x")).await,
         Err(ResourceError::Gone { .. })
     ));
     test.stop().await.unwrap();
@@ -963,4 +979,80 @@ async fn the_emulators_resources_follow_the_events_it_fires() {
         .unwrap_err();
     assert!(error.to_string().contains("Product 11 is gone"), "{error}");
     test.stop().await.unwrap();
+}
+
+/// Where `body` breaks the spec's schema of the `write` (`create` or `update`) of `resource`.
+fn body_violations(resource: &str, write: &str, body: &impl serde::Serialize) -> Vec<String> {
+    let answers: Value =
+        serde_json::from_str(include_str!("../crates/emulator/spec_answers.json")).unwrap();
+    let schema = &answers["answers"][resource][format!("{write}_body")];
+    assert!(
+        schema.is_object(),
+        "{resource}: no {write} body in the spec"
+    );
+    let validator = jsonschema::draft7::new(schema).unwrap();
+    let body = serde_json::to_value(body).unwrap();
+    validator
+        .iter_errors(&body)
+        .map(|e| format!("{resource} {write}{}: {e}", e.instance_path()))
+        .collect()
+}
+
+#[test]
+fn typed_write_bodies_are_what_the_specs_request_schemas_allow() {
+    use bigcommerce_app::resources::{
+        CustomerCreate, ProductCreateCustomUrl, ProductMetafieldCreate,
+    };
+
+    let price = Decimal::try_from(7.95).unwrap();
+    let mut product = ProductCreate::new("Glass jar", "physical", 1, price);
+    product.sku = Some("JAR-1".into());
+    product.custom_url = Some(ProductCreateCustomUrl {
+        url: Some("/glass-jar/".into()),
+        is_customized: Some(true),
+        ..Default::default()
+    });
+    let mut problems = body_violations("Product", "create", &product);
+    let update = ProductUpdate {
+        name: Some("Renamed".into()),
+        is_visible: Some(false),
+        ..Default::default()
+    };
+    problems.extend(body_violations("Product", "update", &update));
+    problems.extend(body_violations(
+        "Brand",
+        "update",
+        &BrandUpdate::new("Acme"),
+    ));
+    let order = OrderUpdate {
+        status_id: Some(2),
+        customer_message: Some("Leave at the door".into()),
+        ..Default::default()
+    };
+    problems.extend(body_violations("Order", "update", &order));
+    let shipment = ShipmentCreate {
+        order_address_id: Some(1),
+        tracking_number: Some("1Z999".into()),
+        items: Some(Vec::new()),
+        ..Default::default()
+    };
+    problems.extend(body_violations("Shipment", "create", &shipment));
+    let metafield = ProductMetafieldCreate::new("colour", "blue", "app", "read");
+    problems.extend(body_violations("ProductMetafield", "create", &metafield));
+    let customer = CustomerCreate {
+        first_name: Some("Jane".into()),
+        last_name: Some("Doe".into()),
+        ..Default::default()
+    };
+    problems.extend(body_violations("Customer", "create", &customer));
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+
+    // The schemas hold the spec's requirements: what `new` asks for is what they require.
+    let missing = body_violations("Product", "create", &json!({"sku": "JAR-1"}));
+    for field in ["name", "type", "weight", "price"] {
+        assert!(
+            missing.iter().any(|p| p.contains(&format!("\"{field}\""))),
+            "{field}: {missing:?}"
+        );
+    }
 }

@@ -994,6 +994,18 @@ pub fn generate_resources(
         };
         payload_decl(&mut out, None, &described);
     }
+    // Write bodies and the objects nested in them are built by the app: `Default` where every
+    // field is optional, `new(required fields)` where some are not.
+    let bodies: Vec<&String> = resources
+        .resources
+        .iter()
+        .flat_map(|r| r.bodies.values())
+        .collect();
+    for object in &resources.objects {
+        if bodies.iter().any(|b| object.name.starts_with(b.as_str())) {
+            body_constructor(&mut out, object);
+        }
+    }
     for entry in &resources.resources {
         let version = match entry.version {
             crate::ApiVersion::V2 => "ApiVersion::V2",
@@ -1026,12 +1038,23 @@ pub fn generate_resources(
     }
     for entry in &resources.resources {
         for operation in &entry.operations {
-            let marker = match operation.as_str() {
-                "create" => "Creatable",
-                "update" => "Updatable",
-                _ => "Deletable",
+            let (marker, body) = match operation.as_str() {
+                "create" => ("Creatable", entry.bodies.get("create")),
+                "update" => ("Updatable", entry.bodies.get("update")),
+                _ => ("Deletable", None),
             };
-            let _ = writeln!(out, "\nimpl {marker} for {} {{}}", entry.name);
+            match body {
+                Some(body) => {
+                    let _ = writeln!(
+                        out,
+                        "\nimpl {marker} for {} {{\n    type Body = {body};\n}}",
+                        entry.name
+                    );
+                }
+                None => {
+                    let _ = writeln!(out, "\nimpl {marker} for {} {{}}", entry.name);
+                }
+            }
         }
         if let Some(list) = &entry.list {
             let filters: Vec<String> = list.filters.iter().map(|f| format!("{f:?}")).collect();
@@ -1061,6 +1084,57 @@ pub fn generate_resources(
         name: "resources.rs",
         source: out,
     })
+}
+
+/// `impl Default` for a write body whose fields are all optional, `new` taking the required
+/// ones for another.
+fn body_constructor(out: &mut String, object: &Payload) {
+    let PayloadShape::Object(fields) = &object.shape else {
+        return;
+    };
+    let name = &object.name;
+    let required: Vec<&crate::Field> = fields
+        .iter()
+        .filter(|f| !matches!(f.ty, FieldType::Optional(_)))
+        .collect();
+    // Text and amounts are taken as anything that becomes one (`"Jar"`, `5`).
+    let conversion = |ty: &FieldType| match ty {
+        FieldType::String => Some("String"),
+        FieldType::Decimal => Some("Decimal"),
+        _ => None,
+    };
+    let mut init = String::new();
+    for field in fields {
+        if matches!(field.ty, FieldType::Optional(_)) {
+            let _ = writeln!(init, "            {}: None,", field.rust);
+        } else if conversion(&field.ty).is_some() {
+            let _ = writeln!(init, "            {0}: {0}.into(),", field.rust);
+        } else {
+            let _ = writeln!(init, "            {},", field.rust);
+        }
+    }
+    init.push_str("            extra: crate::events::JsonMap::new(),\n");
+    if required.is_empty() {
+        let _ = write!(
+            out,
+            "\nimpl Default for {name} {{\n    fn default() -> Self {{\n        {name} {{\n{init}        }}\n    }}\n}}\n"
+        );
+    } else {
+        let params: Vec<String> = required
+            .iter()
+            .map(|f| match conversion(&f.ty) {
+                Some(target) => format!("{}: impl Into<{target}>", f.rust),
+                None => format!("{}: {}", f.rust, rust_type_text(&f.ty)),
+            })
+            .collect();
+        let names: Vec<String> = required.iter().map(|f| format!("`{}`", f.json)).collect();
+        let _ = write!(
+            out,
+            "\nimpl {name} {{\n    /// With the fields the spec requires ({}), the others unset.\n    #[allow(clippy::too_many_arguments)]\n    pub fn new({}) -> Self {{\n        {name} {{\n{init}        }}\n    }}\n}}\n",
+            names.join(", "),
+            params.join(", ")
+        );
+    }
 }
 
 /// How a member payload reaches the id of the resource it names: a Rust expression over `p`

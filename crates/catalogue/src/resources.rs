@@ -3,7 +3,7 @@
 //! describe them. `tools/resources_from_specs.py` derives the file from the specs; the framework's
 //! build script generates a struct per object and a `Resource` impl per resource from it.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use serde::Deserialize;
 
@@ -41,6 +41,8 @@ struct RawResource {
     list: Option<ListEntry>,
     #[serde(default)]
     operations: Vec<String>,
+    #[serde(default)]
+    bodies: BTreeMap<String, String>,
 }
 
 /// The list operation of a resource.
@@ -105,6 +107,9 @@ pub struct ResourceEntry {
     /// The writes the API has for it: `create` (a `POST` to the list path), `update` (a `PUT`
     /// to its path), `delete`.
     pub operations: Vec<String>,
+    /// The object each write sends (`create` -> `ProductCreate`), from the spec's request
+    /// schema; every `create` and `update` has one.
+    pub bodies: BTreeMap<String, String>,
 }
 
 impl ResourceEntry {
@@ -249,6 +254,25 @@ impl Resources {
                     "`{parent_id}` belongs in the get path exactly when `parent` is set",
                 ));
             }
+            for write in ["create", "update"] {
+                if r.operations.iter().any(|o| o == write) != r.bodies.contains_key(write) {
+                    return Err(resource_error(
+                        &r.name,
+                        format!("`{write}` and its entry in `bodies` go together"),
+                    ));
+                }
+            }
+            if let Some((write, body)) = r.bodies.iter().find(|(write, body)| {
+                !matches!(write.as_str(), "create" | "update")
+                    || !objects
+                        .iter()
+                        .any(|o| &&o.name == body && matches!(o.shape, PayloadShape::Object(_)))
+            }) {
+                return Err(resource_error(
+                    &r.name,
+                    format!("body `{write}` -> `{body}`: a `create` or `update` naming an object of `objects`"),
+                ));
+            }
             resources.push(ResourceEntry {
                 name: r.name,
                 spec: r.spec,
@@ -259,6 +283,7 @@ impl Resources {
                 fetched_from: r.fetched_from,
                 list: r.list,
                 operations: r.operations,
+                bodies: r.bodies,
             });
         }
         for r in &resources {

@@ -3,8 +3,11 @@
 
 Usage: python3 crates/catalogue/tools/resources_from_specs.py DOCS_CHECKOUT
 
-Writes crates/catalogue/resources.json and, from each operation's example response in the spec,
-tests/fixtures/resources/<resource>.json (the resource as the API's `data`, or the v2 body).
+Writes crates/catalogue/resources.json; from each operation's example response in the spec,
+tests/fixtures/resources/<resource>.json (the resource as the API's `data`, or the v2 body); and
+crates/emulator/spec_answers.json, the JSON Schema of each GET answer (one, and the list) as the
+spec writes it, which the emulator answers by and its conformance test checks against, and of
+each write's body, which the typed bodies are checked against.
 
 DOCS_CHECKOUT is a checkout of github.com/bigcommerce/docs; the specs are its `reference/*.yml`.
 RESOURCES below says, per resource, which spec and which response schema describe it and how
@@ -41,7 +44,8 @@ RESOURCES = [
     ("Shipment", "reference/orders.v2.oas2.yml", "orderShipment", "v2",
      "/v2/orders/{parent_id}/shipments/{id}", False, "Order",
      "A shipment of an order (`GET /v2/orders/{order_id}/shipments/{shipment_id}`)."),
-    ("Product", "reference/catalog/products_catalog.v3.yml", "product_Full", "v3",
+    # The answer's schema, not `product_Full`: the answer adds `channels`.
+    ("Product", "reference/catalog/products_catalog.v3.yml", None, "v3",
      "/v3/catalog/products/{id}", True, None,
      "A catalog product (Catalog API, `GET /v3/catalog/products/{product_id}`)."),
     ("ProductVariant", "reference/catalog/product-variants_catalog.v3.yml", "productVariant_Full",
@@ -163,11 +167,15 @@ def resolve(spec, schema):
         schema = node
     if isinstance(schema, dict) and "allOf" in schema:
         merged = {"type": "object", "properties": {}, "description": schema.get("description")}
+        required = []
         for part in schema["allOf"]:
             part = resolve(spec, part)
             merged["properties"].update(part.get("properties", {}))
+            required += [r for r in part.get("required", []) if r not in required]
             if not merged.get("description"):
                 merged["description"] = part.get("description")
+        if required:
+            merged["required"] = required
         return merged
     return schema or {}
 
@@ -206,6 +214,9 @@ class Builder:
     def __init__(self):
         self.objects = {}  # name -> object entry
         self.building = {}  # $ref -> name of the object being built from it (its ancestors)
+        # While building a request body: a field the schema lists as `required` is required
+        # (in answers every field but the id is optional, see the module doc).
+        self.request = False
 
     def field_type(self, spec, owner, json_name, schema, depth):
         # A schema that holds itself (a category's children): the same type, through an array.
@@ -244,9 +255,10 @@ class Builder:
             self.building[ref] = name
         schema = resolve(spec, schema)
         fields = []
+        required = set(schema.get("required") or []) if self.request else {id_field}
         for json_name, prop in (schema.get("properties") or {}).items():
             ty = self.field_type(spec, name, json_name, prop, depth)
-            if json_name != id_field:
+            if json_name not in required:
                 ty = ty + "?"
             fields.append({
                 "name": json_name,
@@ -256,6 +268,53 @@ class Builder:
             })
         self.objects[name] = {"name": name, "doc": doc or f"`{name}`.", "fields": fields}
         self.building.pop(ref, None)
+
+    def merge(self, target, source):
+        merge_objects(self.objects, target, source)
+
+
+def base_type(ty):
+    """An object type's name without `?` and `[...]`, or None for any other type."""
+    ty = ty.rstrip("?")
+    while ty.startswith("["):
+        ty = ty[1:-1].rstrip("?")
+    return ty if ty[:1].isupper() else None
+
+
+def merge_objects(objects, target, source):
+    """Adds to object `target` the fields of `source` it lacks, nested objects merged alike."""
+    fields = {f["name"]: f for f in objects[target]["fields"]}
+    for field in objects[source]["fields"]:
+        mine = fields.get(field["name"])
+        if mine is None:
+            moved = dict(field)
+            # A nested object only the source has keeps its own (temporary) type: give it a
+            # name under the target.
+            inner = base_type(field["type"])
+            if inner:
+                new = target + inner[len(source):] if inner.startswith(source) else inner
+                rename(objects, inner, new)
+                moved["type"] = field["type"].replace(inner, new)
+            if field["name"] != "id" and not moved["type"].endswith("?"):
+                moved["type"] += "?"
+            objects[target]["fields"].append(moved)
+        else:
+            ours, theirs = base_type(mine["type"]), base_type(field["type"])
+            if ours and theirs and ours in objects and theirs in objects:
+                merge_objects(objects, ours, theirs)
+
+
+def rename(objects, old, new):
+    """Renames object `old` (and the objects named after it) to `new`."""
+    for name in sorted(n for n in list(objects) if n.startswith(old)):
+        renamed = new + name[len(old):]
+        entry = objects.pop(name)
+        entry["name"] = renamed
+        for field in entry["fields"]:
+            inner = base_type(field["type"])
+            if inner and inner.startswith(old):
+                field["type"] = field["type"].replace(inner, new + inner[len(old):])
+        objects[renamed] = entry
 
 
 def path_item(spec, template):
@@ -330,6 +389,72 @@ def conform(objects, type_name, value, where):
     return value
 
 
+# Keywords that say nothing about what is valid (descriptions live in resources.json). `example`
+# stays: the emulator answers with it where the spec gives one.
+DROPPED = {"examples", "readOnly", "writeOnly", "xml", "externalDocs", "title", "description"}
+
+
+def json_schema(spec, schema):
+    """The spec's schema of an answer as a standalone JSON Schema (draft 7): the components it
+    uses under `definitions`, `allOf` merged into one object, OpenAPI's `nullable` as a `null`
+    type, and objects that list their properties closed to others, so a stray field fails."""
+    definitions = {}
+
+    def convert(node):
+        if isinstance(node, list):
+            return [convert(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        ref = node.get("$ref")
+        if ref:
+            if not ref.startswith("#/"):
+                return {}
+            name = ref.rsplit("/", 1)[-1]
+            if name not in definitions:
+                definitions[name] = {}  # taken, for a schema that holds itself
+                definitions[name] = convert(resolve(spec, {"$ref": ref}))
+            return {"$ref": f"#/definitions/{name}"}
+        if "allOf" in node:
+            node = resolve(spec, node)
+        out = {}
+        for key, value in node.items():
+            if key in DROPPED or key.startswith("x-") or key == "nullable" or value is None:
+                continue
+            if key == "properties":
+                out[key] = {k: convert(v) for k, v in (value or {}).items()}
+            elif key == "required":
+                out[key] = value
+            else:
+                out[key] = convert(value)
+        # OpenAPI 3.0 writes draft 4's boolean form; draft 7 puts the bound in the keyword.
+        for exclusive, bound in (("exclusiveMaximum", "maximum"), ("exclusiveMinimum", "minimum")):
+            if isinstance(out.get(exclusive), bool):
+                if out.pop(exclusive) and bound in out:
+                    out[exclusive] = out.pop(bound)
+        if node.get("nullable") is True and isinstance(out.get("type"), str):
+            out["type"] = [out["type"], "null"]
+            if "enum" in out:
+                out["enum"] = out["enum"] + [None]
+        if out.get("properties") and "additionalProperties" not in out:
+            out["additionalProperties"] = False
+        return out
+
+    root = convert(schema)
+    if definitions:
+        root["definitions"] = definitions
+    return root
+
+
+def answer_schema(spec, path):
+    """The JSON Schema of the 200 answer of `GET path`, or None if the spec has none."""
+    if not path:
+        return None
+    for media in get_answer(spec, path):
+        if "schema" in media:
+            return json_schema(spec, media["schema"])
+    return None
+
+
 # The list operation of each resource that has one: its path ({parent_id} for a nested resource).
 LISTS = {
     "Order": "/v2/orders",
@@ -392,6 +517,24 @@ def list_example(spec, list_path, wrapped):
     return None
 
 
+def request_schema(spec, path, method):
+    """The JSON schema of the body of `method path`, None if it has none or it is not one
+    object (batch writes take an array)."""
+    operation = path_item(spec, path).get(method, {}) if path else {}
+    body = resolve(spec, operation.get("requestBody", {}))
+    for media_type, media in (body.get("content") or {}).items():
+        if "json" in media_type and "schema" in media:
+            schema = media["schema"]
+            resolved = resolve(spec, schema)
+            if resolved.get("type") == "object" or resolved.get("properties"):
+                return schema
+    return None
+
+
+# What a write body is called, per write: `ProductCreate`, `ProductUpdate`.
+BODY_SUFFIX = {"create": "Create", "update": "Update"}
+
+
 def response_schema(spec, get_path, wrapped):
     """The schema of the resource in the 200 answer of `GET get_path` (its `data` if wrapped)."""
     for media in get_answer(spec, get_path):
@@ -417,6 +560,7 @@ def main():
     repo = Path(__file__).resolve().parents[3]
     fixtures = repo / "tests" / "fixtures" / "resources"
     fixtures.mkdir(parents=True, exist_ok=True)
+    answers = {}
     builder = Builder()
     resources = []
     for name, path, schema_name, version, get, wrapped, parent, doc in RESOURCES:
@@ -431,6 +575,15 @@ def main():
         else:
             schema = list_item_schema(spec, LISTS[name], wrapped)
         builder.object(spec, name, schema, doc, 0, id_field="id")
+        if get and name in LISTS:
+            # The list's items may carry fields the answer of one leaves out (a refund's
+            # adjustments): the type has the fields of both.
+            temporary = name + "ListItem"
+            builder.object(spec, temporary, list_item_schema(spec, LISTS[name], wrapped),
+                           None, 0, id_field="id")
+            builder.merge(name, temporary)
+            for leftover in [n for n in builder.objects if n.startswith(temporary)]:
+                del builder.objects[leftover]
         example = example_of(spec, get, wrapped) if get else list_example(spec, LISTS[name], wrapped)
         if example is None:
             # No example response in the spec: one assembled from its schema's field examples.
@@ -443,6 +596,29 @@ def main():
         if example is not None:
             example = conform(builder.objects, name, example, name)
             (fixtures / f"{snake(name)}.json").write_text(json.dumps(example, indent=2, ensure_ascii=False, default=str) + "\n")
+        # What the spec says the API answers (the emulator answers by it, and its conformance
+        # test checks the answers against it) and what its writes take.
+        answers[name] = {
+            "spec": path,
+            "get": answer_schema(spec, get),
+            "list": answer_schema(spec, LISTS.get(name)),
+        }
+        # The bodies of its writes, typed as the spec's request schemas say.
+        bodies = {}
+        for write, method, target in (("create", "post", LISTS.get(name)), ("update", "put", get)):
+            if write not in (operations(spec, get, LISTS.get(name)) if get else []):
+                continue
+            body = request_schema(spec, target, method)
+            if body is None:
+                continue
+            body_name = name + BODY_SUFFIX[write]
+            builder.request = True
+            builder.object(spec, body_name, body,
+                           f"The body of a {write} of [`{name}`] (`{method.upper()} {target}`).", 0)
+            builder.request = False
+            bodies[write] = body_name
+            # What the spec says the body may hold, to check the typed bodies against.
+            answers[name][f"{write}_body"] = json_schema(spec, body)
         resources.append({
             "name": name,
             "spec": (f"{path}#/components/schemas/{schema_name}" if schema_name
@@ -455,6 +631,7 @@ def main():
                if name in LISTS else {}),
             **({"fetched_from": FETCHED_FROM[name]} if name in FETCHED_FROM else {}),
             "operations": operations(spec, get, LISTS.get(name)) if get else [],
+            **({"bodies": bodies} if bodies else {}),
         })
     out = {
         "format": 1,
@@ -463,6 +640,10 @@ def main():
         "objects": sorted(builder.objects.values(), key=lambda o: o["name"]),
     }
     (repo / "crates" / "catalogue" / "resources.json").write_text(json.dumps(out, indent=2, ensure_ascii=False) + "\n")
+    (repo / "crates" / "emulator" / "spec_answers.json").write_text(json.dumps({
+        "source": "github.com/bigcommerce/docs reference/*.yml, by crates/catalogue/tools/resources_from_specs.py",
+        "answers": answers,
+    }, indent=1, ensure_ascii=False, sort_keys=True, default=str) + "\n")
 
 
 if __name__ == "__main__":

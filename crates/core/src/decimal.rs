@@ -81,6 +81,42 @@ impl FromStr for Decimal {
     }
 }
 
+/// A whole amount, written as a JSON number (as the v3 APIs take amounts).
+macro_rules! decimal_from_integer {
+    ($($int:ty),*) => {$(
+        impl From<$int> for Decimal {
+            fn from(value: $int) -> Decimal {
+                Decimal {
+                    text: value.to_string(),
+                    number: true,
+                }
+            }
+        }
+    )*};
+}
+decimal_from_integer!(i32, i64, u32, u64);
+
+/// A float that is not a number or not finite, which JSON cannot carry.
+#[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
+#[error("{0} is not a finite number")]
+pub struct NotFinite(pub f64);
+
+/// An amount from a float literal (`Decimal::try_from(7.95)?`), kept as its shortest text
+/// (`"7.95"`) and written as a JSON number.
+impl TryFrom<f64> for Decimal {
+    type Error = NotFinite;
+    fn try_from(value: f64) -> Result<Decimal, NotFinite> {
+        if value.is_finite() {
+            Ok(Decimal {
+                text: value.to_string(),
+                number: true,
+            })
+        } else {
+            Err(NotFinite(value))
+        }
+    }
+}
+
 impl fmt::Display for Decimal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.text)

@@ -11,7 +11,7 @@ pub mod lenient;
 mod scope;
 mod secret;
 
-pub use decimal::{Decimal, DecimalError};
+pub use decimal::{Decimal, DecimalError, NotFinite};
 pub use ids::{ChannelId, StoreHash, StoreHashError};
 pub use scope::{split_channel, ScopeKind, CHANNEL_PREFIX};
 pub use secret::SecretString;

@@ -86,6 +86,7 @@ mod payloads;
 mod rate_limit;
 mod resources;
 mod server;
+mod spec_body;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

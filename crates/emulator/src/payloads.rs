@@ -191,7 +191,7 @@ fn value(
     }
 }
 
-fn sample_string(name: &str, group: &str, rng: &mut impl Rng) -> String {
+pub(crate) fn sample_string(name: &str, group: &str, rng: &mut impl Rng) -> String {
     let lower = name.to_ascii_lowercase();
     if lower == "type" {
         return group.to_owned();

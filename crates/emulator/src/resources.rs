@@ -1,7 +1,7 @@
 //! The store resources a webhook handler fetches after an event. Channels, orders (v2),
 //! products and carts (v3) have hand-written bodies; every other resource of the catalogue's
-//! `resources.json` (derived from BigCommerce's specs) is answered with a body generated from its
-//! shape, the same for the same id. Any id exists except `0` and the ids marked missing with
+//! `resources.json` (derived from BigCommerce's specs) is answered with a body generated from the
+//! spec's schema of its answer ([`crate::spec_body`]), the same for the same id. Any id exists except `0` and the ids marked missing with
 //! [`crate::Emulator::set_missing`].
 
 use std::collections::{HashMap, HashSet};
@@ -18,6 +18,7 @@ use serde_json::{json, Value};
 
 use crate::core::Core;
 use crate::server::{api_error, unknown_store, Caller};
+use crate::spec_body::Answer;
 
 /// A resource kind the emulator serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -122,19 +123,18 @@ fn generated_body(
     id: &str,
     parent_id: Option<&str>,
     numeric: bool,
+    answer: Answer,
 ) -> Value {
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed(&format!(
         "{}/{}/{id}",
         entry.name,
         parent_id.unwrap_or_default()
     )));
-    let mut body = crate::payloads::object(
-        &core.resources.objects,
-        &entry.name,
-        &entry.name.to_ascii_lowercase(),
-        &mut rng,
-        0,
-    );
+    let kind = entry.name.to_ascii_lowercase();
+    let mut body = match crate::spec_body::ItemSchema::of(&entry.name, entry.wrapped, answer) {
+        Some(schema) => schema.generate(&kind, &mut rng),
+        None => crate::payloads::object(&core.resources.objects, &entry.name, &kind, &mut rng, 0),
+    };
     if let Value::Object(map) = &mut body {
         // An item without an id of its own (an inventory item) keeps its shape.
         if let Some(kind) = field_type(core, &entry.name, "id") {
@@ -228,7 +228,7 @@ pub(crate) async fn generated_list(
         .map(|id| id.to_string())
         .filter(|id| !deleted.contains(id) && !written_ids.contains(id))
         .map(|id| {
-            let body = generated_body(&core, &entry, &id, parent_id, numeric);
+            let body = generated_body(&core, &entry, &id, parent_id, numeric, Answer::ListItem);
             (id, body)
         })
         .chain(written)
@@ -252,15 +252,18 @@ pub(crate) async fn generated_list(
         return Json(Value::Array(items)).into_response();
     }
     let count = items.len();
-    Json(json!({
-        "data": items,
-        "meta": { "pagination": {
-            "total": total, "count": count, "per_page": limit, "current_page": page,
-            "total_pages": total.div_ceil(limit).max(1),
-            "links": { "current": format!("?page={page}&limit={limit}") },
-        }},
-    }))
-    .into_response()
+    let mut pagination = json!({
+        "total": total, "count": count, "per_page": limit, "current_page": page,
+        "total_pages": total.div_ceil(limit).max(1),
+        "links": { "current": format!("?page={page}&limit={limit}") },
+    });
+    if let (Some(allowed), Value::Object(fields)) = (
+        crate::spec_body::pagination_fields(&entry.name),
+        &mut pagination,
+    ) {
+        fields.retain(|key, _| allowed.contains(&key.as_str()));
+    }
+    Json(json!({ "data": items, "meta": { "pagination": pagination } })).into_response()
 }
 
 fn answer(body: Value, wrapped: bool, status: StatusCode) -> Response {
@@ -321,7 +324,7 @@ pub(crate) async fn generated_create(
     } else {
         crate::core::random_uuid()
     };
-    let mut created = generated_body(&core, &entry, &id, parent.as_deref(), numeric);
+    let mut created = generated_body(&core, &entry, &id, parent.as_deref(), numeric, Answer::One);
     lay_over(&mut created, fields);
     let key = (entry.name.clone(), parent.unwrap_or_default(), id);
     keep_written(&core, &caller, key, created, entry.wrapped)
@@ -460,6 +463,7 @@ fn current_body(
                 id,
                 (!parent.is_empty()).then_some(parent),
                 numeric,
+                Answer::One,
             ),
         })
     })
@@ -488,7 +492,7 @@ fn order_body(id: &str, number: u64) -> Value {
         "channel_id": 1,
         "billing_address": {
             "first_name": "Jane", "last_name": "Doe", "email": "customer@example.com",
-            "city": "Austin", "country": "United States", "country_iso2": "US",
+            "city": "Austin", "zip": "78701", "country": "United States", "country_iso2": "US",
         },
         "products": { "url": format!("/v2/orders/{number}/products"), "resource": format!("/orders/{number}/products") },
     })

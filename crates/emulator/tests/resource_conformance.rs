@@ -1,7 +1,14 @@
-//! The emulator's answers (one resource, and its list) for every API resource of `resources.json` (derived from BigCommerce's
-//! OpenAPI specs) conform to the resource's spec shape: no field the spec does not describe, and
-//! every field of the type the spec gives it. The hand-written bodies (orders, products, carts)
-//! are held to the same shapes as the generated ones.
+//! The emulator's answers (one resource, and its list) for every API resource of
+//! `resources.json` (derived from BigCommerce's OpenAPI specs) conform to the specs, twice over:
+//!
+//! - to the resource's shape in `resources.json`: no field the spec does not describe, and every
+//!   field of the type the spec gives it;
+//! - to the JSON Schema of the whole answer as the spec writes it (`spec_answers.json`, written
+//!   from the specs by `crates/catalogue/tools/resources_from_specs.py`): the `data`/`meta`
+//!   envelope, enums, formats, bounds, nullability and nesting included.
+//!
+//! The hand-written bodies (orders, products, carts) are held to the same rules as the generated
+//! ones.
 
 mod common;
 
@@ -171,4 +178,73 @@ fn the_check_finds_an_unknown_field_and_a_wrong_type() {
             "Order.status: 5 is not String",
         ]
     );
+}
+
+/// The spec's JSON Schemas of a resource's answers (`spec_answers.json`, which the emulator
+/// also answers by): `get` (one) and `list`, each `null` where the API has no such operation.
+fn spec_answers(name: &str) -> Value {
+    let path = format!("{}/spec_answers.json", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let all: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
+    all["answers"][name].clone()
+}
+
+/// Where `body` breaks `schema`, one line per violation.
+fn violations(schema: &Value, body: &Value, what: &str) -> Vec<String> {
+    let validator = jsonschema::draft7::new(schema)
+        .unwrap_or_else(|e| panic!("{what}: the spec's schema does not compile: {e}"));
+    validator
+        .iter_errors(body)
+        .map(|e| format!("{what}{}: {e}", e.instance_path()))
+        .collect()
+}
+
+#[tokio::test]
+async fn every_resource_answer_validates_against_the_specs_schema() {
+    let resources = bundled_resources().expect("the bundled resources.json is valid");
+    let h = start(|c| c).await.installed().await;
+    let api = h.api();
+    let root = h.emulator.base_url().to_owned() + "/stores/" + STORE;
+    let mut problems = Vec::new();
+    let mut checked = 0;
+    for entry in &resources.resources {
+        let answers = spec_answers(&entry.name);
+        if let Some(get) = &entry.get {
+            let schema = &answers["get"];
+            assert!(schema.is_object(), "{}: no schema of GET one", entry.name);
+            let path = get
+                .replace("{parent_id}", "7")
+                .replace("{id}", if entry.name == "Cart" { "c-42" } else { "42" });
+            let body = get_ok(&format!("{root}{path}"), &api.token).await;
+            problems.extend(violations(schema, &body, &format!("GET {path}")));
+            checked += 1;
+        }
+        if let Some(list) = &entry.list {
+            let schema = &answers["list"];
+            assert!(schema.is_object(), "{}: no schema of its list", entry.name);
+            let path = list.path.replace("{parent_id}", "7");
+            let body = get_ok(&format!("{root}{path}?page=1&limit=2"), &api.token).await;
+            problems.extend(violations(schema, &body, &format!("GET {path}")));
+            checked += 1;
+        }
+    }
+    assert!(
+        checked >= resources.resources.len(),
+        "{checked} answers checked"
+    );
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn the_specs_schema_refuses_a_stray_field_and_a_wrong_type() {
+    let schema = &spec_answers("Brand")["get"];
+    let body = serde_json::json!({"data": {"id": 1, "name": 5, "colour": "red"}, "meta": {}});
+    let mut found = violations(schema, &body, "brand");
+    found.sort();
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert!(
+        found[0].contains("/data/name") || found[1].contains("/data/name"),
+        "{found:?}"
+    );
+    assert!(found.iter().any(|p| p.contains("colour")), "{found:?}");
 }
