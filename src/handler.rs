@@ -144,12 +144,7 @@ struct Class {
 /// Reads the class off an error chain: the outermost error that says something decides.
 fn inspect<'a>(chain: impl Iterator<Item = &'a (dyn StdError + 'static)>) -> Class {
     for e in chain {
-        // A listing with a filter its spec does not document fails the same way every time.
-        let unknown_filter = matches!(
-            e.downcast_ref::<crate::resources::ResourceError>(),
-            Some(crate::resources::ResourceError::UnknownFilter { .. })
-        );
-        if e.is::<Permanent>() || e.is::<NoApiClient>() || unknown_filter {
+        if e.is::<Permanent>() || e.is::<NoApiClient>() {
             return Class {
                 retryable: false,
                 rate_limited: false,

@@ -21,7 +21,8 @@
 //!
 //! - one resource: [`Tenant::fetch`], or [`Tenant::fetch_in`] under its parent; the store's
 //!   own profile: [`Tenant::fetch_singleton`]`::<StoreInformation>()`;
-//! - a listing, page by page: [`Tenant::list`] / [`Tenant::list_in`], with the spec's filters.
+//! - a listing, page by page: [`Tenant::list`] / [`Tenant::list_in`], with the spec's filters
+//!   typed ([`Listed::Filter`]: `ProductFilter::IdIn(vec![1, 2])`).
 //!   Some resources the API only lists (an order's coupons and payment transactions, inventory
 //!   locations and items, category trees and their categories): they have no fetch by id;
 //! - writes where the API has them: [`Tenant::create`], [`Tenant::update`], [`Tenant::delete`]
@@ -126,8 +127,35 @@ pub trait TopLevel: Resource {}
 pub trait Listed: Resource {
     /// `GET` path of the collection; `{parent_id}` stands for the parent's id.
     const LIST: &'static str;
-    /// The filters (query parameters) the spec documents for the list, paging aside.
-    const FILTERS: &'static [&'static str];
+    /// Its filters: the query parameters its spec documents, paging aside, each with a value of
+    /// its type (`ProductFilter::IsVisible(true)`); [`NoFilter`] for a list without any.
+    type Filter: ListFilter;
+}
+
+/// A filter of a listing: a generated enum per listed resource (`ProductFilter`).
+pub trait ListFilter {
+    /// The query parameter and its value as sent (`("id:in", "1,2")`).
+    fn parameter(&self) -> (&'static str, String);
+}
+
+/// The filter of a list whose spec documents none: there is no value of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NoFilter {}
+
+impl ListFilter for NoFilter {
+    fn parameter(&self) -> (&'static str, String) {
+        match *self {}
+    }
+}
+
+/// A list filter's values as BigCommerce takes them: comma-separated.
+#[doc(hidden)]
+pub fn comma_separated<T: fmt::Display>(values: &[T]) -> String {
+    values
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// A resource the API creates with a `POST` to its list path ([`Tenant::create`],
@@ -203,17 +231,6 @@ pub enum ResourceError {
     /// The tenant has no API client (no access token, or the app runs without credentials).
     #[error("no API client for this store")]
     NoApiClient(#[source] NoApiClient),
-    /// A listing was given a filter its spec does not document; nothing was sent. Permanent as
-    /// a handler error: it fails the same way every time.
-    #[error("`{name}` is not a filter of the {resource} list; the spec documents: {}", known.join(", "))]
-    UnknownFilter {
-        /// The resource kind.
-        resource: &'static str,
-        /// The filter given.
-        name: String,
-        /// The filters the spec documents.
-        known: &'static [&'static str],
-    },
 }
 
 /// A listing of a resource, walked page by page: `tenant.list::<Product>()`, narrowed with
@@ -224,21 +241,29 @@ pub struct List<'t, R> {
     path: String,
     query: Vec<(String, String)>,
     limit: u32,
-    /// The filters the spec documents ([`Listed::FILTERS`]), kept here so the methods below
-    /// need no bound beyond `Resource`: a listing of what the API does not list is one error,
-    /// at `tenant.list`.
-    known: &'static [&'static str],
     resource: PhantomData<fn() -> R>,
 }
 
 /// Items per page unless [`List::limit`] says otherwise (BigCommerce's maximum is 250).
 pub const DEFAULT_LIST_LIMIT: u32 = 250;
 
+// Only `filter` needs `Listed`: a listing of what the API does not list is one error, at
+// `tenant.list`, not one more per method called on it.
 impl<'t, R: Resource> List<'t, R> {
-    /// Adds a filter, a query parameter of the spec's list operation (`is_visible`,
-    /// `id:in`, `min_date_created`). One the spec does not document makes the listing fail with
-    /// [`ResourceError::UnknownFilter`] before anything is sent.
-    pub fn filter(mut self, name: impl Into<String>, value: impl fmt::Display) -> Self {
+    /// Adds a filter of the spec's list operation, typed: `ProductFilter::IsVisible(true)`,
+    /// `ProductFilter::IdIn(vec![1, 2])` (sent as `id:in=1,2`).
+    pub fn filter(mut self, filter: R::Filter) -> Self
+    where
+        R: Listed,
+    {
+        let (name, value) = filter.parameter();
+        self.query.push((name.to_owned(), value));
+        self
+    }
+
+    /// Adds a query parameter the spec does not document (BigCommerce's APIs sometimes take
+    /// more than their specs say), sent as given.
+    pub fn query(mut self, name: impl Into<String>, value: impl fmt::Display) -> Self {
         self.query.push((name.into(), value.to_string()));
         self
     }
@@ -256,28 +281,17 @@ impl<'t, R: Resource> List<'t, R> {
     where
         R: Send + 't,
     {
-        let unknown = self.unknown_filter();
-        futures_util::stream::try_unfold(
-            (self, unknown, Some(1u32)),
-            |(list, unknown, next)| async move {
-                if let Some(name) = unknown {
-                    return Err(ResourceError::UnknownFilter {
-                        resource: R::NAME,
-                        name,
-                        known: list.known,
-                    });
-                }
-                let Some(page) = next else {
-                    return Ok(None);
-                };
-                let (items, more) = list.page(page).await?;
-                let next = more.then_some(page + 1);
-                if items.is_empty() {
-                    return Ok(None);
-                }
-                Ok(Some((items, (list, None, next))))
-            },
-        )
+        futures_util::stream::try_unfold((self, Some(1u32)), |(list, next)| async move {
+            let Some(page) = next else {
+                return Ok(None);
+            };
+            let (items, more) = list.page(page).await?;
+            let next = more.then_some(page + 1);
+            if items.is_empty() {
+                return Ok(None);
+            }
+            Ok(Some((items, (list, next))))
+        })
     }
 
     /// Every item of every page.
@@ -291,14 +305,6 @@ impl<'t, R: Resource> List<'t, R> {
             items.extend(page?);
         }
         Ok(items)
-    }
-
-    /// The first filter the spec does not document.
-    fn unknown_filter(&self) -> Option<String> {
-        self.query
-            .iter()
-            .find(|(name, _)| !self.known.contains(&name.as_str()))
-            .map(|(name, _)| name.clone())
     }
 
     /// One page and whether another may follow.
@@ -459,8 +465,8 @@ impl Tenant {
             .map_err(|source| failure::<R>(id, source))
     }
 
-    /// Lists a resource the API serves on its own: `tenant.list::<Product>().filter("is_visible",
-    /// true).all().await?`.
+    /// Lists a resource the API serves on its own:
+    /// `tenant.list::<Product>().filter(ProductFilter::IsVisible(true)).all().await?`.
     pub fn list<R: Listed + TopLevel>(&self) -> List<'_, R> {
         self.listing(R::LIST.to_owned())
     }
@@ -476,7 +482,6 @@ impl Tenant {
             path,
             query: Vec::new(),
             limit: DEFAULT_LIST_LIMIT,
-            known: R::FILTERS,
             resource: PhantomData,
         }
     }

@@ -13,7 +13,8 @@ use bigcommerce_app::resources::{
     Refund, Resource, ResourceError, Shipment, StoreInformation, Subscriber,
 };
 use bigcommerce_app::resources::{
-    BrandUpdate, OrderUpdate, ProductCreate, ProductUpdate, ShipmentCreate,
+    BrandUpdate, InventoryItemFilter, InventoryLocationFilter, OrderFilter, OrderUpdate,
+    ProductCreate, ProductFilter, ProductUpdate, ShipmentCreate,
 };
 use bigcommerce_app::testing::TestApp;
 use bigcommerce_app::Decimal;
@@ -479,7 +480,8 @@ async fn listings_walk_every_page_and_refuse_a_filter_the_spec_does_not_document
     assert_eq!(pages.len(), 2);
     let products = tenant
         .list::<Product>()
-        .filter("is_visible", true)
+        .filter(ProductFilter::IsVisible(true))
+        .filter(ProductFilter::IdIn(vec![1, 2, 3]))
         .limit(2)
         .all()
         .await
@@ -490,7 +492,7 @@ async fn listings_walk_every_page_and_refuse_a_filter_the_spec_does_not_document
     // v2: a full page asks for the next, which answers 204 No Content.
     let orders = tenant
         .list::<Order>()
-        .filter("status_id", 11)
+        .filter(OrderFilter::StatusId(11))
         .limit(3)
         .all()
         .await
@@ -511,18 +513,39 @@ async fn listings_walk_every_page_and_refuse_a_filter_the_spec_does_not_document
     let channels = tenant.list::<Channel>().all().await.unwrap();
     assert_eq!(channels.iter().map(|c| c.id).collect::<Vec<_>>(), [1, 2]);
 
-    match tenant.list::<Product>().filter("colour", "red").all().await {
-        Err(ResourceError::UnknownFilter {
-            resource,
-            name,
-            known,
-        }) => {
-            assert_eq!((resource, name.as_str()), ("Product", "colour"));
-            assert!(known.contains(&"is_visible"));
-        }
-        other => panic!("expected UnknownFilter, got {other:?}"),
-    }
+    // A parameter the spec does not document goes as given.
+    let undocumented = tenant
+        .list::<Product>()
+        .query("colour", "red")
+        .all()
+        .await
+        .unwrap();
+    assert_eq!(undocumented.len(), 3);
     test.stop().await.unwrap();
+}
+
+#[test]
+fn list_filters_are_typed_as_their_specs_say_and_sent_as_bigcommerce_takes_them() {
+    use bigcommerce_app::resources::ListFilter;
+
+    assert_eq!(
+        ProductFilter::IsVisible(true).parameter(),
+        ("is_visible", "true".to_owned())
+    );
+    // Lists are comma-separated; ids are numbers.
+    assert_eq!(
+        ProductFilter::IdIn(vec![1, 2]).parameter(),
+        ("id:in", "1,2".to_owned())
+    );
+    assert_eq!(
+        InventoryItemFilter::SkuIn(vec!["RE-130".into(), "RE-131".into()]).parameter(),
+        ("sku:in", "RE-130,RE-131".to_owned())
+    );
+    // Amounts keep their exact text.
+    assert_eq!(
+        OrderFilter::MinTotal("12.50".parse().unwrap()).parameter(),
+        ("min_total", "12.50".to_owned())
+    );
 }
 
 #[tokio::test]
@@ -843,7 +866,7 @@ async fn the_store_information_and_resources_the_api_only_lists() {
     );
     let locations = tenant
         .list::<InventoryLocation>()
-        .filter("is_active", true)
+        .filter(InventoryLocationFilter::IsActive(true))
         .all()
         .await
         .unwrap();
@@ -853,7 +876,7 @@ async fn the_store_information_and_resources_the_api_only_lists() {
     );
     let items = tenant
         .list::<InventoryItem>()
-        .filter("product_id:in", "120,121")
+        .filter(InventoryItemFilter::ProductIdIn(vec![120, 121]))
         .all()
         .await
         .unwrap();

@@ -961,6 +961,13 @@ pub fn generate_resources(
     if listed {
         imports.push("Listed");
     }
+    if resources
+        .resources
+        .iter()
+        .any(|r| r.list.as_ref().is_some_and(|l| !l.filters.is_empty()))
+    {
+        imports.push("ListFilter");
+    }
     if nested {
         imports.push("Nested");
     }
@@ -1057,13 +1064,12 @@ pub fn generate_resources(
             }
         }
         if let Some(list) = &entry.list {
-            let filters: Vec<String> = list.filters.iter().map(|f| format!("{f:?}")).collect();
+            let filter = list_filter(&mut out, entry, list)?;
             let _ = write!(
                 out,
-                "\nimpl Listed for {name} {{\n    const LIST: &'static str = {path:?};\n    const FILTERS: &'static [&'static str] = &[{filters}];\n}}\n",
+                "\nimpl Listed for {name} {{\n    const LIST: &'static str = {path:?};\n    type Filter = {filter};\n}}\n",
                 name = entry.name,
                 path = list.path,
-                filters = filters.join(", "),
             );
         }
     }
@@ -1084,6 +1090,60 @@ pub fn generate_resources(
         name: "resources.rs",
         source: out,
     })
+}
+
+/// The filter enum of a listed resource (`ProductFilter`, one variant per query parameter its
+/// spec documents, holding a value of the parameter's type) and its `ListFilter` impl; gives
+/// its name, or `NoFilter` for a list without filters.
+fn list_filter(
+    out: &mut String,
+    entry: &crate::ResourceEntry,
+    list: &crate::ListEntry,
+) -> Result<String, CodegenError> {
+    if list.filters.is_empty() {
+        return Ok("super::NoFilter".to_owned());
+    }
+    let name = format!("{}Filter", entry.name);
+    let mut variants = String::new();
+    let mut arms = String::new();
+    let mut seen = BTreeSet::new();
+    for filter in &list.filters {
+        let variant = crate::pascal_case(&filter.name.replace(':', "_"));
+        if variant.is_empty() || !seen.insert(variant.clone()) {
+            return Err(CodegenError(format!(
+                "resources.json `{}`: filter `{}` gives the variant name `{variant}` twice or none",
+                entry.name, filter.name
+            )));
+        }
+        let ty = filter.field_type().ok_or_else(|| {
+            CodegenError(format!(
+                "resources.json `{}`: filter `{}` has type `{}`",
+                entry.name, filter.name, filter.ty
+            ))
+        })?;
+        let doc = match &filter.doc {
+            Some(doc) => format!("`{}`: {doc}", filter.name),
+            None => format!("`{}`.", filter.name),
+        };
+        doc_comment(&mut variants, "    ", &doc);
+        let _ = writeln!(variants, "    {variant}({}),", rust_type_text(&ty));
+        let text = if matches!(ty, FieldType::Array(_)) {
+            "super::comma_separated(value)"
+        } else {
+            "value.to_string()"
+        };
+        let _ = writeln!(
+            arms,
+            "            Self::{variant}(value) => ({:?}, {text}),",
+            filter.name
+        );
+    }
+    let _ = write!(
+        out,
+        "\n/// A filter of the [`{resource}`] list: a query parameter its spec documents, with a value of\n/// its type.\n#[derive(Clone, Debug, PartialEq)]\npub enum {name} {{\n{variants}}}\n\nimpl ListFilter for {name} {{\n    fn parameter(&self) -> (&'static str, String) {{\n        match self {{\n{arms}        }}\n    }}\n}}\n",
+        resource = entry.name,
+    );
+    Ok(name)
 }
 
 /// `impl Default` for a write body whose fields are all optional, `new` taking the required

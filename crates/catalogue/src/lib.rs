@@ -22,7 +22,7 @@ pub use model::{RawCatalogue, RawField, RawPayload, RawScope};
 pub use names::{pascal_case, snake_case};
 pub use pattern::{is_channel_scope, ChannelSelector, Pattern, PatternError};
 pub use resources::{
-    bundled_resources, ApiVersion, EventLink, ListEntry, ResourceEntry, Resources,
+    bundled_resources, ApiVersion, EventLink, FilterEntry, ListEntry, ResourceEntry, Resources,
     BUNDLED_RESOURCES_JSON,
 };
 

@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use crate::model::RawPayload;
 use crate::validate::validate_payloads;
-use crate::{CatalogueError, Payload, PayloadShape};
+use crate::{CatalogueError, FieldType, Payload, PayloadShape};
 
 /// The text of the bundled `resources.json`.
 pub const BUNDLED_RESOURCES_JSON: &str = include_str!("../resources.json");
@@ -52,7 +52,43 @@ pub struct ListEntry {
     /// `GET` path of the collection (`{parent_id}` for a nested resource).
     pub path: String,
     /// The query parameters the spec documents for it, paging (`page`, `limit`) aside.
-    pub filters: Vec<String>,
+    pub filters: Vec<FilterEntry>,
+}
+
+/// A query parameter of a list operation, as its spec documents it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilterEntry {
+    /// The parameter as sent (`is_visible`, `id:in`).
+    pub name: String,
+    /// Its type, in the payload type syntax: `boolean`, `integer`, `id`, `decimal`, `string`,
+    /// or a list of one (`[id]`, sent comma-separated).
+    #[serde(rename = "type")]
+    pub ty: String,
+    /// The first sentence of its description in the spec.
+    #[serde(default)]
+    pub doc: Option<String>,
+}
+
+impl FilterEntry {
+    /// Its type, checked: one of the scalar types above, or a list of one.
+    pub fn field_type(&self) -> Option<FieldType> {
+        let scalar = |ty: &FieldType| {
+            matches!(
+                ty,
+                FieldType::Boolean
+                    | FieldType::Integer
+                    | FieldType::Id
+                    | FieldType::Decimal
+                    | FieldType::String
+            )
+        };
+        match FieldType::parse(&self.ty)? {
+            FieldType::Array(inner) if scalar(&inner) => Some(FieldType::Array(inner)),
+            one if scalar(&one) => Some(one),
+            _ => None,
+        }
+    }
 }
 
 /// Events that name a resource: the group enum of `wildcard` can fetch it. The id is read from
@@ -230,6 +266,20 @@ impl Resources {
                         ),
                     ));
                 }
+            }
+            if let Some(bad) = r
+                .list
+                .iter()
+                .flat_map(|l| &l.filters)
+                .find(|f| f.field_type().is_none())
+            {
+                return Err(resource_error(
+                    &r.name,
+                    format!(
+                        "filter `{}`: type `{}` is not boolean, integer, id, decimal, string or a list of one",
+                        bad.name, bad.ty
+                    ),
+                ));
             }
             for operation in &r.operations {
                 if !matches!(operation.as_str(), "create" | "update" | "delete") {

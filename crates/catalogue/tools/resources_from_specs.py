@@ -545,14 +545,45 @@ def response_schema(spec, get_path, wrapped):
     raise SystemExit(f"no GET {get_path} in the spec")
 
 
+def filter_type(name, schema, spec):
+    """The type of a list filter, as resources.json writes types: ids and lists of them as for
+    fields (`id:in` is `[id]`), numbers as `decimal`, anything else as text."""
+    base = name.split(":")[0]
+    is_id = base == "id" or base.endswith("_id") or base.endswith("_ids")
+    kind = schema.get("type")
+    many = name.endswith(":in") or name.endswith(":not_in")
+    if kind == "array":
+        kind, many = resolve(spec, schema.get("items", {})).get("type"), True
+    if kind in ("integer", "number") and is_id:
+        one = "id"
+    elif kind == "integer":
+        one = "integer"
+    elif kind == "number":
+        one = "decimal"
+    elif kind == "boolean":
+        one = "boolean"
+    else:
+        one = "string"
+    return f"[{one}]" if many else one
+
+
 def list_filters(spec, list_path):
-    """The query parameters of `GET list_path` in the spec, without the paging ones."""
-    names = []
+    """The query parameters of `GET list_path` in the spec, paging aside: name, type, doc."""
+    filters = []
     for param in path_item(spec, list_path).get("get", {}).get("parameters", []):
         param = resolve(spec, param) if "$ref" in param else param
-        if param.get("in") == "query" and param.get("name") not in ("page", "limit", None):
-            names.append(param["name"])
-    return names
+        name = param.get("name")
+        if param.get("in") != "query" or name in ("page", "limit", None):
+            continue
+        if any(f["name"] == name for f in filters):
+            continue
+        schema = resolve(spec, param.get("schema") or param)
+        filters.append({
+            "name": name,
+            "type": filter_type(name, schema, spec),
+            "doc": first_sentence(param.get("description")),
+        })
+    return filters
 
 
 def main():
