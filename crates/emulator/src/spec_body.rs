@@ -44,30 +44,15 @@ impl ItemSchema {
     pub(crate) fn of(name: &str, wrapped: bool, answer: Answer) -> Option<ItemSchema> {
         let entry = answers().get("answers")?.get(name)?;
         let one = || {
-            let one = entry.get("get").filter(|g| g.is_object())?;
-            let body = deref(one, one);
-            let body = if wrapped {
-                deref(one, body.pointer("/properties/data")?)
-            } else {
-                body
-            };
-            Some(ItemSchema {
-                document: one,
-                schema: body,
-            })
+            let document = entry.get("get").filter(|g| g.is_object())?;
+            let schema = body(document, wrapped)?;
+            Some(ItemSchema { document, schema })
         };
         let item = || {
-            let list = entry.get("list").filter(|l| l.is_object())?;
-            let body = deref(list, list);
-            let items = if wrapped {
-                deref(list, body.pointer("/properties/data")?)
-            } else {
-                body
-            };
-            Some(ItemSchema {
-                document: list,
-                schema: deref(list, items.get("items")?),
-            })
+            let document = entry.get("list").filter(|l| l.is_object())?;
+            let items = body(document, wrapped)?;
+            let schema = deref(document, items.get("items")?);
+            Some(ItemSchema { document, schema })
         };
         match answer {
             Answer::One => one().or_else(item),
@@ -78,6 +63,16 @@ impl ItemSchema {
     /// A body of this schema; `kind` names the resource for sample strings (`"product"`).
     pub(crate) fn generate(&self, kind: &str, rng: &mut impl Rng) -> Value {
         generate(self.document, self.schema, kind, kind, rng, 0)
+    }
+}
+
+/// The schema of an answer's body: its `data` where the API wraps it (v3).
+fn body(document: &Value, wrapped: bool) -> Option<&Value> {
+    let root = deref(document, document);
+    if wrapped {
+        Some(deref(document, root.pointer("/properties/data")?))
+    } else {
+        Some(root)
     }
 }
 
@@ -253,8 +248,7 @@ fn string(
 /// emulator leaves out those a resource's list does not have (price lists have no `links`).
 pub(crate) fn pagination_fields(name: &str) -> Option<Vec<&'static str>> {
     let list = answers().get("answers")?.get(name)?.get("list")?;
-    let body = deref(list, list);
-    let meta = deref(list, body.pointer("/properties/meta")?);
+    let meta = deref(list, deref(list, list).pointer("/properties/meta")?);
     let pagination = deref(list, meta.pointer("/properties/pagination")?);
     let fields = pagination.get("properties")?.as_object()?;
     Some(fields.keys().map(String::as_str).collect())
