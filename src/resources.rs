@@ -167,7 +167,7 @@ pub fn comma_separated<T: fmt::Display>(values: &[T]) -> String {
 pub trait Creatable: Listed {
     /// What a create sends: the spec's request schema as a struct (`ProductCreate`), built with
     /// `new(required fields)` or `Default`, and fields the spec does not list in its `extra`.
-    type Body: Serialize + Sync;
+    type Body: CreateBody<Self>;
 }
 
 /// A resource the API updates with a `PUT` to its path ([`Tenant::update`],
@@ -179,8 +179,24 @@ pub trait Creatable: Listed {
 pub trait Updatable: Addressed {
     /// What an update sends: the fields to change (`ProductUpdate`, every field optional;
     /// `..Default::default()` leaves the rest as they are).
-    type Body: Serialize + Sync;
+    type Body: UpdateBody<Self>;
 }
+
+/// What a create of `R` sends: `R`'s create body (`ProductCreate` for a `Product`).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not the create body of a resource",
+    label = "sent as the new resource",
+    note = "a create sends the resource's `...Create` struct, typed from the spec's request schema (`ProductCreate` for a `Product`): `ProductCreate::new(..)` takes the fields the spec requires; a field the spec does not list goes in its `extra`"
+)]
+pub trait CreateBody<R>: Serialize + Sync {}
+
+/// What an update of `R` sends: `R`'s update body (`ProductUpdate` for a `Product`).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not the update body of a resource",
+    label = "sent as the change",
+    note = "an update sends the resource's `...Update` struct, typed from the spec's request schema (`ProductUpdate` for a `Product`): `ProductUpdate {{ name: Some(..), ..Default::default() }}` changes the name only; a field the spec does not list goes in its `extra`"
+)]
+pub trait UpdateBody<R>: Serialize + Sync {}
 
 /// A resource the API deletes ([`Tenant::delete`], [`Tenant::delete_in`]).
 #[diagnostic::on_unimplemented(
@@ -374,7 +390,7 @@ impl Tenant {
     /// path; gives what the API answers.
     pub fn create<'a, R: Creatable + TopLevel>(
         &'a self,
-        body: &'a R::Body,
+        body: &'a (impl CreateBody<R> + ?Sized),
     ) -> ResourceFuture<'a, R> {
         Box::pin(self.write(Write::Create, R::LIST.to_owned(), "(new)".to_owned(), body))
     }
@@ -383,7 +399,7 @@ impl Tenant {
     pub fn create_in<'a, R: Creatable + Nested>(
         &'a self,
         parent_id: impl fmt::Display,
-        body: &'a R::Body,
+        body: &'a (impl CreateBody<R> + ?Sized),
     ) -> ResourceFuture<'a, R> {
         let parent_id = parent_id.to_string();
         let path = R::LIST.replace("{parent_id}", &path_segment(&parent_id));
@@ -397,7 +413,7 @@ impl Tenant {
     pub fn update<'a, R: Updatable + TopLevel>(
         &'a self,
         id: impl fmt::Display,
-        body: &'a R::Body,
+        body: &'a (impl UpdateBody<R> + ?Sized),
     ) -> ResourceFuture<'a, R> {
         let id = id.to_string();
         let path = R::GET.replace("{id}", &path_segment(&id));
@@ -409,7 +425,7 @@ impl Tenant {
         &'a self,
         parent_id: impl fmt::Display,
         id: impl fmt::Display,
-        body: &'a R::Body,
+        body: &'a (impl UpdateBody<R> + ?Sized),
     ) -> ResourceFuture<'a, R> {
         let (path, id) = nested_path::<R>(&parent_id.to_string(), &id.to_string());
         Box::pin(self.write(Write::Update, path, id, body))

@@ -942,7 +942,11 @@ pub fn generate_resources(
     {
         imports.push("Addressed");
     }
-    for (operation, marker) in [("create", "Creatable"), ("delete", "Deletable")] {
+    for (operation, marker) in [
+        ("create", "Creatable"),
+        ("create", "CreateBody"),
+        ("delete", "Deletable"),
+    ] {
         if resources
             .resources
             .iter()
@@ -981,7 +985,7 @@ pub fn generate_resources(
         .iter()
         .any(|r| r.operations.iter().any(|o| o == "update"))
     {
-        imports.push("Updatable");
+        imports.extend(["Updatable", "UpdateBody"]);
     }
     let _ = writeln!(out, "use super::{{{}}};", imports.join(", "));
     if uses_decimal {
@@ -1052,10 +1056,15 @@ pub fn generate_resources(
             };
             match body {
                 Some(body) => {
+                    let write = if marker == "Creatable" {
+                        "CreateBody"
+                    } else {
+                        "UpdateBody"
+                    };
                     let _ = writeln!(
                         out,
-                        "\nimpl {marker} for {} {{\n    type Body = {body};\n}}",
-                        entry.name
+                        "\nimpl {marker} for {name} {{\n    type Body = {body};\n}}\n\nimpl {write}<{name}> for {body} {{}}",
+                        name = entry.name
                     );
                 }
                 None => {
