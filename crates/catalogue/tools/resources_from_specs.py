@@ -349,6 +349,42 @@ def example_of(spec, get_path, wrapped):
     return None
 
 
+def answer_examples(spec, path, method):
+    """Every example the spec gives of the 200 or 201 answer of `method path`."""
+    operation = path_item(spec, path).get(method, {}) if path else {}
+    found = []
+    for status in ("200", "201"):
+        response = resolve(spec, operation.get("responses", {}).get(status, {}))
+        for media in (response.get("content") or {}).values():
+            if media.get("example") is not None:
+                found.append(media["example"])
+            for named in (media.get("examples") or {}).values():
+                named = resolve(spec, named)
+                if named.get("value") is not None:
+                    found.append(named["value"])
+    return found
+
+
+def more_examples(spec, get, list_path, wrapped, first):
+    """The resources in the spec's example answers of its list, create and update (and every
+    named example of its GET), but `first` (the main fixture), as `{"operation", "example"}`
+    entries."""
+    out = []
+    seen = []
+    for method, path, many in (("get", get, False), ("get", list_path, True),
+                               ("post", list_path, False), ("put", get, False)):
+        if not path or (method == "get" and many is False and path == list_path):
+            continue
+        for example in answer_examples(spec, path, method):
+            body = example.get("data") if wrapped and isinstance(example, dict) else example
+            items = body if many and isinstance(body, list) else [body]
+            for item in items:
+                if isinstance(item, dict) and item != first and item not in seen:
+                    seen.append(item)
+                    out.append({"operation": f"{method.upper()} {path}", "example": item})
+    return out
+
+
 def assembled_example(spec, schema, depth):
     schema = resolve(spec, schema)
     if "example" in schema:
@@ -624,9 +660,19 @@ def main():
             if isinstance(example, dict) and "id" not in example and id_types:
                 placeholder = 1 if id_types[0] == "id" else "4b1ba2ae-6f56-4e07-9f26-1eb3b6c2fa11"
                 example = {"id": placeholder, **example}
+        spec_example = example
         if example is not None:
             example = conform(builder.objects, name, example, name)
             (fixtures / f"{snake(name)}.json").write_text(json.dumps(example, indent=2, ensure_ascii=False, default=str) + "\n")
+        # The other example answers of its operations, for the round-trip test.
+        more = [dict(entry, example=conform(builder.objects, name, entry["example"], name))
+                for entry in more_examples(spec, get, LISTS.get(name), wrapped, spec_example)]
+        more_file = fixtures / "more" / f"{snake(name)}.json"
+        if more:
+            more_file.parent.mkdir(exist_ok=True)
+            more_file.write_text(json.dumps(more, indent=1, ensure_ascii=False, default=str) + "\n")
+        elif more_file.exists():
+            more_file.unlink()
         # What the spec says the API answers (the emulator answers by it, and its conformance
         # test checks the answers against it) and what its writes take.
         answers[name] = {
