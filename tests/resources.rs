@@ -5,6 +5,7 @@
 use std::sync::{Arc, Mutex};
 
 use bigcommerce_app::events::{CartCreated, OrderCreated, ProductCreated};
+use bigcommerce_app::resources::StoreMetafield;
 use bigcommerce_app::resources::{
     Brand, BrandMetafield, Cart, Category, CategoryMetafield, CategoryTree, CategoryTreeNode,
     Channel, Customer, CustomerAddress, InventoryItem, InventoryLocation,
@@ -115,7 +116,7 @@ macro_rules! every_resource {
             $(round_trip::<$ty>($fixture);)*
             let more = 0 $(+ round_trip_more::<$ty>($fixture))*;
             // The tool found this many in the specs (tests/fixtures/resources/more/).
-            assert_eq!(more, 58, "example answers beyond the first of each resource");
+            assert_eq!(more, 59, "example answers beyond the first of each resource");
         }
 
         #[test]
@@ -155,6 +156,7 @@ every_resource! {
     "inventory_item" => InventoryItem,
     "category_tree" => CategoryTree,
     "category_tree_node" => CategoryTreeNode,
+    "store_metafield" => StoreMetafield,
     "inventory_location_metafield" => InventoryLocationMetafield,
 }
 
@@ -1107,4 +1109,140 @@ fn typed_write_bodies_are_what_the_specs_request_schemas_allow() {
             "{field}: {missing:?}"
         );
     }
+}
+
+/// What the handlers of the remaining linked groups fetched.
+#[derive(Clone, Default)]
+struct FromOtherGroups(Arc<Mutex<Vec<String>>>);
+
+impl FromOtherGroups {
+    fn push(&self, line: String) {
+        self.0.lock().unwrap().push(line);
+    }
+}
+
+#[webhook_handler("store/category/*")]
+async fn any_category_event(
+    event: bigcommerce_app::events::CategoryEvent,
+    tenant: Tenant,
+    State(seen): State<FromOtherGroups>,
+) -> Result<(), HandlerError> {
+    let category = event.fetch(&tenant).await?;
+    seen.push(format!("{} -> category {}", event.scope(), category.id));
+    Ok(())
+}
+
+#[webhook_handler("store/subscriber/*")]
+async fn any_subscriber_event(
+    event: bigcommerce_app::events::SubscriberEvent,
+    tenant: Tenant,
+    State(seen): State<FromOtherGroups>,
+) -> Result<(), HandlerError> {
+    let subscriber = event.fetch(&tenant).await?;
+    seen.push(format!("{} -> subscriber {}", event.scope(), subscriber.id));
+    Ok(())
+}
+
+#[webhook_handler("store/brand/metafield/*")]
+async fn any_brand_metafield_event(
+    event: bigcommerce_app::events::BrandMetafieldEvent,
+    tenant: Tenant,
+    State(seen): State<FromOtherGroups>,
+) -> Result<(), HandlerError> {
+    let metafield = event.fetch(&tenant).await?;
+    seen.push(format!(
+        "{} -> metafield {} of brand {}",
+        event.scope(),
+        metafield.id,
+        event.resource_id()
+    ));
+    Ok(())
+}
+
+#[webhook_handler("store/channel/<id>/cart/*")]
+async fn any_channel_cart_event(
+    event: bigcommerce_app::events::ChannelCartEvent,
+    tenant: Tenant,
+    State(seen): State<FromOtherGroups>,
+) -> Result<(), HandlerError> {
+    let cart = event.fetch(&tenant).await?;
+    seen.push(format!("{} -> cart {}", event.scope(), cart.id));
+    Ok(())
+}
+
+#[webhook_handler("store/channel/<id>/order/*")]
+async fn any_channel_order_event(
+    event: bigcommerce_app::events::ChannelOrderEvent,
+    tenant: Tenant,
+    State(seen): State<FromOtherGroups>,
+) -> Result<(), HandlerError> {
+    let order = event.fetch(&tenant).await?;
+    seen.push(format!("{} -> order {}", event.scope(), order.id));
+    Ok(())
+}
+
+#[tokio::test]
+async fn every_other_linked_group_fetches_its_resource() {
+    let seen = FromOtherGroups::default();
+    let app = App::empty()
+        .handler(any_category_event)
+        .handler(any_subscriber_event)
+        .handler(any_brand_metafield_event)
+        .handler(any_channel_cart_event)
+        .handler(any_channel_order_event)
+        .state(seen.clone())
+        .build()
+        .unwrap();
+    let test = TestApp::start(app, &[("alpha", &[1])]).await.unwrap();
+    test.install("alpha").await.unwrap();
+    for (scope, channel, data) in [
+        (
+            "store/category/updated",
+            None,
+            json!({"type": "category", "id": 71}),
+        ),
+        (
+            "store/subscriber/created",
+            None,
+            json!({"type": "subscriber", "id": 72}),
+        ),
+        (
+            "store/brand/metafield/created",
+            None,
+            json!({"metafield_id": 3, "resource_id": "73", "resource_type": "brand"}),
+        ),
+        (
+            "store/channel/{channel_id}/cart/lineItem/updated",
+            Some(1),
+            json!({"cart_id": "c-74", "cart_item_id": "li-1"}),
+        ),
+        (
+            "store/channel/{channel_id}/order/statusUpdated",
+            Some(1),
+            json!({"order_id": 75}),
+        ),
+    ] {
+        test.trigger("alpha", scope, channel, Some(data))
+            .await
+            .unwrap();
+    }
+    test.wait_idle().await.unwrap();
+    let mut lines = seen.0.lock().unwrap().clone();
+    lines.sort();
+    assert_eq!(
+        lines,
+        [
+            "store/brand/metafield/created -> metafield 3 of brand 73",
+            "store/category/updated -> category 71",
+            "store/channel/{channel_id}/cart/lineItem/updated -> cart c-74",
+            "store/channel/{channel_id}/order/statusUpdated -> order 75",
+            "store/subscriber/created -> subscriber 72",
+        ]
+    );
+
+    // The store's own metafields are fetched like any other resource.
+    let tenant = test.tenant("alpha").await.unwrap();
+    let store_metafield: StoreMetafield = tenant.fetch(4).await.unwrap();
+    assert_eq!(store_metafield.id, "4");
+    test.stop().await.unwrap();
 }

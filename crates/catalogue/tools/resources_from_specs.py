@@ -103,6 +103,9 @@ RESOURCES = [
     ("CategoryTreeNode", "reference/catalog/category-trees_catalog.v3.yml", None, "v3", None,
      True, "CategoryTree",
      "A category of a tree, with its children (`GET /v3/catalog/trees/{tree_id}/categories`)."),
+    ("StoreMetafield", "reference/store_information.v3.yml", None, "v3",
+     "/v3/store/metafields/{id}", True, None,
+     "A metafield of the store itself (`GET /v3/store/metafields/{metafield_id}`)."),
     ("InventoryLocationMetafield", "reference/locations.v3.yml", None, "v3",
      "/v3/inventory/locations/{parent_id}/metafields/{id}", True, "InventoryLocation",
      "A metafield of an inventory location (`GET /v3/inventory/locations/{location_id}/metafields/{metafield_id}`)."),
@@ -518,6 +521,7 @@ LISTS = {
     "CategoryTree": "/v3/catalog/trees",
     "CategoryTreeNode": "/v3/catalog/trees/{parent_id}/categories",
     "InventoryLocationMetafield": "/v3/inventory/locations/{parent_id}/metafields",
+    "StoreMetafield": "/v3/store/metafields",
 }
 
 
@@ -682,11 +686,14 @@ def main():
         }
         # The bodies of its writes, typed as the spec's request schemas say.
         bodies = {}
+        dropped = []
         for write, method, target in (("create", "post", LISTS.get(name)), ("update", "put", get)):
             if write not in (operations(spec, get, LISTS.get(name)) if get else []):
                 continue
             body = request_schema(spec, target, method)
             if body is None:
+                # A batch write (an array body) is not a write of one: not offered here.
+                dropped.append(write)
                 continue
             body_name = name + BODY_SUFFIX[write]
             builder.request = True
@@ -707,7 +714,8 @@ def main():
             **({"list": {"path": LISTS[name], "filters": list_filters(spec, LISTS[name]) or []}}
                if name in LISTS else {}),
             **({"fetched_from": FETCHED_FROM[name]} if name in FETCHED_FROM else {}),
-            "operations": operations(spec, get, LISTS.get(name)) if get else [],
+            "operations": [o for o in (operations(spec, get, LISTS.get(name)) if get else [])
+                           if o not in dropped],
             **({"bodies": bodies} if bodies else {}),
         })
     out = {
