@@ -2,13 +2,16 @@
 //! catalogue crate's `scopes.json` into `$OUT_DIR/events/`, one file per concern, and the API
 //! resources of its `resources.json` into `$OUT_DIR/resources.rs`. The catalogue crate does the
 //! loading, validation and generation; a problem in either file fails the build with the name of
-//! the entry at fault. Cargo reruns this script whenever the catalogue crate (and so its embedded
-//! files) changes.
+//! the entry at fault. Cargo reruns this script whenever the catalogue crate or one of its two
+//! files changes.
 
 use std::path::PathBuf;
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
+    for file in bigcommerce_app_catalogue::BUNDLED_FILES {
+        println!("cargo:rerun-if-changed={file}");
+    }
     let catalogue = match bigcommerce_app_catalogue::bundled() {
         Ok(catalogue) => catalogue,
         Err(e) => {

@@ -5,7 +5,6 @@
 use std::sync::{Arc, Mutex};
 
 use bigcommerce_app::events::{CartCreated, OrderCreated, ProductCreated};
-use bigcommerce_app::resources::StoreMetafield;
 use bigcommerce_app::resources::{
     Brand, BrandMetafield, Cart, Category, CategoryMetafield, CategoryTree, CategoryTreeNode,
     Channel, Customer, CustomerAddress, InventoryItem, InventoryLocation,
@@ -16,6 +15,9 @@ use bigcommerce_app::resources::{
 use bigcommerce_app::resources::{
     BrandUpdate, InventoryItemFilter, InventoryLocationFilter, OrderFilter, OrderUpdate,
     ProductCreate, ProductFilter, ProductUpdate, ShipmentCreate,
+};
+use bigcommerce_app::resources::{
+    CartMetafield, ChannelMetafield, StoreMetafield, VariantMetafield, VariantMetafieldFilter,
 };
 use bigcommerce_app::testing::TestApp;
 use bigcommerce_app::Decimal;
@@ -157,6 +159,9 @@ every_resource! {
     "category_tree" => CategoryTree,
     "category_tree_node" => CategoryTreeNode,
     "store_metafield" => StoreMetafield,
+    "variant_metafield" => VariantMetafield,
+    "channel_metafield" => ChannelMetafield,
+    "cart_metafield" => CartMetafield,
     "inventory_location_metafield" => InventoryLocationMetafield,
 }
 
@@ -1244,5 +1249,22 @@ async fn every_other_linked_group_fetches_its_resource() {
     let tenant = test.tenant("alpha").await.unwrap();
     let store_metafield: StoreMetafield = tenant.fetch(4).await.unwrap();
     assert_eq!(store_metafield.id, "4");
+    // Variants', channels' and carts' metafields are listed store-wide, each naming its owner.
+    let colours = tenant
+        .list::<VariantMetafield>()
+        .filter(VariantMetafieldFilter::Namespace("colours".into()))
+        .all()
+        .await
+        .unwrap();
+    assert_eq!(colours.len(), 3);
+    assert!(
+        colours.iter().all(|m| m.resource_id.is_some()),
+        "{colours:?}"
+    );
+    assert_eq!(
+        tenant.list::<ChannelMetafield>().all().await.unwrap().len(),
+        3
+    );
+    assert_eq!(tenant.list::<CartMetafield>().all().await.unwrap().len(), 3);
     test.stop().await.unwrap();
 }

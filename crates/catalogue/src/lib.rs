@@ -342,3 +342,11 @@ pub fn bundled() -> Result<Catalogue, CatalogueError> {
 
 /// The text of the bundled `scopes.json`.
 pub const BUNDLED_JSON: &str = include_str!("../scopes.json");
+
+/// Where the bundled catalogue files are, for a build script's `rerun-if-changed`: cargo's own
+/// tracking of `include_str!` files through this crate did not always rerun the framework's
+/// build script after `resources.json` changed.
+pub const BUNDLED_FILES: [&str; 2] = [
+    concat!(env!("CARGO_MANIFEST_DIR"), "/scopes.json"),
+    concat!(env!("CARGO_MANIFEST_DIR"), "/resources.json"),
+];

@@ -106,6 +106,15 @@ RESOURCES = [
     ("StoreMetafield", "reference/store_information.v3.yml", None, "v3",
      "/v3/store/metafields/{id}", True, None,
      "A metafield of the store itself (`GET /v3/store/metafields/{metafield_id}`)."),
+    # Metafields the API addresses two parents deep (a variant's) or whose specs describe their
+    # answers of one inconsistently (a cart's, a channel's): listed store-wide, where every
+    # item names its owner in `resource_id`.
+    ("VariantMetafield", "reference/catalog/product-variants_catalog.v3.yml", None, "v3", None,
+     True, None, "A metafield of a product variant, as the store-wide list gives it (`GET /v3/catalog/variants/metafields`)."),
+    ("ChannelMetafield", "reference/channels.v3.yml", None, "v3", None, True, None,
+     "A metafield of a channel, as the store-wide list gives it (`GET /v3/channels/metafields`)."),
+    ("CartMetafield", "reference/carts.v3.yml", None, "v3", None, True, None,
+     "A metafield of a cart, as the store-wide list gives it (`GET /v3/carts/metafields`)."),
     ("InventoryLocationMetafield", "reference/locations.v3.yml", None, "v3",
      "/v3/inventory/locations/{parent_id}/metafields/{id}", True, "InventoryLocation",
      "A metafield of an inventory location (`GET /v3/inventory/locations/{location_id}/metafields/{metafield_id}`)."),
@@ -522,6 +531,9 @@ LISTS = {
     "CategoryTreeNode": "/v3/catalog/trees/{parent_id}/categories",
     "InventoryLocationMetafield": "/v3/inventory/locations/{parent_id}/metafields",
     "StoreMetafield": "/v3/store/metafields",
+    "VariantMetafield": "/v3/catalog/variants/metafields",
+    "ChannelMetafield": "/v3/channels/metafields",
+    "CartMetafield": "/v3/carts/metafields",
 }
 
 
