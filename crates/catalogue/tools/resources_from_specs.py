@@ -503,6 +503,17 @@ def answer_schema(spec, path):
     return None
 
 
+def write_answer_schema(spec, path, method):
+    """The JSON Schema of the 200 or 201 answer of a write, or None if the spec has none."""
+    operation = path_item(spec, path).get(method, {}) if path else {}
+    for status in ("200", "201"):
+        response = resolve(spec, operation.get("responses", {}).get(status, {}))
+        for media in (response.get("content") or {}).values():
+            if "schema" in media:
+                return json_schema(spec, media["schema"])
+    return None
+
+
 # The list operation of each resource that has one: its path ({parent_id} for a nested resource).
 LISTS = {
     "Order": "/v2/orders",
@@ -713,8 +724,10 @@ def main():
                            f"The body of a {write} of [`{name}`] (`{method.upper()} {target}`).", 0)
             builder.request = False
             bodies[write] = body_name
-            # What the spec says the body may hold, to check the typed bodies against.
+            # What the spec says the body may hold, to check the typed bodies against, and what
+            # the API answers.
             answers[name][f"{write}_body"] = json_schema(spec, body)
+            answers[name][write] = write_answer_schema(spec, target, method)
         resources.append({
             "name": name,
             "spec": (f"{path}#/components/schemas/{schema_name}" if schema_name

@@ -47,10 +47,21 @@ pub(crate) async fn channels(
     State(core): State<Arc<Core>>,
     Extension(caller): Extension<Caller>,
 ) -> Response {
-    let Ok(channels) = core.with_store(&caller.store, |s| s.channels.clone()) else {
+    // The store's channels; one the app created answers as it was written.
+    let Ok(data) = core.with_store(&caller.store, |s| {
+        s.channels
+            .iter()
+            .map(|&id| {
+                let key = ("Channel".to_owned(), String::new(), id.to_string());
+                s.written
+                    .get(&key)
+                    .cloned()
+                    .unwrap_or_else(|| channel_json(id))
+            })
+            .collect::<Vec<Value>>()
+    }) else {
         return unknown_store();
     };
-    let data: Vec<Value> = channels.iter().map(|&id| channel_json(id)).collect();
     let count = data.len();
     Json(json!({
         "data": data,
@@ -328,6 +339,40 @@ pub(crate) async fn generated_create(
     lay_over(&mut created, fields);
     let key = (entry.name.clone(), parent.unwrap_or_default(), id);
     keep_written(&core, &caller, key, created, entry.wrapped)
+}
+
+/// `POST /v3/channels`: a created channel is one of the store's channels from then on (listed,
+/// and its channel-scoped events deliverable), as in a real store.
+pub(crate) async fn create_channel(
+    State(core): State<Arc<Core>>,
+    Extension(caller): Extension<Caller>,
+    Extension(entry): Extension<Arc<ResourceEntry>>,
+    path: Path<HashMap<String, String>>,
+    body: axum::body::Bytes,
+) -> Response {
+    let created = generated_create(
+        State(core.clone()),
+        Extension(caller.clone()),
+        Extension(entry),
+        path,
+        body,
+    )
+    .await;
+    if !created.status().is_success() {
+        return created;
+    }
+    let Ok(id) = core.with_store(&caller.store, |s| s.next_id) else {
+        return unknown_store();
+    };
+    let added = core.with_store(&caller.store, |s| {
+        if !s.channels.contains(&id) {
+            s.channels.push(id);
+        }
+    });
+    match added {
+        Ok(()) => created,
+        Err(_) => unknown_store(),
+    }
 }
 
 /// The fields a write sends, over a body; the id is the API's to give.

@@ -114,18 +114,26 @@ pub(crate) fn router(core: Arc<Core>) -> Router {
         .route(
             "/stores/{hash}/v3/hooks/{id}",
             get(hooks::get).put(hooks::update).delete(hooks::delete),
-        )
-        .route("/stores/{hash}/v3/channels", get(resources::channels));
+        );
     let mut api = api;
     // Every resource of resources.json: its GET (hand-written for orders, products and carts),
     // its list, and the writes its spec has.
     for entry in &core.resources.resources {
         let shared = Arc::new(entry.clone());
         let has = |operation: &str| entry.operations.iter().any(|o| o == operation);
-        if let Some(list) = entry.list.as_ref().filter(|_| entry.name != "Channel") {
-            let mut methods = get(resources::generated_list);
+        if let Some(list) = &entry.list {
+            // Channels are the store's own list (the hooks' channel scopes follow it).
+            let mut methods = if entry.name == "Channel" {
+                get(resources::channels)
+            } else {
+                get(resources::generated_list)
+            };
             if has("create") {
-                methods = methods.post(resources::generated_create);
+                methods = if entry.name == "Channel" {
+                    methods.post(resources::create_channel)
+                } else {
+                    methods.post(resources::generated_create)
+                };
             }
             api = api.route(
                 &format!("/stores/{{hash}}{}", list.path),
