@@ -202,11 +202,11 @@ fn ids_as_strings_and_unknown_fields_are_accepted() {
     assert!(err.to_string().contains("missing field `id`"), "{err}");
 }
 
-/// What the handlers fetched, or `gone <kind> <id>`.
+/// What a test's handlers saw, one line each (what they fetched, or `gone <kind> <id>`).
 #[derive(Clone, Default)]
-struct Fetched(Arc<Mutex<Vec<String>>>);
+struct Seen(Arc<Mutex<Vec<String>>>);
 
-impl Fetched {
+impl Seen {
     fn push(&self, line: String) {
         self.0.lock().unwrap().push(line);
     }
@@ -216,7 +216,7 @@ impl Fetched {
 async fn order_created(
     event: OrderCreated,
     tenant: Tenant,
-    State(fetched): State<Fetched>,
+    State(fetched): State<Seen>,
 ) -> Result<(), HandlerError> {
     match tenant.fetch::<Order>(event.id).await {
         Ok(order) => fetched.push(format!(
@@ -239,7 +239,7 @@ async fn order_created(
 async fn product_created(
     event: ProductCreated,
     tenant: Tenant,
-    State(fetched): State<Fetched>,
+    State(fetched): State<Seen>,
 ) -> Result<(), HandlerError> {
     let product = tenant.fetch::<Product>(event.id).await?;
     fetched.push(format!(
@@ -254,7 +254,7 @@ async fn product_created(
 async fn cart_created(
     event: CartCreated,
     tenant: Tenant,
-    State(fetched): State<Fetched>,
+    State(fetched): State<Seen>,
 ) -> Result<(), HandlerError> {
     let cart = tenant.fetch::<Cart>(&event.id).await?;
     let lines = cart
@@ -267,7 +267,7 @@ async fn cart_created(
 
 #[tokio::test]
 async fn handlers_fetch_what_their_event_names_and_a_deleted_order_is_gone() {
-    let fetched = Fetched::default();
+    let fetched = Seen::default();
     let app = App::empty()
         .handler(order_created)
         .handler(product_created)
@@ -375,15 +375,11 @@ async fn every_resource_kind_is_fetched_from_the_emulator_and_a_missing_one_is_g
     test.stop().await.unwrap();
 }
 
-/// What the group-enum handlers fetched.
-#[derive(Clone, Default)]
-struct FromGroups(Arc<Mutex<Vec<String>>>);
-
 #[webhook_handler("store/order/*")]
 async fn any_order_event(
     event: bigcommerce_app::events::OrderEvent,
     tenant: Tenant,
-    State(seen): State<FromGroups>,
+    State(seen): State<Seen>,
 ) -> Result<(), HandlerError> {
     let order = event.fetch(&tenant).await?;
     seen.0
@@ -397,10 +393,10 @@ async fn any_order_event(
 async fn any_shipment_event(
     event: bigcommerce_app::events::ShipmentEvent,
     tenant: Tenant,
-    State(seen): State<FromGroups>,
+    State(seen): State<Seen>,
 ) -> Result<(), HandlerError> {
     let shipment = event.fetch(&tenant).await?;
-    seen.0.lock().unwrap().push(format!(
+    seen.push(format!(
         "{} -> shipment {} of order {}",
         event.scope(),
         shipment.id,
@@ -413,10 +409,10 @@ async fn any_shipment_event(
 async fn any_product_metafield_event(
     event: bigcommerce_app::events::ProductMetafieldEvent,
     tenant: Tenant,
-    State(seen): State<FromGroups>,
+    State(seen): State<Seen>,
 ) -> Result<(), HandlerError> {
     let metafield = event.fetch(&tenant).await?;
-    seen.0.lock().unwrap().push(format!(
+    seen.push(format!(
         "{} -> metafield {} of product {}",
         event.scope(),
         metafield.id,
@@ -429,10 +425,10 @@ async fn any_product_metafield_event(
 async fn any_location_metafield_event(
     event: bigcommerce_app::events::InventoryLocationMetafieldEvent,
     tenant: Tenant,
-    State(seen): State<FromGroups>,
+    State(seen): State<Seen>,
 ) -> Result<(), HandlerError> {
     let metafield = event.fetch(&tenant).await?;
-    seen.0.lock().unwrap().push(format!(
+    seen.push(format!(
         "{} -> metafield {} of location {}",
         event.scope(),
         metafield.id,
@@ -443,7 +439,7 @@ async fn any_location_metafield_event(
 
 #[tokio::test]
 async fn group_enums_fetch_the_resource_their_events_name() {
-    let seen = FromGroups::default();
+    let seen = Seen::default();
     let app = App::empty()
         .handler(any_order_event)
         .handler(any_shipment_event)
@@ -658,16 +654,6 @@ async fn writes_create_update_and_delete_and_later_reads_see_them() {
     test.stop().await.unwrap();
 }
 
-/// What the handlers of the groups whose events do not all name one resource fetched.
-#[derive(Clone, Default)]
-struct FromMixedGroups(Arc<Mutex<Vec<String>>>);
-
-impl FromMixedGroups {
-    fn push(&self, line: String) {
-        self.0.lock().unwrap().push(line);
-    }
-}
-
 /// How a test line shows an `Option` fetch: the id, or `none`.
 fn shown<T>(fetched: Option<T>, id: impl Fn(&T) -> String) -> String {
     fetched.as_ref().map_or_else(|| "none".to_owned(), id)
@@ -677,7 +663,7 @@ fn shown<T>(fetched: Option<T>, id: impl Fn(&T) -> String) -> String {
 async fn any_product_event(
     event: bigcommerce_app::events::ProductEvent,
     tenant: Tenant,
-    State(seen): State<FromMixedGroups>,
+    State(seen): State<Seen>,
 ) -> Result<(), HandlerError> {
     // A variant's metafield names no product: `None`, not an error.
     let product = event.fetch(&tenant).await?;
@@ -693,7 +679,7 @@ async fn any_product_event(
 async fn any_sku_event(
     event: bigcommerce_app::events::SkuEvent,
     tenant: Tenant,
-    State(seen): State<FromMixedGroups>,
+    State(seen): State<Seen>,
 ) -> Result<(), HandlerError> {
     let variant = event.fetch(&tenant).await?;
     seen.push(format!(
@@ -712,7 +698,7 @@ async fn any_sku_event(
 async fn any_customer_event(
     event: bigcommerce_app::events::CustomerEvent,
     tenant: Tenant,
-    State(seen): State<FromMixedGroups>,
+    State(seen): State<Seen>,
 ) -> Result<(), HandlerError> {
     let customer = event.fetch(&tenant).await?;
     seen.push(format!("{} -> customer {}", event.scope(), customer.id));
@@ -723,7 +709,7 @@ async fn any_customer_event(
 async fn any_customer_address_event(
     event: bigcommerce_app::events::CustomerAddressEvent,
     tenant: Tenant,
-    State(seen): State<FromMixedGroups>,
+    State(seen): State<Seen>,
 ) -> Result<(), HandlerError> {
     let address = event.fetch(&tenant).await?;
     seen.push(format!(
@@ -739,7 +725,7 @@ async fn any_customer_address_event(
 async fn any_cart_event(
     event: bigcommerce_app::events::CartEvent,
     tenant: Tenant,
-    State(seen): State<FromMixedGroups>,
+    State(seen): State<Seen>,
 ) -> Result<(), HandlerError> {
     // A line item event may leave its cart's id out: then `None`.
     let cart = event.fetch(&tenant).await?;
@@ -755,7 +741,7 @@ async fn any_cart_event(
 async fn any_channel_category_event(
     event: bigcommerce_app::events::ChannelCategoryEvent,
     tenant: Tenant,
-    State(seen): State<FromMixedGroups>,
+    State(seen): State<Seen>,
 ) -> Result<(), HandlerError> {
     let category = event.fetch(&tenant).await?;
     seen.push(format!(
@@ -768,7 +754,7 @@ async fn any_channel_category_event(
 
 #[tokio::test]
 async fn groups_with_events_naming_other_resources_fetch_where_they_can() {
-    let seen = FromMixedGroups::default();
+    let seen = Seen::default();
     let app = App::empty()
         .handler(any_product_event)
         .handler(any_sku_event)
@@ -931,15 +917,11 @@ async fn the_store_information_and_resources_the_api_only_lists() {
     test.stop().await.unwrap();
 }
 
-/// What the product handler saw.
-#[derive(Clone, Default)]
-struct ProductsSeen(Arc<Mutex<Vec<String>>>);
-
 #[webhook_handler("store/product/*")]
 async fn product_as_fetched(
     event: bigcommerce_app::events::ProductEvent,
     tenant: Tenant,
-    State(seen): State<ProductsSeen>,
+    State(seen): State<Seen>,
 ) -> Result<(), HandlerError> {
     let line = match event.fetch(&tenant).await {
         Ok(Some(product)) => format!(
@@ -952,13 +934,13 @@ async fn product_as_fetched(
         Err(ResourceError::Gone { id, .. }) => format!("{} {id}: gone", event.scope()),
         Err(other) => return Err(other.into()),
     };
-    seen.0.lock().unwrap().push(line);
+    seen.push(line);
     Ok(())
 }
 
 #[tokio::test]
 async fn the_emulators_resources_follow_the_events_it_fires() {
-    let seen = ProductsSeen::default();
+    let seen = Seen::default();
     let app = App::empty()
         .handler(product_as_fetched)
         .state(seen.clone())
@@ -1116,21 +1098,11 @@ fn typed_write_bodies_are_what_the_specs_request_schemas_allow() {
     }
 }
 
-/// What the handlers of the remaining linked groups fetched.
-#[derive(Clone, Default)]
-struct FromOtherGroups(Arc<Mutex<Vec<String>>>);
-
-impl FromOtherGroups {
-    fn push(&self, line: String) {
-        self.0.lock().unwrap().push(line);
-    }
-}
-
 #[webhook_handler("store/category/*")]
 async fn any_category_event(
     event: bigcommerce_app::events::CategoryEvent,
     tenant: Tenant,
-    State(seen): State<FromOtherGroups>,
+    State(seen): State<Seen>,
 ) -> Result<(), HandlerError> {
     let category = event.fetch(&tenant).await?;
     seen.push(format!("{} -> category {}", event.scope(), category.id));
@@ -1141,7 +1113,7 @@ async fn any_category_event(
 async fn any_subscriber_event(
     event: bigcommerce_app::events::SubscriberEvent,
     tenant: Tenant,
-    State(seen): State<FromOtherGroups>,
+    State(seen): State<Seen>,
 ) -> Result<(), HandlerError> {
     let subscriber = event.fetch(&tenant).await?;
     seen.push(format!("{} -> subscriber {}", event.scope(), subscriber.id));
@@ -1152,7 +1124,7 @@ async fn any_subscriber_event(
 async fn any_brand_metafield_event(
     event: bigcommerce_app::events::BrandMetafieldEvent,
     tenant: Tenant,
-    State(seen): State<FromOtherGroups>,
+    State(seen): State<Seen>,
 ) -> Result<(), HandlerError> {
     let metafield = event.fetch(&tenant).await?;
     seen.push(format!(
@@ -1168,7 +1140,7 @@ async fn any_brand_metafield_event(
 async fn any_channel_cart_event(
     event: bigcommerce_app::events::ChannelCartEvent,
     tenant: Tenant,
-    State(seen): State<FromOtherGroups>,
+    State(seen): State<Seen>,
 ) -> Result<(), HandlerError> {
     let cart = event.fetch(&tenant).await?;
     seen.push(format!("{} -> cart {}", event.scope(), cart.id));
@@ -1179,7 +1151,7 @@ async fn any_channel_cart_event(
 async fn any_channel_order_event(
     event: bigcommerce_app::events::ChannelOrderEvent,
     tenant: Tenant,
-    State(seen): State<FromOtherGroups>,
+    State(seen): State<Seen>,
 ) -> Result<(), HandlerError> {
     let order = event.fetch(&tenant).await?;
     seen.push(format!("{} -> order {}", event.scope(), order.id));
@@ -1188,7 +1160,7 @@ async fn any_channel_order_event(
 
 #[tokio::test]
 async fn every_other_linked_group_fetches_its_resource() {
-    let seen = FromOtherGroups::default();
+    let seen = Seen::default();
     let app = App::empty()
         .handler(any_category_event)
         .handler(any_subscriber_event)
