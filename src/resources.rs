@@ -24,7 +24,8 @@
 //! - a listing, page by page: [`Tenant::list`] / [`Tenant::list_in`], with the spec's filters
 //!   typed ([`Listed::Filter`]: `ProductFilter::IdIn(vec![1, 2])`).
 //!   Some resources the API only lists (an order's coupons and payment transactions, inventory
-//!   locations and items, category trees and their categories): they have no fetch by id;
+//!   locations and items, category trees and their categories, the metafields of variants,
+//!   channels and carts store-wide): they have no fetch by id;
 //! - writes where the API has them: [`Tenant::create`], [`Tenant::update`], [`Tenant::delete`]
 //!   and their `_in` forms, with bodies typed from the spec's request schemas
 //!   ([`Creatable::Body`], [`Updatable::Body`]: `ProductCreate::new(..)` takes the fields the
