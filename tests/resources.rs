@@ -13,8 +13,8 @@ use bigcommerce_app::resources::{
     Refund, Resource, ResourceError, Shipment, StoreInformation, Subscriber,
 };
 use bigcommerce_app::resources::{
-    BrandUpdate, InventoryItemFilter, InventoryLocationFilter, OrderFilter, OrderUpdate,
-    ProductCreate, ProductFilter, ProductUpdate, ShipmentCreate,
+    BrandUpdate, ChannelCreate, InventoryItemFilter, InventoryLocationFilter, OrderFilter,
+    OrderUpdate, ProductCreate, ProductFilter, ProductUpdate, ShipmentCreate,
 };
 use bigcommerce_app::resources::{
     CartMetafield, ChannelMetafield, StoreMetafield, VariantMetafield, VariantMetafieldFilter,
@@ -633,6 +633,22 @@ async fn writes_create_update_and_delete_and_later_reads_see_them() {
     let shipment: Shipment = tenant.create_in(7, &tracked).await.unwrap();
     assert_eq!(shipment.order_id, Some(7));
     assert_eq!(shipment.tracking_number.as_deref(), Some("1Z999"));
+
+    // A created channel is one of the store's channels: listed with them, and its events go out.
+    let channel: Channel = tenant
+        .create(&ChannelCreate::new(
+            "Pop-up shop",
+            "storefront",
+            "bigcommerce",
+        ))
+        .await
+        .unwrap();
+    let channels = tenant.list::<Channel>().all().await.unwrap();
+    assert!(channels.iter().any(|c| c.id == channel.id), "{channels:?}");
+    assert_eq!(
+        test.emulator().channels("alpha").unwrap().last(),
+        Some(&channel.id)
+    );
 
     // Delete: then gone, to reads, lists and a second delete.
     tenant.delete::<Brand>(2).await.unwrap();

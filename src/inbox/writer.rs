@@ -4,10 +4,10 @@
 //! One writer task does all of it (configurable, see `Config::group_commit_writers`): on SQLite
 //! ingest and settlement never wait on each other for the database's single write lock, and on
 //! PostgreSQL the outcomes of handled events ride in the statement that inserts the next
-//! callbacks (one round trip and one commit for both; if it fails, both are retried). A request is answered only after the
-//! insert holding its row has committed. A settlement that cannot be written (the database is
-//! briefly down) is kept and written again, with backoff, instead of being left to the claim's
-//! lease.
+//! callbacks (one round trip and one commit for both; if it fails, both are retried). A request
+//! is answered only after the insert holding its row has committed. A settlement that cannot be
+//! written (the database is briefly down) is kept and written again, with backoff, instead of
+//! being left to the claim's lease.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;

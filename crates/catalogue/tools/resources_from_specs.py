@@ -708,10 +708,12 @@ def main():
             "list": answer_schema(spec, LISTS.get(name)),
         }
         # The bodies of its writes, typed as the spec's request schemas say.
+        # The writes of one resource the spec has; a listed-only resource has none.
+        writes = operations(spec, get, LISTS.get(name)) if get else []
         bodies = {}
         dropped = []
         for write, method, target in (("create", "post", LISTS.get(name)), ("update", "put", get)):
-            if write not in (operations(spec, get, LISTS.get(name)) if get else []):
+            if write not in writes:
                 continue
             body = request_schema(spec, target, method)
             if body is None:
@@ -739,8 +741,7 @@ def main():
             **({"list": {"path": LISTS[name], "filters": list_filters(spec, LISTS[name]) or []}}
                if name in LISTS else {}),
             **({"fetched_from": FETCHED_FROM[name]} if name in FETCHED_FROM else {}),
-            "operations": [o for o in (operations(spec, get, LISTS.get(name)) if get else [])
-                           if o not in dropped],
+            "operations": [o for o in writes if o not in dropped],
             **({"bodies": bodies} if bodies else {}),
         })
     out = {

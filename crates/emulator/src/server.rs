@@ -129,11 +129,7 @@ pub(crate) fn router(core: Arc<Core>) -> Router {
                 get(resources::generated_list)
             };
             if has("create") {
-                methods = if entry.name == "Channel" {
-                    methods.post(resources::create_channel)
-                } else {
-                    methods.post(resources::generated_create)
-                };
+                methods = methods.post(resources::generated_create);
             }
             api = api.route(
                 &format!("/stores/{{hash}}{}", list.path),

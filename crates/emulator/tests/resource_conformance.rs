@@ -89,6 +89,18 @@ fn object(
     }
 }
 
+/// A resource's path of one, under parent 7, with an id of the resource's kind (a cart's is
+/// text).
+fn one_path(name: &str, get: &str) -> String {
+    get.replace("{parent_id}", "7")
+        .replace("{id}", if name == "Cart" { "c-42" } else { "42" })
+}
+
+/// A list's path, under parent 7.
+fn list_path(list: &str) -> String {
+    list.replace("{parent_id}", "7")
+}
+
 /// The JSON of a `GET` that must answer 200.
 async fn get_ok(url: &str, token: &str) -> Value {
     let answer = reqwest::Client::new()
@@ -111,9 +123,7 @@ async fn every_resource_answer_conforms_to_its_spec_shape() {
     for entry in &resources.resources {
         // One resource, where the API has a path for one (a singleton's holds no id).
         if let Some(get) = &entry.get {
-            let path = get
-                .replace("{parent_id}", "7")
-                .replace("{id}", if entry.name == "Cart" { "c-42" } else { "42" });
+            let path = one_path(&entry.name, get);
             let body = get_ok(&format!("{root}{path}"), &api.token).await;
             let resource = match entry.version {
                 ApiVersion::V3 => {
@@ -133,7 +143,7 @@ async fn every_resource_answer_conforms_to_its_spec_shape() {
         let Some(list) = &entry.list else {
             continue;
         };
-        let path = list.path.replace("{parent_id}", "7");
+        let path = list_path(&list.path);
         let body = get_ok(&format!("{root}{path}?page=1&limit=2"), &api.token).await;
         let items = match entry.version {
             ApiVersion::V3 => {
@@ -212,9 +222,7 @@ async fn every_resource_answer_validates_against_the_specs_schema() {
         if let Some(get) = &entry.get {
             let schema = &answers["get"];
             assert!(schema.is_object(), "{}: no schema of GET one", entry.name);
-            let path = get
-                .replace("{parent_id}", "7")
-                .replace("{id}", if entry.name == "Cart" { "c-42" } else { "42" });
+            let path = one_path(&entry.name, get);
             let body = get_ok(&format!("{root}{path}"), &api.token).await;
             problems.extend(violations(schema, &body, &format!("GET {path}")));
             checked += 1;
@@ -222,7 +230,7 @@ async fn every_resource_answer_validates_against_the_specs_schema() {
         if let Some(list) = &entry.list {
             let schema = &answers["list"];
             assert!(schema.is_object(), "{}: no schema of its list", entry.name);
-            let path = list.path.replace("{parent_id}", "7");
+            let path = list_path(&list.path);
             let body = get_ok(&format!("{root}{path}?page=1&limit=2"), &api.token).await;
             problems.extend(violations(schema, &body, &format!("GET {path}")));
             checked += 1;
@@ -295,39 +303,26 @@ async fn every_write_answer_validates_against_the_specs_schema() {
     let mut checked = 0;
     for entry in &resources.resources {
         let answers = spec_answers(&entry.name);
-        let has = |write: &str| entry.operations.iter().any(|o| o == write);
-        if let (true, Some(list)) = (has("create"), &entry.list) {
-            let path = list.path.replace("{parent_id}", "7");
-            let body = write_ok(
+        let writes = [
+            (
+                "create",
                 reqwest::Method::POST,
-                &format!("{root}{path}"),
-                &api.token,
-                &serde_json::json!({}),
-            )
-            .await;
-            problems.extend(violations(
-                &opened(&answers["create"]),
-                &body,
-                &format!("POST {path}"),
-            ));
-            checked += 1;
-        }
-        if let (true, Some(get)) = (has("update"), &entry.get) {
-            let path = get
-                .replace("{parent_id}", "7")
-                .replace("{id}", if entry.name == "Cart" { "c-42" } else { "42" });
-            let body = write_ok(
+                entry.list.as_ref().map(|l| list_path(&l.path)),
+            ),
+            (
+                "update",
                 reqwest::Method::PUT,
-                &format!("{root}{path}"),
-                &api.token,
-                &serde_json::json!({}),
-            )
-            .await;
-            problems.extend(violations(
-                &opened(&answers["update"]),
-                &body,
-                &format!("PUT {path}"),
-            ));
+                entry.get.as_ref().map(|g| one_path(&entry.name, g)),
+            ),
+        ];
+        for (write, method, path) in writes {
+            let Some(path) = path.filter(|_| entry.operations.iter().any(|o| o == write)) else {
+                continue;
+            };
+            let url = format!("{root}{path}");
+            let body = write_ok(method.clone(), &url, &api.token, &serde_json::json!({})).await;
+            let what = format!("{method} {path}");
+            problems.extend(violations(&opened(&answers[write]), &body, &what));
             checked += 1;
         }
     }
