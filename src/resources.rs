@@ -30,7 +30,10 @@
 //!   and their `_in` forms, with bodies typed from the spec's request schemas
 //!   ([`Creatable::Body`], [`Updatable::Body`]: `ProductCreate::new(..)` takes the fields the
 //!   spec requires, `ProductUpdate { .., ..Default::default() }` the ones to change);
-//! - the resource an event names: `event.fetch(&tenant)` on the group enums. Where every event
+//! - the resource an event names: `order.fetch(&tenant)` on a handler's argument, the payload
+//!   type of its scope (`OrderCreated`, `ShipmentCreated`, `CartLineItemCreated`, ...; a scope
+//!   in two linked groups fetches what the narrower names: `ProductMetafieldCreated` its
+//!   metafield), and `event.fetch(&tenant)` on the group enums. Where every event
 //!   of the group names one resource it gives that resource: `OrderEvent` (its transaction and
 //!   metafield events included), `ChannelOrderEvent`, `ShipmentEvent`, `CategoryEvent`,
 //!   `CustomerEvent` (an address event names its customer), `CustomerAddressEvent`,
@@ -40,8 +43,8 @@
 //!   variant's metafield names no product), `SkuEvent` (a variant; an inventory change may leave
 //!   the variant out), `CartEvent` and `CartLineItemEvent` (a line item event may leave its cart
 //!   out) and `ChannelCategoryEvent` (a product assigned to a category names no category). A
-//!   handler of one scope whose payload several resource kinds share (`ProductCreated` is
-//!   `ResourceRef`) fetches with `tenant.fetch::<Product>(event.id)`.
+//!   scope's own type gives an `Option` only where its id field is optional
+//!   (`CartLineItemCreated`).
 
 use std::fmt;
 use std::future::Future;

@@ -469,3 +469,30 @@ fn an_event_link_excepting_nothing_or_linked_twice_is_an_error() {
         "{error}"
     );
 }
+
+#[test]
+fn a_scopes_payload_type_reads_and_writes_the_shared_structs_json_and_takes_only_its_scope() {
+    use bigcommerce_app::events::{FromEvent, OrderCreated, ResourceRef};
+    let data = serde_json::json!({"type": "order", "id": "218", "new_field": true});
+    let scoped: OrderCreated = serde_json::from_value(data.clone()).unwrap();
+    let shared: ResourceRef = serde_json::from_value(data).unwrap();
+    assert_eq!(scoped.id, 218);
+    assert_eq!(
+        serde_json::to_value(&scoped).unwrap(),
+        serde_json::to_value(&shared).unwrap()
+    );
+    assert_eq!(ResourceRef::from(scoped.clone()), shared);
+
+    let created = parse(envelope(
+        "store/order/created",
+        serde_json::json!({"id": 7}),
+    ));
+    assert_eq!(OrderCreated::from_event(created.event).unwrap().id, 7);
+    // The same shape from another scope is not an `OrderCreated`; the shared struct takes it.
+    let updated = parse(envelope(
+        "store/order/updated",
+        serde_json::json!({"id": 8}),
+    ));
+    let back = OrderCreated::from_event(updated.event).unwrap_err();
+    assert_eq!(ResourceRef::from_event(back).unwrap().id, 8);
+}

@@ -218,7 +218,8 @@ async fn order_created(
     tenant: Tenant,
     State(fetched): State<Seen>,
 ) -> Result<(), HandlerError> {
-    match tenant.fetch::<Order>(event.id).await {
+    // The handler's own argument knows its scope names an order.
+    match event.fetch(&tenant).await {
         Ok(order) => fetched.push(format!(
             "order {} {}",
             order.id,
@@ -241,7 +242,7 @@ async fn product_created(
     tenant: Tenant,
     State(fetched): State<Seen>,
 ) -> Result<(), HandlerError> {
-    let product = tenant.fetch::<Product>(event.id).await?;
+    let product: Product = event.fetch(&tenant).await?;
     fetched.push(format!(
         "product {} {}",
         product.id,
@@ -256,7 +257,7 @@ async fn cart_created(
     tenant: Tenant,
     State(fetched): State<Seen>,
 ) -> Result<(), HandlerError> {
-    let cart = tenant.fetch::<Cart>(&event.id).await?;
+    let cart: Cart = event.fetch(&tenant).await?;
     let lines = cart
         .line_items
         .and_then(|l| l.physical_items)
@@ -435,6 +436,206 @@ async fn any_location_metafield_event(
         event.resource_id()
     ));
     Ok(())
+}
+
+#[webhook_handler("store/shipment/created")]
+async fn shipment_created(
+    event: bigcommerce_app::events::ShipmentCreated,
+    tenant: Tenant,
+    State(seen): State<Seen>,
+) -> Result<(), HandlerError> {
+    let shipment: Shipment = event.fetch(&tenant).await?;
+    seen.push(format!(
+        "shipment {} of order {}",
+        shipment.id,
+        shipment.order_id.unwrap_or_default()
+    ));
+    Ok(())
+}
+
+// In `store/product/*` too, but its own resource is the metafield.
+#[webhook_handler("store/product/metafield/created")]
+async fn product_metafield_created(
+    event: bigcommerce_app::events::ProductMetafieldCreated,
+    tenant: Tenant,
+    State(seen): State<Seen>,
+) -> Result<(), HandlerError> {
+    let metafield: ProductMetafield = event.fetch(&tenant).await?;
+    seen.push(format!(
+        "metafield {} of product {}",
+        metafield.id, event.resource_id
+    ));
+    Ok(())
+}
+
+// A line item event may leave its cart's id out: `Option<Cart>`.
+#[webhook_handler("store/cart/lineItem/created")]
+async fn cart_line_item_created(
+    event: bigcommerce_app::events::CartLineItemCreated,
+    tenant: Tenant,
+    State(seen): State<Seen>,
+) -> Result<(), HandlerError> {
+    let cart: Option<Cart> = event.fetch(&tenant).await?;
+    seen.push(match cart {
+        Some(cart) => format!("line item {} of cart {}", event.id, cart.id),
+        None => format!("line item {} of no cart", event.id),
+    });
+    Ok(())
+}
+
+// The payload struct named after its one scope fetches too.
+#[webhook_handler("store/order/statusUpdated")]
+async fn order_status_updated(
+    event: bigcommerce_app::events::OrderStatusUpdated,
+    tenant: Tenant,
+    State(seen): State<Seen>,
+) -> Result<(), HandlerError> {
+    let order: Order = event.fetch(&tenant).await?;
+    seen.push(format!("status of order {}", order.id));
+    Ok(())
+}
+
+#[webhook_handler("store/sku/updated")]
+async fn sku_updated(
+    event: bigcommerce_app::events::SkuUpdated,
+    tenant: Tenant,
+    State(seen): State<Seen>,
+) -> Result<(), HandlerError> {
+    let variant: ProductVariant = event.fetch(&tenant).await?;
+    seen.push(format!(
+        "variant {} of product {}",
+        variant.id,
+        variant.product_id.unwrap_or_default()
+    ));
+    Ok(())
+}
+
+#[webhook_handler("store/customer/address/created")]
+async fn customer_address_created(
+    event: bigcommerce_app::events::CustomerAddressCreated,
+    tenant: Tenant,
+    State(seen): State<Seen>,
+) -> Result<(), HandlerError> {
+    let address: CustomerAddress = event.fetch(&tenant).await?;
+    seen.push(format!(
+        "address {} of customer {}",
+        address.id,
+        address.customer_id.unwrap_or_default()
+    ));
+    Ok(())
+}
+
+#[webhook_handler("store/channel/<id>/order/created")]
+async fn channel_order_created(
+    event: bigcommerce_app::events::ChannelOrderCreated,
+    tenant: Tenant,
+    channel: bigcommerce_app::events::ChannelId,
+    State(seen): State<Seen>,
+) -> Result<(), HandlerError> {
+    let order: Order = event.fetch(&tenant).await?;
+    seen.push(format!("order {} on channel {}", order.id, channel.0));
+    Ok(())
+}
+
+#[webhook_handler("store/product/deleted")]
+async fn product_deleted(
+    event: bigcommerce_app::events::ProductDeleted,
+    tenant: Tenant,
+    State(seen): State<Seen>,
+) -> Result<(), HandlerError> {
+    match event.fetch(&tenant).await {
+        Err(ResourceError::Gone { resource, id, .. }) => seen.push(format!("gone {resource} {id}")),
+        other => seen.push(format!("product {} not gone: {other:?}", event.id)),
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_scopes_own_payload_fetches_the_resource_its_event_names() {
+    let seen = Seen::default();
+    let app = App::empty()
+        .handler(shipment_created)
+        .handler(product_metafield_created)
+        .handler(cart_line_item_created)
+        .handler(order_status_updated)
+        .handler(sku_updated)
+        .handler(customer_address_created)
+        .handler(channel_order_created)
+        .handler(product_deleted)
+        .state(seen.clone())
+        .build()
+        .unwrap();
+    let test = TestApp::start(app, &[("alpha", &[1, 2])]).await.unwrap();
+    test.install("alpha").await.unwrap();
+    for (scope, channel, data) in [
+        (
+            "store/shipment/created",
+            None,
+            json!({"type": "shipment", "id": 3, "orderId": 24}),
+        ),
+        (
+            "store/product/metafield/created",
+            None,
+            json!({"metafield_id": 8, "resource_id": "25", "resource_type": "product"}),
+        ),
+        (
+            "store/cart/lineItem/created",
+            None,
+            json!({"type": "cart_line_item", "id": "li-1", "cartId": "c-7"}),
+        ),
+        (
+            "store/cart/lineItem/created",
+            None,
+            json!({"type": "cart_line_item", "id": "li-2"}),
+        ),
+        (
+            "store/order/statusUpdated",
+            None,
+            json!({"type": "order", "id": 21, "status": {"previous_status_id": 0, "new_status_id": 11}}),
+        ),
+        (
+            "store/sku/updated",
+            None,
+            json!({"type": "sku", "id": 30, "sku": {"product_id": 9, "variant_id": 30}}),
+        ),
+        (
+            "store/customer/address/created",
+            None,
+            json!({"type": "customer", "id": 2, "address": {"customer_id": 5}}),
+        ),
+        (
+            "store/channel/{channel_id}/order/created",
+            Some(2),
+            json!({"order_id": 31}),
+        ),
+        (
+            "store/product/deleted",
+            None,
+            json!({"type": "product", "id": 9}),
+        ),
+    ] {
+        test.trigger("alpha", scope, channel, Some(data))
+            .await
+            .unwrap();
+    }
+    test.wait_idle().await.unwrap();
+    let mut lines = seen.0.lock().unwrap().clone();
+    lines.sort();
+    assert_eq!(
+        lines,
+        [
+            "address 2 of customer 5",
+            "gone Product 9",
+            "line item li-1 of cart c-7",
+            "line item li-2 of no cart",
+            "metafield 8 of product 25",
+            "order 31 on channel 2",
+            "shipment 3 of order 24",
+            "status of order 21",
+            "variant 30 of product 9",
+        ]
+    );
+    test.stop().await.unwrap();
 }
 
 #[tokio::test]

@@ -254,8 +254,9 @@ async fn on_order_created(
     tenant: Tenant,
     State(activity): State<Activity>,
 ) -> Result<(), HandlerError> {
-    // Payloads carry ids only: fetch the order, typed, with the store's own API client.
-    let fetched: Order = tenant.fetch(order.id).await?;
+    // Payloads carry ids only: the event's own payload fetches the order it names, typed,
+    // with the store's own API client.
+    let fetched: Order = order.fetch(&tenant).await?;
     println!(
         "  [{}] order #{} created, total {}",
         tenant.store_hash(),

@@ -154,7 +154,7 @@ fn check_return(output: &ReturnType, fn_span: Span) -> syn::Result<()> {
     }
 }
 
-/// The scopes a generated event type can hold, by its name: a scope's payload alias
+/// The scopes a generated event type can hold, by its name: a scope's payload type
 /// (`OrderCreated`), a payload struct shared by several scopes (`ResourceRef`), a group enum
 /// (`OrderEvent`). `None` for `Event` and for names the catalogue does not generate.
 fn scopes_of_type(
@@ -188,7 +188,7 @@ fn scopes_of_type(
     })
 }
 
-/// The type to take for `scopes`: the scope's own alias, the pattern's group enum, the
+/// The type to take for `scopes`: the scope's own payload type, the pattern's group enum, the
 /// smallest group enum holding them all, or `Event`.
 fn suggested_type(catalogue: &'static Catalogue, resolved: &Resolved) -> String {
     if resolved.catch_all {

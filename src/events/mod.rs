@@ -4,8 +4,9 @@
 //!   [`Event::Unknown`] keeps anything this version does not know.
 //! - [`Scope`]: every catalogue scope with its description ([`Scope::info`]).
 //! - Group enums such as [`OrderEvent`] (`store/order/*`): what a wildcard handler receives.
-//! - Payload structs such as [`ResourceRef`], shared by scopes with the same shape, and one type
-//!   alias per scope ([`OrderCreated`]) so a handler can name its payload after its scope.
+//! - Payload structs such as [`ResourceRef`], shared by scopes with the same shape, and a newtype
+//!   per scope over the struct it shares ([`OrderCreated`], dereferencing to `ResourceRef`), so a
+//!   handler names its payload after its scope and can fetch the resource its event names.
 //!
 //! Payloads are forgiving: ids are accepted as numbers or numeric strings, optional fields may be
 //! missing or null, and unknown fields are kept in `extra`.

@@ -183,3 +183,54 @@ macro_rules! payload {
 }
 
 pub(crate) use payload;
+
+/// Declares the payload type of one scope: a newtype over the payload struct its scope shares
+/// with others (`OrderCreated(ResourceRef)`), so a handler's argument knows its scope and can
+/// [fetch](crate::resources) the resource its event names. It dereferences to the shared
+/// struct (`order.id`), converts to and from it, and reads and writes JSON exactly as it does.
+macro_rules! scope_payload {
+    ($(#[$attr:meta])* $name:ident($payload:ident);) => {
+        $(#[$attr])*
+        #[derive(Clone, Debug, PartialEq)]
+        pub struct $name(pub $payload);
+
+        impl ::core::ops::Deref for $name {
+            type Target = $payload;
+            fn deref(&self) -> &$payload {
+                &self.0
+            }
+        }
+
+        impl ::core::ops::DerefMut for $name {
+            fn deref_mut(&mut self) -> &mut $payload {
+                &mut self.0
+            }
+        }
+
+        impl ::core::convert::From<$payload> for $name {
+            fn from(payload: $payload) -> Self {
+                Self(payload)
+            }
+        }
+
+        impl ::core::convert::From<$name> for $payload {
+            fn from(scoped: $name) -> Self {
+                scoped.0
+            }
+        }
+
+        impl<'de> ::serde::Deserialize<'de> for $name {
+            fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                <$payload as ::serde::Deserialize>::deserialize(deserializer).map(Self)
+            }
+        }
+
+        impl ::serde::Serialize for $name {
+            fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                ::serde::Serialize::serialize(&self.0, serializer)
+            }
+        }
+    };
+}
+
+pub(crate) use scope_payload;

@@ -193,15 +193,15 @@ fn payloads_file(
     names: &mut std::collections::HashSet<String>,
 ) -> Result<String, CodegenError> {
     let mut out = header(
-        "Payload structs, one `payload!` each (the macro is in src/events/payload.rs), and a type alias per scope.",
+        "Payload structs, one `payload!` each, and a `scope_payload!` newtype per scope that shares its struct (both macros are in src/events/payload.rs).",
     );
-    out.push_str("use super::payload::payload;\n");
+    out.push_str("use super::payload::{payload, scope_payload};\n");
     for payload in &catalogue.payloads {
         out.push('\n');
         payload_decl(&mut out, Some(catalogue), payload);
     }
     out.push('\n');
-    type_aliases(&mut out, catalogue, names)?;
+    scope_newtypes(&mut out, catalogue, names)?;
     Ok(out)
 }
 
@@ -285,30 +285,40 @@ fn scopes_using<'c>(catalogue: &'c Catalogue, payload: &str) -> Vec<&'c str> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Per-scope type aliases: `OrderCreated = ResourceRef`, so a handler can name its scope's payload.
+// Per-scope newtypes over shared payloads: `OrderCreated(ResourceRef)`, so a handler's argument
+// says which scope it holds, and so which resource its event names.
 
-fn type_aliases(
+/// The scopes whose payload struct is shared, so they get a newtype named after the scope.
+pub(crate) fn has_newtype(scope: &ScopeEntry) -> bool {
+    scope.payload.as_deref().is_some_and(|p| p != scope.variant)
+}
+
+fn scope_newtypes(
     out: &mut String,
     catalogue: &Catalogue,
     names: &mut std::collections::HashSet<String>,
 ) -> Result<(), CodegenError> {
     for scope in catalogue.concrete() {
         let payload = scope.payload.as_deref().unwrap_or_default();
-        if scope.variant == payload {
+        if !has_newtype(scope) {
             continue;
         }
         if !names.insert(scope.variant.clone()) {
             return Err(CodegenError(format!(
-                "type alias `{}` for `{}` clashes with another generated type; set `variant`",
+                "the payload type `{}` of `{}` clashes with another generated type; set `variant`",
                 scope.variant, scope.scope
             )));
         }
+        out.push_str("scope_payload! {\n");
         doc_comment(
             out,
-            "",
-            &format!("Payload of `{}`: {}", scope.scope, scope.description),
+            "    ",
+            &format!(
+                "Payload of `{}`: {}\n\nThe [`{payload}`] its scope shares with others, which it dereferences to.",
+                scope.scope, scope.description
+            ),
         );
-        let _ = writeln!(out, "pub type {} = {payload};", scope.variant);
+        let _ = writeln!(out, "    {}({payload});\n}}", scope.variant);
     }
     Ok(())
 }
@@ -814,6 +824,9 @@ fn handler_support(catalogue: &Catalogue) -> TokenStream {
         let v = ident(&s.variant);
         let payload = ident(s.payload.as_deref().unwrap_or_default());
         holds.push(quote! { impl HoldsScope<scope_marker::#v> for #payload {} });
+        if has_newtype(s) {
+            holds.push(quote! { impl HoldsScope<scope_marker::#v> for #v {} });
+        }
     }
     for w in catalogue.wildcards() {
         let group = ident(&group_enum_name(w));
@@ -875,6 +888,30 @@ fn handler_support(catalogue: &Catalogue) -> TokenStream {
             }
         })
     });
+    // A scope's newtype takes that scope's events only.
+    let newtype_from_event = catalogue.concrete().filter(|s| has_newtype(s)).map(|s| {
+        let v = ident(&s.variant);
+        let value = if is_boxed(catalogue, s.payload.as_deref().unwrap_or_default()) {
+            quote!(*data)
+        } else {
+            quote!(data)
+        };
+        let arm = if s.kind == ScopeKind::ChannelTemplated {
+            quote! { Event::#v { data, .. } => Ok(#v(#value)), }
+        } else {
+            quote! { Event::#v(data) => Ok(#v(#value)), }
+        };
+        quote! {
+            impl FromEvent for #v {
+                fn from_event(event: Event) -> Result<Self, Event> {
+                    match event {
+                        #arm
+                        other => Err(other),
+                    }
+                }
+            }
+        }
+    });
     let group_from_event = catalogue.wildcards().map(|w| {
         let group = ident(&group_enum_name(w));
         quote! {
@@ -890,6 +927,12 @@ fn handler_support(catalogue: &Catalogue) -> TokenStream {
         catalogue
             .concrete()
             .filter_map(|s| s.payload.clone())
+            .chain(
+                catalogue
+                    .concrete()
+                    .filter(|s| has_newtype(s))
+                    .map(|s| s.variant.clone()),
+            )
             .collect(),
     );
     let groups = use_sibling(
@@ -910,6 +953,7 @@ fn handler_support(catalogue: &Catalogue) -> TokenStream {
         }
         #(#holds)*
         #(#from_event)*
+        #(#newtype_from_event)*
         #(#group_from_event)*
     }
 }
@@ -1084,6 +1128,11 @@ pub fn generate_resources(
     }
     // A group enum has one `fetch`: two resources linked to one wildcard would clash.
     let mut linked: BTreeMap<&str, &str> = BTreeMap::new();
+    // A scope's own payload type fetches what its narrowest linked wildcard names: a product
+    // metafield event is in `store/product/*` too, and its own resource is the metafield.
+    // Wildcards nest by prefix, so two of one breadth holding a scope are the same wildcard,
+    // which `linked` refuses.
+    let mut by_scope: BTreeMap<String, ScopeFetch> = BTreeMap::new();
     for entry in &resources.resources {
         for link in &entry.fetched_from {
             if let Some(first) = linked.insert(&link.wildcard, &entry.name) {
@@ -1092,8 +1141,18 @@ pub fn generate_resources(
                     entry.name, link.wildcard
                 )));
             }
-            event_fetch(&mut out, catalogue, entry, link)?;
+            for candidate in event_fetch(&mut out, catalogue, entry, link)? {
+                if by_scope
+                    .get(&candidate.scope)
+                    .is_none_or(|held| candidate.breadth < held.breadth)
+                {
+                    by_scope.insert(candidate.scope.clone(), candidate);
+                }
+            }
         }
+    }
+    for fetch in by_scope.values() {
+        out.push_str(&fetch.code);
     }
     Ok(GeneratedFile {
         name: "resources.rs",
@@ -1292,15 +1351,24 @@ fn listed_in(scope: &str, patterns: &[String]) -> bool {
 /// The type of an id read from a payload (`super::IdRef` in the generated module).
 const DISPLAY: &str = "IdRef<'_>";
 
+/// The `fetch` of one scope's payload type, from one link.
+struct ScopeFetch {
+    scope: String,
+    /// How many scopes the link's wildcard covers: the narrowest link wins.
+    breadth: usize,
+    code: String,
+}
+
 /// `impl GroupEnum { pub async fn fetch(...) }` for a resource its events name. When every
 /// member names it, `fetch` gives the resource; when some may not (they are in the link's
-/// `except`, or the id is in an optional field), it gives `Option<Resource>`.
+/// `except`, or the id is in an optional field), it gives `Option<Resource>`. Returns the same
+/// `fetch` for each member's own payload type, for the caller to keep the narrowest link's.
 fn event_fetch(
     out: &mut String,
     catalogue: &Catalogue,
     entry: &crate::ResourceEntry,
     link: &crate::EventLink,
-) -> Result<(), CodegenError> {
+) -> Result<Vec<ScopeFetch>, CodegenError> {
     let wildcard = catalogue
         .get(&link.wildcard)
         .filter(|w| w.wildcard)
@@ -1323,6 +1391,7 @@ fn event_fetch(
     }
     let group = group_enum_name(wildcard);
     let mut arms: Vec<(String, Option<MemberIds>)> = Vec::new();
+    let mut scope_fetches = Vec::new();
     let mut skipped = Vec::new();
     for member in &members {
         let variant = group_variant_name(wildcard, member);
@@ -1345,6 +1414,11 @@ fn event_fetch(
                     .ok_or_else(|| missing("parent id", &link.parent_id))?,
             ),
         };
+        scope_fetches.push(ScopeFetch {
+            scope: member.scope.clone(),
+            breadth: members.len(),
+            code: scope_fetch(catalogue, entry, member, &id, parent.as_ref())?,
+        });
         arms.push((variant, Some((id, parent))));
     }
     let partial = arms.iter().any(|(_, access)| match access {
@@ -1468,7 +1542,81 @@ fn event_fetch(
         );
     }
     let _ = write!(out, "{body}    }}\n}}\n");
-    Ok(())
+    Ok(scope_fetches)
+}
+
+/// `impl ScopePayload { pub async fn fetch(...) }`: the resource one scope's events name, on
+/// the type a handler of that scope takes (its newtype, or its own payload struct). It gives
+/// `Option<Resource>` only when the id is in an optional field.
+fn scope_fetch(
+    catalogue: &Catalogue,
+    entry: &crate::ResourceEntry,
+    member: &ScopeEntry,
+    id: &IdAccess,
+    parent: Option<&IdAccess>,
+) -> Result<String, CodegenError> {
+    let payload = member.payload.as_deref().unwrap_or_default();
+    if !has_newtype(member) {
+        let sharing = scopes_using(catalogue, payload);
+        if sharing.len() > 1 {
+            return Err(CodegenError(format!(
+                "the payload struct `{payload}` is named after `{}` but {} scopes share it; give it another name so `{}` gets its own type",
+                member.scope,
+                sharing.len(),
+                member.scope
+            )));
+        }
+    }
+    let name = &entry.name;
+    let optional = id.optional || parent.is_some_and(|p| p.optional);
+    let as_option = |access: &IdAccess| {
+        if access.optional {
+            format!("{}.map(|v| v as {DISPLAY})", access.expr)
+        } else {
+            format!("Some({} as {DISPLAY})", access.expr)
+        }
+    };
+    let body = match (parent, optional) {
+        (None, false) => format!(
+            "        let id: {DISPLAY} = {};\n        tenant.fetch::<{name}>(id).await\n",
+            id.expr
+        ),
+        (Some(parent), false) => format!(
+            "        let (parent_id, id): ({DISPLAY}, {DISPLAY}) = ({}, {});\n        tenant.fetch_in::<{name}>(parent_id, id).await\n",
+            parent.expr, id.expr
+        ),
+        (None, true) => format!(
+            "        match {} {{\n            Some(id) => tenant.fetch::<{name}>(id).await.map(Some),\n            None => Ok(None),\n        }}\n",
+            as_option(id)
+        ),
+        (Some(parent), true) => format!(
+            "        match {}.zip({}) {{\n            Some((parent_id, id)) => tenant.fetch_in::<{name}>(parent_id, id).await.map(Some),\n            None => Ok(None),\n        }}\n",
+            as_option(parent),
+            as_option(id)
+        ),
+    };
+    let under = entry
+        .parent
+        .as_ref()
+        .map(|parent| format!(" (under its [`{parent}`])"))
+        .unwrap_or_default();
+    let (doc, output) = if optional {
+        (
+            format!("Fetches the [`{name}`] this event names{under}, through the store's API client;\n    /// `None` when the event left its id out."),
+            format!("Option<{name}>"),
+        )
+    } else {
+        (
+            format!(
+                "Fetches the [`{name}`] this event names{under}, through the store's API client."
+            ),
+            name.clone(),
+        )
+    };
+    Ok(format!(
+        "\nimpl crate::events::{variant} {{\n    /// {doc}\n    pub async fn fetch(&self, tenant: &crate::Tenant) -> Result<{output}, super::ResourceError> {{\n        let p: &crate::events::{payload} = self;\n{body}    }}\n}}\n",
+        variant = member.variant
+    ))
 }
 
 fn mentions_decimal(ty: &FieldType) -> bool {
