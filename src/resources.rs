@@ -69,6 +69,20 @@ pub type ResourceFuture<'a, T> =
 #[doc(hidden)]
 pub type IdRef<'a> = &'a (dyn fmt::Display + Sync);
 
+/// The `fetch` of an event whose id field is optional: `None` at once when it was left out.
+/// One generic function, so each scope's generated `fetch` adds no future type of its own.
+#[doc(hidden)]
+pub fn fetch_if_named<'a, R: Send + 'a>(
+    fetch: Option<ResourceFuture<'a, R>>,
+) -> ResourceFuture<'a, Option<R>> {
+    Box::pin(async move {
+        match fetch {
+            Some(fetch) => fetch.await.map(Some),
+            None => Ok(None),
+        }
+    })
+}
+
 /// Which REST API generation serves a resource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ApiVersion {

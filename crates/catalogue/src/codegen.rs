@@ -1576,21 +1576,22 @@ fn scope_fetch(
             format!("Some({} as {DISPLAY})", access.expr)
         }
     };
+    // A plain fn giving the named future: no future type per scope to compile.
     let body = match (parent, optional) {
         (None, false) => format!(
-            "        let id: {DISPLAY} = {};\n        tenant.fetch::<{name}>(id).await\n",
+            "        let id: {DISPLAY} = {};\n        tenant.fetch::<{name}>(id)\n",
             id.expr
         ),
         (Some(parent), false) => format!(
-            "        let (parent_id, id): ({DISPLAY}, {DISPLAY}) = ({}, {});\n        tenant.fetch_in::<{name}>(parent_id, id).await\n",
+            "        let (parent_id, id): ({DISPLAY}, {DISPLAY}) = ({}, {});\n        tenant.fetch_in::<{name}>(parent_id, id)\n",
             parent.expr, id.expr
         ),
         (None, true) => format!(
-            "        match {} {{\n            Some(id) => tenant.fetch::<{name}>(id).await.map(Some),\n            None => Ok(None),\n        }}\n",
+            "        super::fetch_if_named({}.map(|id| tenant.fetch::<{name}>(id)))\n",
             as_option(id)
         ),
         (Some(parent), true) => format!(
-            "        match {}.zip({}) {{\n            Some((parent_id, id)) => tenant.fetch_in::<{name}>(parent_id, id).await.map(Some),\n            None => Ok(None),\n        }}\n",
+            "        super::fetch_if_named(\n            {}\n                .zip({})\n                .map(|(parent_id, id)| tenant.fetch_in::<{name}>(parent_id, id)),\n        )\n",
             as_option(parent),
             as_option(id)
         ),
@@ -1614,7 +1615,7 @@ fn scope_fetch(
         )
     };
     Ok(format!(
-        "\nimpl crate::events::{variant} {{\n    /// {doc}\n    pub async fn fetch(&self, tenant: &crate::Tenant) -> Result<{output}, super::ResourceError> {{\n        let p: &crate::events::{payload} = self;\n{body}    }}\n}}\n",
+        "\nimpl crate::events::{variant} {{\n    /// {doc}\n    pub fn fetch<'a>(&self, tenant: &'a crate::Tenant) -> super::ResourceFuture<'a, {output}> {{\n        let p: &crate::events::{payload} = self;\n{body}    }}\n}}\n",
         variant = member.variant
     ))
 }
