@@ -374,10 +374,10 @@ impl Store {
         debug_assert!(done.is_empty(), "SQLite settles apart");
         if unique.len() <= INSERT_CHUNK {
             // One statement is atomic on its own: no transaction round trips needed.
-            self.insert_chunk(&self.db, &rows, &unique, &first, &mut outcomes)
+            self.insert_chunk(&self.inbox_db, &rows, &unique, &first, &mut outcomes)
                 .await?;
         } else {
-            let txn = self.db.begin().await?;
+            let txn = self.inbox_db.begin().await?;
             for chunk in unique.chunks(INSERT_CHUNK) {
                 self.insert_chunk(&txn, &rows, chunk, &first, &mut outcomes)
                     .await?;
@@ -489,7 +489,7 @@ impl Store {
             ),
         ];
         let stmt = sea_orm::Statement::from_sql_and_values(DbBackend::Postgres, sql, values);
-        let answered = self.db.query_all(stmt).await?;
+        let answered = self.inbox_db.query_all(stmt).await?;
         let mut settled = std::collections::HashSet::new();
         let mut inserted = Vec::with_capacity(answered.len());
         for row in answered {
@@ -651,7 +651,7 @@ impl Store {
             values.extend([Value::from(now), Value::from(now)]);
             let rows = inbox::Entity::find()
                 .from_raw_sql(self.stmt(&sql, values))
-                .all(&self.db)
+                .all(&self.inbox_db)
                 .await?;
             for row in rows {
                 let mut event = InboxEvent::try_from(row)?;
@@ -677,7 +677,7 @@ impl Store {
     /// Writes and deletes a row in one transaction: whether the database takes writes now (a
     /// full disk, a read-only or unreachable database fail it). The row is never visible.
     pub async fn inbox_write_probe(&self) -> Result<()> {
-        let txn = self.db.begin().await?;
+        let txn = self.inbox_db.begin().await?;
         let now = self.now_ms();
         let hash = format!("probe-{:016x}", rand::random::<u64>());
         txn.execute(self.stmt(
@@ -706,7 +706,7 @@ impl Store {
     pub async fn inbox_extend_claims(&self, owner: &str, lease: Duration) -> Result<u64> {
         let expires = self.now_ms().saturating_add(duration_ms(lease));
         let res = self
-            .db
+            .inbox_db
             .execute(self.stmt(
                 "UPDATE bcapp_inbox SET claim_expires_at = ? WHERE status = 'claimed' AND claim_owner = ?",
                 vec![expires.into(), owner.into()],
@@ -735,11 +735,11 @@ impl Store {
         if !postgres && done.len() == settlements.len() && done.len() <= SETTLE_CHUNK {
             // The usual batch: one statement, atomic on its own, and no transaction round
             // trips through SQLite's connection thread.
-            self.settle_done(&self.db, owner, now, &done, &mut applied)
+            self.settle_done(&self.inbox_db, owner, now, &done, &mut applied)
                 .await?;
             return Ok(applied);
         }
-        let txn = self.db.begin().await?;
+        let txn = self.inbox_db.begin().await?;
         if postgres {
             // An outcome lost in a database crash only makes its event run again (handlers
             // run at least once), so its commit need not wait for the disk: this halves the

@@ -43,6 +43,12 @@ const MIGRATION_LOCK_KEY: i64 = 0x6263_6170_705f_6d67; // "bcapp_mg"
 #[derive(Clone)]
 pub struct Store {
     db: DatabaseConnection,
+    /// The connection of the inbox's writes (group commits, outcomes, claims). On a SQLite
+    /// file, one connection of its own: a connection that did not make the last commit throws
+    /// its whole page cache away when its next statement starts, and the writer commits many
+    /// times a second, so writes taking turns over the pool re-read the table's pages for
+    /// nearly every statement. Elsewhere, the pool.
+    inbox_db: DatabaseConnection,
     keys: KeyRing,
     clock: Clock,
 }
@@ -65,7 +71,10 @@ impl Store {
         cfg.validate()?;
         migrate(cfg).await?;
         let db = open(cfg, None, true).await?;
-        let store = Store::from_connection(db, cfg.key_ring.clone());
+        let mut store = Store::from_connection(db, cfg.key_ring.clone());
+        if cfg.backend()? == Backend::Sqlite && sqlite_file_path(&cfg.database_url).is_some() {
+            store.inbox_db = open(cfg, Some(1), true).await?;
+        }
         match store.check_keys().await {
             Ok(()) => Ok(store),
             Err(e @ StoreError::Decrypt { .. }) => Err(StoreError::WrongKey {
@@ -155,6 +164,7 @@ impl Store {
     /// Wraps an existing connection. Does not run migrations (see [`migrate_connection`]).
     pub fn from_connection(db: DatabaseConnection, keys: KeyRing) -> Store {
         Store {
+            inbox_db: db.clone(),
             db,
             keys,
             clock: Clock::System,
@@ -202,8 +212,11 @@ impl Store {
         self.db.ping().await.map_err(StoreError::from)
     }
 
-    /// Closes the pool, waiting for connections in use to be returned.
+    /// Closes the pool (and the inbox's own connection), waiting for connections in use to be
+    /// returned.
     pub async fn close(self) -> Result<()> {
+        // On PostgreSQL the inbox's handle is the same pool, closed with `db`.
+        self.inbox_db.close().await.map_err(StoreError::from)?;
         self.db.close().await.map_err(StoreError::from)
     }
 
