@@ -22,7 +22,8 @@
 //! - one resource: [`Tenant::fetch`], or [`Tenant::fetch_in`] under its parent; the store's
 //!   own profile: [`Tenant::fetch_singleton`]`::<StoreInformation>()`;
 //! - a listing, page by page: [`Tenant::list`] / [`Tenant::list_in`], with the spec's filters
-//!   typed ([`Listed::Filter`]: `ProductFilter::IdIn(vec![1, 2])`).
+//!   typed ([`Listed::Filter`]: `ProductFilter::IdIn(vec![1, 2])`; the values a spec lists
+//!   are enums: `ProductFilter::Sort(ProductSort::DateModified)`).
 //!   Some resources the API only lists (an order's coupons and payment transactions, inventory
 //!   locations and items, category trees and their categories, the metafields of variants,
 //!   channels and carts store-wide): they have no fetch by id;

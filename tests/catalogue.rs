@@ -496,3 +496,43 @@ fn a_scopes_payload_type_reads_and_writes_the_shared_structs_json_and_takes_only
     let back = OrderCreated::from_event(updated.event).unwrap_err();
     assert_eq!(ResourceRef::from_event(back).unwrap().id, 8);
 }
+
+/// Code generation of the bundled resources.json with the listed values of `Brand`'s `sort`
+/// filter replaced.
+fn brand_sort_values_error(values: serde_json::Value) -> String {
+    let mut raw: serde_json::Value =
+        serde_json::from_str(bigcommerce_app_catalogue::BUNDLED_RESOURCES_JSON).unwrap();
+    let brand = raw["resources"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|r| r["name"] == "Brand")
+        .unwrap();
+    let sort = brand["list"]["filters"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|f| f["name"] == "sort")
+        .unwrap();
+    sort["values"] = values;
+    let events = bigcommerce_app_catalogue::bundled().unwrap();
+    let taken: Vec<&str> = events.payloads.iter().map(|p| p.name.as_str()).collect();
+    let resources =
+        bigcommerce_app_catalogue::Resources::from_json(&raw.to_string(), &taken).unwrap();
+    match bigcommerce_app_catalogue::codegen::generate_resources(&events, &resources) {
+        Ok(_) => panic!("generated, expected an error"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn filter_values_that_make_no_variant_name_are_errors_naming_them() {
+    let error = brand_sort_values_error(serde_json::json!(["name", "Name"]));
+    assert!(
+        error.contains("value `Name` of filter `sort` gives the variant name `Name`"),
+        "{error}"
+    );
+    // `Other` holds the values the spec does not list.
+    let error = brand_sort_values_error(serde_json::json!(["other"]));
+    assert!(error.contains("reserved or taken"), "{error}");
+}

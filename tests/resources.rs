@@ -13,8 +13,8 @@ use bigcommerce_app::resources::{
     Refund, Resource, ResourceError, Shipment, StoreInformation, Subscriber,
 };
 use bigcommerce_app::resources::{
-    BrandUpdate, ChannelCreate, InventoryItemFilter, InventoryLocationFilter, OrderFilter,
-    OrderUpdate, ProductCreate, ProductFilter, ProductUpdate, ShipmentCreate,
+    BrandUpdate, ChannelCreate, ChannelFilter, InventoryItemFilter, InventoryLocationFilter,
+    OrderFilter, OrderUpdate, ProductCreate, ProductFilter, ProductUpdate, ShipmentCreate,
 };
 use bigcommerce_app::resources::{
     CartMetafield, ChannelMetafield, StoreMetafield, VariantMetafield, VariantMetafieldFilter,
@@ -778,6 +778,33 @@ fn list_filters_are_typed_as_their_specs_say_and_sent_as_bigcommerce_takes_them(
     assert_eq!(
         OrderFilter::MinTotal("12.50".parse().unwrap()).parameter(),
         ("min_total", "12.50".to_owned())
+    );
+    // Values the spec lists are an enum, sent as the spec spells them; `Other` sends one it
+    // does not list.
+    use bigcommerce_app::resources::{ChannelStatus, OrderInclude, ProductDirection, ProductSort};
+    assert_eq!(
+        ProductFilter::Sort(ProductSort::DateModified).parameter(),
+        ("sort", "date_modified".to_owned())
+    );
+    assert_eq!(
+        ProductFilter::Direction(ProductDirection::Desc).parameter(),
+        ("direction", "desc".to_owned())
+    );
+    assert_eq!(
+        OrderFilter::Include(vec![
+            OrderInclude::ConsignmentsLineItems,
+            OrderInclude::Fees
+        ])
+        .parameter(),
+        ("include", "consignments.line_items,fees".to_owned())
+    );
+    assert_eq!(
+        ChannelFilter::StatusIn(vec![
+            ChannelStatus::Active,
+            ChannelStatus::Other("paused".into())
+        ])
+        .parameter(),
+        ("status:in", "active,paused".to_owned())
     );
 }
 

@@ -977,6 +977,21 @@ pub fn generate_resources(
         PayloadShape::ArrayOf(_) => false,
     });
     let nested = resources.resources.iter().any(|r| r.parent.is_some());
+    // What the module declares, for the enums of filter values not to clash with it.
+    let mut names = GeneratedNames {
+        taken: resources
+            .objects
+            .iter()
+            .map(|o| o.name.clone())
+            .chain(
+                resources
+                    .resources
+                    .iter()
+                    .flat_map(|r| [r.name.clone(), format!("{}Filter", r.name)]),
+            )
+            .collect(),
+        values: BTreeMap::new(),
+    };
     let listed = resources.resources.iter().any(|r| r.list.is_some());
     let mut imports = vec!["ApiVersion"];
     if resources
@@ -1117,7 +1132,7 @@ pub fn generate_resources(
             }
         }
         if let Some(list) = &entry.list {
-            let filter = list_filter(&mut out, entry, list)?;
+            let filter = list_filter(&mut out, entry, list, &mut names)?;
             let _ = write!(
                 out,
                 "\nimpl Listed for {name} {{\n    const LIST: &'static str = {path:?};\n    type Filter = {filter};\n}}\n",
@@ -1167,6 +1182,7 @@ fn list_filter(
     out: &mut String,
     entry: &crate::ResourceEntry,
     list: &crate::ListEntry,
+    names: &mut GeneratedNames,
 ) -> Result<String, CodegenError> {
     if list.filters.is_empty() {
         return Ok("super::NoFilter".to_owned());
@@ -1189,12 +1205,29 @@ fn list_filter(
                 entry.name, filter.name, filter.ty
             ))
         })?;
+        let value_type = if filter.values.is_empty() {
+            rust_type_text(&ty)
+        } else {
+            let values = filter_values(out, entry, filter, names)?;
+            match &ty {
+                FieldType::String => values,
+                FieldType::Array(inner) if **inner == FieldType::String => {
+                    format!("Vec<{values}>")
+                }
+                _ => {
+                    return Err(CodegenError(format!(
+                        "resources.json `{}`: filter `{}` lists values but is not text",
+                        entry.name, filter.name
+                    )))
+                }
+            }
+        };
         let doc = match &filter.doc {
             Some(doc) => format!("`{}`: {doc}", filter.name),
             None => format!("`{}`.", filter.name),
         };
         doc_comment(&mut variants, "    ", &doc);
-        let _ = writeln!(variants, "    {variant}({}),", rust_type_text(&ty));
+        let _ = writeln!(variants, "    {variant}({value_type}),");
         let text = if matches!(ty, FieldType::Array(_)) {
             "super::comma_separated(value)"
         } else {
@@ -1209,6 +1242,67 @@ fn list_filter(
     let _ = write!(
         out,
         "\n/// A filter of the [`{resource}`] list: a query parameter its spec documents, with a value of\n/// its type.\n#[derive(Clone, Debug, PartialEq)]\npub enum {name} {{\n{variants}}}\n\nimpl ListFilter for {name} {{\n    fn parameter(&self) -> (&'static str, String) {{\n        match self {{\n{arms}        }}\n    }}\n}}\n",
+        resource = entry.name,
+    );
+    Ok(name)
+}
+
+/// The type names of the generated resources module.
+struct GeneratedNames {
+    /// Objects, resources and their filter enums.
+    taken: BTreeSet<String>,
+    /// The enums of filter values made so far, with their values.
+    values: BTreeMap<String, Vec<String>>,
+}
+
+/// The enum of the values the spec lists for a text filter (`ProductSort`: `Id`, `Name`, ...,
+/// and `Other` for a value it does not list), written as the API takes them; gives its name.
+fn filter_values(
+    out: &mut String,
+    entry: &crate::ResourceEntry,
+    filter: &crate::FilterEntry,
+    names: &mut GeneratedNames,
+) -> Result<String, CodegenError> {
+    let base = filter.name.split(':').next().unwrap_or_default();
+    let name = format!("{}{}", entry.name, crate::pascal_case(base));
+    // `status` and `status:in` share their values' enum.
+    match names.values.get(&name) {
+        Some(values) if *values == filter.values => return Ok(name),
+        None if !names.taken.contains(&name) => {}
+        _ => {
+            return Err(CodegenError(format!(
+                "resources.json `{}`: the values of filter `{}` would be the enum `{name}`, a name already taken",
+                entry.name, filter.name
+            )))
+        }
+    }
+    names.values.insert(name.clone(), filter.values.clone());
+    let mut variants = String::new();
+    let mut arms = String::new();
+    let mut seen = BTreeSet::new();
+    for value in &filter.values {
+        // `consignments.line_items` -> `ConsignmentsLineItems`.
+        let words: String = value
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
+        let variant = crate::pascal_case(&words);
+        let usable = variant.starts_with(|c: char| c.is_ascii_uppercase())
+            && variant != "Other"
+            && variant != "Self";
+        if !usable || !seen.insert(variant.clone()) {
+            return Err(CodegenError(format!(
+                "resources.json `{}`: value `{value}` of filter `{}` gives the variant name `{variant}`, which is empty, reserved or taken",
+                entry.name, filter.name
+            )));
+        }
+        let _ = writeln!(variants, "    /// `{value}`.\n    {variant},");
+        let _ = writeln!(arms, "            Self::{variant} => {value:?},");
+    }
+    let _ = write!(
+        out,
+        "\n/// The values of `{param}` when listing [`{resource}`]s, as its spec lists them.\n#[derive(Clone, Debug, PartialEq, Eq)]\npub enum {name} {{\n{variants}    /// A value the spec does not list, sent as given.\n    Other(String),\n}}\n\nimpl ::core::fmt::Display for {name} {{\n    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {{\n        f.write_str(match self {{\n{arms}            Self::Other(value) => value,\n        }})\n    }}\n}}\n",
+        param = filter.name,
         resource = entry.name,
     );
     Ok(name)

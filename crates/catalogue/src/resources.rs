@@ -68,6 +68,10 @@ pub struct FilterEntry {
     /// The first sentence of its description in the spec.
     #[serde(default)]
     pub doc: Option<String>,
+    /// The values the spec lists for a text parameter (`asc`, `desc`): its value is then an
+    /// enum of them (`ProductDirection`), with `Other` for a value the spec does not list.
+    #[serde(default)]
+    pub values: Vec<String>,
 }
 
 impl FilterEntry {

@@ -641,11 +641,19 @@ def list_filters(spec, list_path):
         if any(f["name"] == name for f in filters):
             continue
         schema = resolve(spec, param.get("schema") or param)
-        filters.append({
+        entry = {
             "name": name,
             "type": filter_type(name, schema, spec),
             "doc": first_sentence(param.get("description")),
-        })
+        }
+        # The values the spec lists for a text parameter (`sort`, `direction`, `include`).
+        listed = schema.get("enum")
+        if schema.get("type") == "array":
+            listed = resolve(spec, schema.get("items", {})).get("enum")
+        if entry["type"] in ("string", "[string]") and listed \
+                and all(isinstance(v, str) for v in listed):
+            entry["values"] = list(listed)
+        filters.append(entry)
     return filters
 
 
