@@ -405,8 +405,9 @@ fn group_enums_read_their_shared_fields() {
     assert_eq!(order.order_id(), 77);
 }
 
-/// The bundled resources.json with the `fetched_from` links of `resource` replaced.
-fn resources_with_links(resource: &str, links: serde_json::Value) -> String {
+/// The error of generating the bundled resources.json once `edit` has changed the entry of
+/// `resource`.
+fn resources_codegen_error(resource: &str, edit: impl FnOnce(&mut serde_json::Value)) -> String {
     let mut raw: serde_json::Value =
         serde_json::from_str(bigcommerce_app_catalogue::BUNDLED_RESOURCES_JSON).unwrap();
     let entry = raw["resources"]
@@ -415,28 +416,26 @@ fn resources_with_links(resource: &str, links: serde_json::Value) -> String {
         .iter_mut()
         .find(|r| r["name"] == resource)
         .unwrap();
-    entry["fetched_from"] = links;
-    raw.to_string()
-}
-
-fn resources_codegen_error(resource: &str, links: serde_json::Value) -> String {
+    edit(entry);
     let events = bigcommerce_app_catalogue::bundled().unwrap();
     let taken: Vec<&str> = events.payloads.iter().map(|p| p.name.as_str()).collect();
-    let resources = bigcommerce_app_catalogue::Resources::from_json(
-        &resources_with_links(resource, links),
-        &taken,
-    )
-    .expect("the links are well formed");
+    let resources = bigcommerce_app_catalogue::Resources::from_json(&raw.to_string(), &taken)
+        .expect("the edited entry is well formed");
     match bigcommerce_app_catalogue::codegen::generate_resources(&events, &resources) {
         Ok(_) => panic!("generated, expected an error"),
         Err(e) => e.to_string(),
     }
 }
 
+/// The error of generating the bundled resources.json with `resource` fetched from `links`.
+fn links_error(resource: &str, links: serde_json::Value) -> String {
+    resources_codegen_error(resource, |entry| entry["fetched_from"] = links)
+}
+
 #[test]
 fn an_event_link_names_the_member_without_an_id_and_what_to_do() {
     // A variant's metafield names no product: without `except`, the build says which scope and how.
-    let error = resources_codegen_error(
+    let error = links_error(
         "Product",
         serde_json::json!([{"wildcard": "store/product/*", "id": ["id"]}]),
     );
@@ -450,7 +449,7 @@ fn an_event_link_names_the_member_without_an_id_and_what_to_do() {
 
 #[test]
 fn an_event_link_excepting_nothing_or_linked_twice_is_an_error() {
-    let error = resources_codegen_error(
+    let error = links_error(
         "Product",
         serde_json::json!([{"wildcard": "store/product/*", "id": ["id", "resource_id"],
                 "except": ["store/cart/*"]}]),
@@ -460,7 +459,7 @@ fn an_event_link_excepting_nothing_or_linked_twice_is_an_error() {
         "{error}"
     );
     // `store/category/*` already fetches a Category: a second `fetch` would clash.
-    let error = resources_codegen_error(
+    let error = links_error(
         "Brand",
         serde_json::json!([{"wildcard": "store/category/*", "id": ["id"]}]),
     );
@@ -497,32 +496,18 @@ fn a_scopes_payload_type_reads_and_writes_the_shared_structs_json_and_takes_only
     assert_eq!(ResourceRef::from_event(back).unwrap().id, 8);
 }
 
-/// Code generation of the bundled resources.json with the listed values of `Brand`'s `sort`
-/// filter replaced.
+/// The error of generating the bundled resources.json with `values` listed for `Brand`'s
+/// `sort` filter.
 fn brand_sort_values_error(values: serde_json::Value) -> String {
-    let mut raw: serde_json::Value =
-        serde_json::from_str(bigcommerce_app_catalogue::BUNDLED_RESOURCES_JSON).unwrap();
-    let brand = raw["resources"]
-        .as_array_mut()
-        .unwrap()
-        .iter_mut()
-        .find(|r| r["name"] == "Brand")
-        .unwrap();
-    let sort = brand["list"]["filters"]
-        .as_array_mut()
-        .unwrap()
-        .iter_mut()
-        .find(|f| f["name"] == "sort")
-        .unwrap();
-    sort["values"] = values;
-    let events = bigcommerce_app_catalogue::bundled().unwrap();
-    let taken: Vec<&str> = events.payloads.iter().map(|p| p.name.as_str()).collect();
-    let resources =
-        bigcommerce_app_catalogue::Resources::from_json(&raw.to_string(), &taken).unwrap();
-    match bigcommerce_app_catalogue::codegen::generate_resources(&events, &resources) {
-        Ok(_) => panic!("generated, expected an error"),
-        Err(e) => e.to_string(),
-    }
+    resources_codegen_error("Brand", |brand| {
+        let sort = brand["list"]["filters"]
+            .as_array_mut()
+            .unwrap()
+            .iter_mut()
+            .find(|f| f["name"] == "sort")
+            .unwrap();
+        sort["values"] = values;
+    })
 }
 
 #[test]

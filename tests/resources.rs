@@ -21,7 +21,7 @@ use bigcommerce_app::resources::{
 };
 use bigcommerce_app::testing::TestApp;
 use bigcommerce_app::Decimal;
-use bigcommerce_app::{webhook_handler, App, HandlerError, State, Tenant};
+use bigcommerce_app::{webhook_handler, App, AppBuilder, HandlerError, State, Tenant};
 use bigcommerce_app_emulator::Resource as Served;
 use serde_json::{json, Value};
 
@@ -210,6 +210,29 @@ impl Seen {
     fn push(&self, line: String) {
         self.0.lock().unwrap().push(line);
     }
+}
+
+/// Runs `app` (its handlers sharing one [`Seen`]) for store `alpha` with `channels`, sends it
+/// `events` (scope, channel, data) and waits until they are handled; gives the running app and
+/// what its handlers saw, sorted.
+async fn handled(
+    app: AppBuilder,
+    channels: &[u64],
+    events: Vec<(&str, Option<u64>, Value)>,
+) -> (TestApp, Vec<String>) {
+    let seen = Seen::default();
+    let app = app.state(seen.clone()).build().unwrap();
+    let test = TestApp::start(app, &[("alpha", channels)]).await.unwrap();
+    test.install("alpha").await.unwrap();
+    for (scope, channel, data) in events {
+        test.trigger("alpha", scope, channel, Some(data))
+            .await
+            .unwrap();
+    }
+    test.wait_idle().await.unwrap();
+    let mut lines = seen.0.lock().unwrap().clone();
+    lines.sort();
+    (test, lines)
 }
 
 #[webhook_handler("store/order/created")]
@@ -552,7 +575,6 @@ async fn product_deleted(
 
 #[tokio::test]
 async fn a_scopes_own_payload_fetches_the_resource_its_event_names() {
-    let seen = Seen::default();
     let app = App::empty()
         .handler(shipment_created)
         .handler(product_metafield_created)
@@ -561,66 +583,59 @@ async fn a_scopes_own_payload_fetches_the_resource_its_event_names() {
         .handler(sku_updated)
         .handler(customer_address_created)
         .handler(channel_order_created)
-        .handler(product_deleted)
-        .state(seen.clone())
-        .build()
-        .unwrap();
-    let test = TestApp::start(app, &[("alpha", &[1, 2])]).await.unwrap();
-    test.install("alpha").await.unwrap();
-    for (scope, channel, data) in [
-        (
-            "store/shipment/created",
-            None,
-            json!({"type": "shipment", "id": 3, "orderId": 24}),
-        ),
-        (
-            "store/product/metafield/created",
-            None,
-            json!({"metafield_id": 8, "resource_id": "25", "resource_type": "product"}),
-        ),
-        (
-            "store/cart/lineItem/created",
-            None,
-            json!({"type": "cart_line_item", "id": "li-1", "cartId": "c-7"}),
-        ),
-        (
-            "store/cart/lineItem/created",
-            None,
-            json!({"type": "cart_line_item", "id": "li-2"}),
-        ),
-        (
-            "store/order/statusUpdated",
-            None,
-            json!({"type": "order", "id": 21, "status": {"previous_status_id": 0, "new_status_id": 11}}),
-        ),
-        (
-            "store/sku/updated",
-            None,
-            json!({"type": "sku", "id": 30, "sku": {"product_id": 9, "variant_id": 30}}),
-        ),
-        (
-            "store/customer/address/created",
-            None,
-            json!({"type": "customer", "id": 2, "address": {"customer_id": 5}}),
-        ),
-        (
-            "store/channel/{channel_id}/order/created",
-            Some(2),
-            json!({"order_id": 31}),
-        ),
-        (
-            "store/product/deleted",
-            None,
-            json!({"type": "product", "id": 9}),
-        ),
-    ] {
-        test.trigger("alpha", scope, channel, Some(data))
-            .await
-            .unwrap();
-    }
-    test.wait_idle().await.unwrap();
-    let mut lines = seen.0.lock().unwrap().clone();
-    lines.sort();
+        .handler(product_deleted);
+    let (test, lines) = handled(
+        app,
+        &[1, 2],
+        vec![
+            (
+                "store/shipment/created",
+                None,
+                json!({"type": "shipment", "id": 3, "orderId": 24}),
+            ),
+            (
+                "store/product/metafield/created",
+                None,
+                json!({"metafield_id": 8, "resource_id": "25", "resource_type": "product"}),
+            ),
+            (
+                "store/cart/lineItem/created",
+                None,
+                json!({"type": "cart_line_item", "id": "li-1", "cartId": "c-7"}),
+            ),
+            (
+                "store/cart/lineItem/created",
+                None,
+                json!({"type": "cart_line_item", "id": "li-2"}),
+            ),
+            (
+                "store/order/statusUpdated",
+                None,
+                json!({"type": "order", "id": 21, "status": {"previous_status_id": 0, "new_status_id": 11}}),
+            ),
+            (
+                "store/sku/updated",
+                None,
+                json!({"type": "sku", "id": 30, "sku": {"product_id": 9, "variant_id": 30}}),
+            ),
+            (
+                "store/customer/address/created",
+                None,
+                json!({"type": "customer", "id": 2, "address": {"customer_id": 5}}),
+            ),
+            (
+                "store/channel/{channel_id}/order/created",
+                Some(2),
+                json!({"order_id": 31}),
+            ),
+            (
+                "store/product/deleted",
+                None,
+                json!({"type": "product", "id": 9}),
+            ),
+        ],
+    )
+    .await;
     assert_eq!(
         lines,
         [
@@ -640,50 +655,48 @@ async fn a_scopes_own_payload_fetches_the_resource_its_event_names() {
 
 #[tokio::test]
 async fn group_enums_fetch_the_resource_their_events_name() {
-    let seen = Seen::default();
     let app = App::empty()
         .handler(any_order_event)
         .handler(any_shipment_event)
         .handler(any_product_metafield_event)
-        .handler(any_location_metafield_event)
-        .state(seen.clone())
-        .build()
-        .unwrap();
-    let test = TestApp::start(app, &[("alpha", &[1])]).await.unwrap();
-    test.install("alpha").await.unwrap();
-    for (scope, data) in [
-        (
-            "store/order/statusUpdated",
-            json!({"type": "order", "id": 21, "status": {"previous_status_id": 0, "new_status_id": 11}}),
-        ),
-        (
-            "store/order/transaction/created",
-            json!({"order_id": "22", "transaction_id": "t-1"}),
-        ),
-        (
-            "store/order/metafield/created",
-            json!({"metafield_id": 5, "resource_id": "23", "resource_type": "order"}),
-        ),
-        (
-            "store/shipment/created",
-            json!({"type": "shipment", "id": 3, "orderId": 24}),
-        ),
-        (
-            "store/product/metafield/updated",
-            json!({"metafield_id": 8, "resource_id": "25", "resource_type": "product"}),
-        ),
-        (
-            "store/inventory/location/metafield/created",
-            json!({"metafield_id": 9, "resource_id": "2", "resource_type": "location"}),
-        ),
-    ] {
-        test.trigger("alpha", scope, None, Some(data))
-            .await
-            .unwrap();
-    }
-    test.wait_idle().await.unwrap();
-    let mut lines = seen.0.lock().unwrap().clone();
-    lines.sort();
+        .handler(any_location_metafield_event);
+    let (test, lines) = handled(
+        app,
+        &[1],
+        vec![
+            (
+                "store/order/statusUpdated",
+                None,
+                json!({"type": "order", "id": 21, "status": {"previous_status_id": 0, "new_status_id": 11}}),
+            ),
+            (
+                "store/order/transaction/created",
+                None,
+                json!({"order_id": "22", "transaction_id": "t-1"}),
+            ),
+            (
+                "store/order/metafield/created",
+                None,
+                json!({"metafield_id": 5, "resource_id": "23", "resource_type": "order"}),
+            ),
+            (
+                "store/shipment/created",
+                None,
+                json!({"type": "shipment", "id": 3, "orderId": 24}),
+            ),
+            (
+                "store/product/metafield/updated",
+                None,
+                json!({"metafield_id": 8, "resource_id": "25", "resource_type": "product"}),
+            ),
+            (
+                "store/inventory/location/metafield/created",
+                None,
+                json!({"metafield_id": 9, "resource_id": "2", "resource_type": "location"}),
+            ),
+        ],
+    )
+    .await;
     assert_eq!(
         lines,
         [
@@ -998,88 +1011,80 @@ async fn any_channel_category_event(
 
 #[tokio::test]
 async fn groups_with_events_naming_other_resources_fetch_where_they_can() {
-    let seen = Seen::default();
     let app = App::empty()
         .handler(any_product_event)
         .handler(any_sku_event)
         .handler(any_customer_event)
         .handler(any_customer_address_event)
         .handler(any_cart_event)
-        .handler(any_channel_category_event)
-        .state(seen.clone())
-        .build()
-        .unwrap();
-    let test = TestApp::start(app, &[("alpha", &[1])]).await.unwrap();
-    test.install("alpha").await.unwrap();
-    for (scope, channel, data) in [
-        (
-            "store/product/updated",
-            None,
-            json!({"type": "product", "id": 31}),
-        ),
-        (
-            "store/product/metafield/created",
-            None,
-            json!({"metafield_id": 2, "resource_id": "32", "resource_type": "product"}),
-        ),
-        (
-            "store/product/variant/metafield/created",
-            None,
-            json!({"metafield_id": 3, "resource_id": "77", "resource_type": "variant"}),
-        ),
-        (
-            "store/sku/updated",
-            None,
-            json!({"type": "sku", "id": 40, "sku": {"product_id": 33, "variant_id": 41}}),
-        ),
-        (
-            "store/sku/inventory/updated",
-            None,
-            json!({"type": "sku", "id": 42, "inventory": {"product_id": 34, "method": "absolute", "value": 5}}),
-        ),
-        (
-            "store/customer/address/updated",
-            None,
-            json!({"type": "customer", "id": 51, "address": {"customer_id": 35}}),
-        ),
-        (
-            "store/customer/channel/login/access/updated",
-            None,
-            json!({"customer_id": 36, "channel_ids": [1]}),
-        ),
-        (
-            "store/cart/converted",
-            None,
-            json!({"type": "cart", "id": "c-9", "orderId": 60}),
-        ),
-        (
-            "store/cart/lineItem/created",
-            None,
-            json!({"type": "cart_line_item", "id": "li-1", "cartId": "c-10"}),
-        ),
-        (
-            "store/cart/lineItem/deleted",
-            None,
-            json!({"type": "cart_line_item", "id": "li-2"}),
-        ),
-        (
-            "store/channel/{channel_id}/category/updated",
-            Some(1),
-            json!({"category_id": 37, "tree_id": 1}),
-        ),
-        (
-            "store/channel/{channel_id}/category/product/assigned",
-            Some(1),
-            json!({"product_id": 38}),
-        ),
-    ] {
-        test.trigger("alpha", scope, channel, Some(data))
-            .await
-            .unwrap();
-    }
-    test.wait_idle().await.unwrap();
-    let mut lines = seen.0.lock().unwrap().clone();
-    lines.sort();
+        .handler(any_channel_category_event);
+    let (test, lines) = handled(
+        app,
+        &[1],
+        vec![
+            (
+                "store/product/updated",
+                None,
+                json!({"type": "product", "id": 31}),
+            ),
+            (
+                "store/product/metafield/created",
+                None,
+                json!({"metafield_id": 2, "resource_id": "32", "resource_type": "product"}),
+            ),
+            (
+                "store/product/variant/metafield/created",
+                None,
+                json!({"metafield_id": 3, "resource_id": "77", "resource_type": "variant"}),
+            ),
+            (
+                "store/sku/updated",
+                None,
+                json!({"type": "sku", "id": 40, "sku": {"product_id": 33, "variant_id": 41}}),
+            ),
+            (
+                "store/sku/inventory/updated",
+                None,
+                json!({"type": "sku", "id": 42, "inventory": {"product_id": 34, "method": "absolute", "value": 5}}),
+            ),
+            (
+                "store/customer/address/updated",
+                None,
+                json!({"type": "customer", "id": 51, "address": {"customer_id": 35}}),
+            ),
+            (
+                "store/customer/channel/login/access/updated",
+                None,
+                json!({"customer_id": 36, "channel_ids": [1]}),
+            ),
+            (
+                "store/cart/converted",
+                None,
+                json!({"type": "cart", "id": "c-9", "orderId": 60}),
+            ),
+            (
+                "store/cart/lineItem/created",
+                None,
+                json!({"type": "cart_line_item", "id": "li-1", "cartId": "c-10"}),
+            ),
+            (
+                "store/cart/lineItem/deleted",
+                None,
+                json!({"type": "cart_line_item", "id": "li-2"}),
+            ),
+            (
+                "store/channel/{channel_id}/category/updated",
+                Some(1),
+                json!({"category_id": 37, "tree_id": 1}),
+            ),
+            (
+                "store/channel/{channel_id}/category/product/assigned",
+                Some(1),
+                json!({"product_id": 38}),
+            ),
+        ],
+    )
+    .await;
     assert_eq!(
         lines,
         [
@@ -1404,52 +1409,44 @@ async fn any_channel_order_event(
 
 #[tokio::test]
 async fn every_other_linked_group_fetches_its_resource() {
-    let seen = Seen::default();
     let app = App::empty()
         .handler(any_category_event)
         .handler(any_subscriber_event)
         .handler(any_brand_metafield_event)
         .handler(any_channel_cart_event)
-        .handler(any_channel_order_event)
-        .state(seen.clone())
-        .build()
-        .unwrap();
-    let test = TestApp::start(app, &[("alpha", &[1])]).await.unwrap();
-    test.install("alpha").await.unwrap();
-    for (scope, channel, data) in [
-        (
-            "store/category/updated",
-            None,
-            json!({"type": "category", "id": 71}),
-        ),
-        (
-            "store/subscriber/created",
-            None,
-            json!({"type": "subscriber", "id": 72}),
-        ),
-        (
-            "store/brand/metafield/created",
-            None,
-            json!({"metafield_id": 3, "resource_id": "73", "resource_type": "brand"}),
-        ),
-        (
-            "store/channel/{channel_id}/cart/lineItem/updated",
-            Some(1),
-            json!({"cart_id": "c-74", "cart_item_id": "li-1"}),
-        ),
-        (
-            "store/channel/{channel_id}/order/statusUpdated",
-            Some(1),
-            json!({"order_id": 75}),
-        ),
-    ] {
-        test.trigger("alpha", scope, channel, Some(data))
-            .await
-            .unwrap();
-    }
-    test.wait_idle().await.unwrap();
-    let mut lines = seen.0.lock().unwrap().clone();
-    lines.sort();
+        .handler(any_channel_order_event);
+    let (test, lines) = handled(
+        app,
+        &[1],
+        vec![
+            (
+                "store/category/updated",
+                None,
+                json!({"type": "category", "id": 71}),
+            ),
+            (
+                "store/subscriber/created",
+                None,
+                json!({"type": "subscriber", "id": 72}),
+            ),
+            (
+                "store/brand/metafield/created",
+                None,
+                json!({"metafield_id": 3, "resource_id": "73", "resource_type": "brand"}),
+            ),
+            (
+                "store/channel/{channel_id}/cart/lineItem/updated",
+                Some(1),
+                json!({"cart_id": "c-74", "cart_item_id": "li-1"}),
+            ),
+            (
+                "store/channel/{channel_id}/order/statusUpdated",
+                Some(1),
+                json!({"order_id": 75}),
+            ),
+        ],
+    )
+    .await;
     assert_eq!(
         lines,
         [

@@ -289,7 +289,7 @@ fn scopes_using<'c>(catalogue: &'c Catalogue, payload: &str) -> Vec<&'c str> {
 // says which scope it holds, and so which resource its event names.
 
 /// The scopes whose payload struct is shared, so they get a newtype named after the scope.
-pub(crate) fn has_newtype(scope: &ScopeEntry) -> bool {
+fn has_newtype(scope: &ScopeEntry) -> bool {
     scope.payload.as_deref().is_some_and(|p| p != scope.variant)
 }
 
@@ -1430,6 +1430,15 @@ fn id_access_of(catalogue: &Catalogue, root: &str, path: &str) -> Option<IdAcces
     })
 }
 
+/// `Option<IdRef>` of an id access, whether its field is optional or not.
+fn as_option(access: &IdAccess) -> String {
+    if access.optional {
+        format!("{}.map(|v| v as {DISPLAY})", access.expr)
+    } else {
+        format!("Some({} as {DISPLAY})", access.expr)
+    }
+}
+
 /// How a member reaches its resource's id and, for a nested resource, its parent's; `None` in
 /// place of it for a member whose events name no such resource.
 type MemberIds = (IdAccess, Option<IdAccess>);
@@ -1520,13 +1529,6 @@ fn event_fetch(
         Some((id, parent)) => id.optional || parent.as_ref().is_some_and(|p| p.optional),
     });
     let name = &entry.name;
-    let as_option = |access: &IdAccess| {
-        if access.optional {
-            format!("{}.map(|v| v as {DISPLAY})", access.expr)
-        } else {
-            format!("Some({} as {DISPLAY})", access.expr)
-        }
-    };
     let mut body = String::new();
     match (&entry.parent, partial) {
         (None, false) => {
@@ -1663,13 +1665,6 @@ fn scope_fetch(
     }
     let name = &entry.name;
     let optional = id.optional || parent.is_some_and(|p| p.optional);
-    let as_option = |access: &IdAccess| {
-        if access.optional {
-            format!("{}.map(|v| v as {DISPLAY})", access.expr)
-        } else {
-            format!("Some({} as {DISPLAY})", access.expr)
-        }
-    };
     // A plain fn giving the named future: no future type per scope to compile.
     let body = match (parent, optional) {
         (None, false) => format!(
