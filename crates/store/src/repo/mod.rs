@@ -17,6 +17,7 @@ use crate::crypto::KeyRing;
 use crate::error::{Result, StoreError};
 use crate::migrations::Migrator;
 
+mod checkpoint;
 mod inbox;
 mod sessions;
 mod subscriptions;
@@ -49,6 +50,8 @@ pub struct Store {
     /// times a second, so writes taking turns over the pool re-read the table's pages for
     /// nearly every statement. Elsewhere, the pool.
     inbox_db: DatabaseConnection,
+    /// On a SQLite file, the task that checkpoints in the inbox writer's stead.
+    checkpointer: Option<std::sync::Arc<checkpoint::Checkpointer>>,
     keys: KeyRing,
     clock: Clock,
 }
@@ -70,10 +73,12 @@ impl Store {
     pub async fn connect(cfg: &StoreConfig) -> Result<Store> {
         cfg.validate()?;
         migrate(cfg).await?;
-        let db = open(cfg, None, true).await?;
+        let db = open(cfg, None, Checkpoints::Automatic, true).await?;
         let mut store = Store::from_connection(db, cfg.key_ring.clone());
         if cfg.backend()? == Backend::Sqlite && sqlite_file_path(&cfg.database_url).is_some() {
-            store.inbox_db = open(cfg, Some(1), true).await?;
+            store.inbox_db = open(cfg, Some(1), Checkpoints::Elsewhere, true).await?;
+            let own = open(cfg, Some(1), Checkpoints::Checkpointer, true).await?;
+            store.checkpointer = Some(std::sync::Arc::new(checkpoint::Checkpointer::start(own)));
         }
         match store.check_keys().await {
             Ok(()) => Ok(store),
@@ -91,7 +96,7 @@ impl Store {
     /// older than this version (start the app or run `bcapp migrate` first).
     pub async fn open_existing(cfg: &StoreConfig) -> Result<Store> {
         cfg.validate()?;
-        let db = open(cfg, None, false).await?;
+        let db = open(cfg, None, Checkpoints::Automatic, false).await?;
         let store = Store::from_connection(db, cfg.key_ring.clone());
         let applied = store.applied_migrations().await?;
         let Some(applied) = applied else {
@@ -165,6 +170,7 @@ impl Store {
     pub fn from_connection(db: DatabaseConnection, keys: KeyRing) -> Store {
         Store {
             inbox_db: db.clone(),
+            checkpointer: None,
             db,
             keys,
             clock: Clock::System,
@@ -212,9 +218,12 @@ impl Store {
         self.db.ping().await.map_err(StoreError::from)
     }
 
-    /// Closes the pool (and the inbox's own connection), waiting for connections in use to be
-    /// returned.
+    /// Closes the pool (and the inbox's and the checkpointer's own connections), waiting for
+    /// connections in use to be returned.
     pub async fn close(self) -> Result<()> {
+        if let Some(checkpointer) = &self.checkpointer {
+            checkpointer.stop().await.map_err(StoreError::from)?;
+        }
         // On PostgreSQL the inbox's handle is the same pool, closed with `db`.
         self.inbox_db.close().await.map_err(StoreError::from)?;
         self.db.close().await.map_err(StoreError::from)
@@ -235,7 +244,7 @@ impl Store {
 pub async fn migrate(cfg: &StoreConfig) -> Result<()> {
     cfg.validate()?;
     // One connection, so the advisory lock and the migration share a session.
-    let db = open(cfg, Some(1), true).await?;
+    let db = open(cfg, Some(1), Checkpoints::Automatic, true).await?;
     let result = migrate_connection(&db).await;
     let _ = db.close().await;
     result
@@ -272,10 +281,26 @@ pub async fn migrate_connection(db: &DatabaseConnection) -> Result<()> {
     result
 }
 
+/// What a pool's SQLite connections are for: they differ in checkpoints and lock waits.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Checkpoints {
+    /// SQLite's automatic checkpoints, and [`SQLITE_BUSY_TIMEOUT`].
+    Automatic,
+    /// None: the inbox's writer, for which [`checkpoint::Checkpointer`] does them.
+    Elsewhere,
+    /// The checkpointer's own: a restarting checkpoint holds the writer while it waits for
+    /// readers, so it waits at most [`CHECKPOINTER_BUSY_TIMEOUT`].
+    Checkpointer,
+}
+
+/// How long a restarting checkpoint may hold the inbox's writer waiting for readers.
+const CHECKPOINTER_BUSY_TIMEOUT: Duration = Duration::from_millis(100);
+
 /// Opens a connection pool. A failure names the URL with the password removed.
 async fn open(
     cfg: &StoreConfig,
     max_connections: Option<u32>,
+    checkpoints: Checkpoints,
     create: bool,
 ) -> Result<DatabaseConnection> {
     let backend = cfg.backend()?;
@@ -333,9 +358,18 @@ async fn open(
             } else {
                 o
             };
+            let o = if checkpoints == Checkpoints::Elsewhere {
+                o.pragma("wal_autocheckpoint", "0")
+            } else {
+                o
+            };
             o.journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
-                .busy_timeout(SQLITE_BUSY_TIMEOUT)
+                .busy_timeout(if checkpoints == Checkpoints::Checkpointer {
+                    CHECKPOINTER_BUSY_TIMEOUT
+                } else {
+                    SQLITE_BUSY_TIMEOUT
+                })
                 .foreign_keys(true)
                 // Under sustained load the write-ahead log can grow past what a checkpoint
                 // resets; once it does reset, the file is cut back to this (64 MiB).
