@@ -4,8 +4,8 @@
 //! database file and syncs both files to disk. SQLite's automatic checkpoint runs in whichever
 //! connection's commit crosses 1,000 log pages (4 MiB): under load that is the inbox's writer, a
 //! few times a second, and every callback waiting for the group commit waits for the syncs too.
-//! Measured with the handling benchmark on a 2-core machine whose disk syncs in 0.3 to 500 ms:
-//! acknowledgement p99 of 11 to 154 ms with it, 6 to 8.5 ms without.
+//! Measured with the app alone under wrk on a 2-core machine whose disk syncs in 0.3 to 500 ms:
+//! acknowledgement p99 of 11 to 154 ms with it, 9.7 to 12.9 ms with this task (BENCHMARKS.md).
 //!
 //! So the writer's connection never checkpoints (`wal_autocheckpoint=0`) and this task does,
 //! from a connection of its own. Its passive checkpoints never block the writer. They cannot
@@ -57,6 +57,7 @@ async fn run(db: DatabaseConnection) {
     let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut warned = false;
+    let mut grown = false;
     // A restart that found readers in the way waits longer before the next try: each try holds
     // the writer up to the connection's busy timeout.
     let mut restart_after = tokio::time::Instant::now();
@@ -80,7 +81,13 @@ async fn run(db: DatabaseConnection) {
             done => done,
         };
         match done {
-            Ok(_) => warned = false,
+            Ok(pass) => {
+                warned = false;
+                if pass.log >= GROWN_PAGES && !grown {
+                    tracing::warn!(pages = pass.log, "SQLite's write-ahead log keeps growing: readers hold it (a long query?) and it cannot be restarted");
+                }
+                grown = pass.log >= GROWN_PAGES;
+            }
             Err(DbErr::ConnectionAcquire(_)) if db.ping().await.is_err() => return,
             Err(e) => {
                 // A checkpoint left undone is done by the next one; one warning per streak.
@@ -92,6 +99,9 @@ async fn run(db: DatabaseConnection) {
         }
     }
 }
+
+/// Log pages (256 MiB) from which a log that restarts keep missing is reported.
+const GROWN_PAGES: i64 = 4 * RESTART_AT_PAGES;
 
 /// Longest wait between two restarts that found readers in the way.
 const MAX_RESTART_BACKOFF: Duration = Duration::from_secs(8);
