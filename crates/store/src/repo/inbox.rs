@@ -11,6 +11,9 @@ use sea_orm::{
 };
 use time::OffsetDateTime;
 
+use sea_orm::sqlx::{Connection as _, Row as _, SqliteConnection};
+
+use super::inbox_connection::{self, query_error};
 use super::{duration_ms, from_millis, opt_from_millis, to_millis, Store};
 use crate::entities::inbox::{self, InboxStatus};
 use crate::error::{Result, StoreError};
@@ -372,64 +375,20 @@ impl Store {
             return Ok((outcomes, applied));
         }
         debug_assert!(done.is_empty(), "SQLite settles apart");
-        if unique.len() <= INSERT_CHUNK {
-            // One statement is atomic on its own: no transaction round trips needed.
-            self.insert_chunk(&self.inbox_db, &rows, &unique, &first, &mut outcomes)
-                .await?;
-        } else {
-            let txn = self.inbox_db.begin().await?;
-            for chunk in unique.chunks(INSERT_CHUNK) {
-                self.insert_chunk(&txn, &rows, chunk, &first, &mut outcomes)
-                    .await?;
-            }
-            txn.commit().await?;
-        }
-        Ok((outcomes, Vec::new()))
-    }
-
-    /// One multi-row `INSERT ... ON CONFLICT DO NOTHING RETURNING`: the rows it returns are the
-    /// ones inserted; the others were already stored.
-    async fn insert_chunk<C: ConnectionTrait>(
-        &self,
-        conn: &C,
-        rows: &Rows<'_>,
-        chunk: &[usize],
-        first: &HashMap<(&str, &str, &str), usize>,
-        outcomes: &mut [InsertOutcome],
-    ) -> Result<()> {
-        let mut sql = String::with_capacity(200 + chunk.len() * 48);
-        sql.push_str(
-            "INSERT INTO bcapp_inbox (store_hash, scope, hash, body, received_at, status, \
-             attempts, next_attempt_at, claim_owner, claim_expires_at) VALUES ",
-        );
-        let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 8);
-        for (j, &i) in chunk.iter().enumerate() {
-            if j > 0 {
-                sql.push_str(", ");
-            }
-            let e = &rows.events[i];
-            values.extend([
-                e.store_hash.clone().into(),
-                e.scope.clone().into(),
-                e.hash.clone().into(),
-                e.body.clone().into(),
-                rows.now.into(),
-                rows.now.into(),
-            ]);
-            match rows.claim.filter(|_| (rows.claimed)(i)) {
-                Some((owner, expires)) => {
-                    sql.push_str("(?, ?, ?, ?, ?, 'claimed', 1, ?, ?, ?)");
-                    values.extend([owner.into(), expires.into()]);
+        self.inbox_conn
+            .with(&self.inbox_db, async |conn| {
+                if unique.len() <= INSERT_CHUNK {
+                    // One statement is atomic on its own: no transaction round trips needed.
+                    return insert_chunk(conn, &rows, &unique, &first, &mut outcomes).await;
                 }
-                None => sql.push_str("(?, ?, ?, ?, ?, 'pending', 0, ?, NULL, NULL)"),
-            }
-        }
-        sql.push_str(
-            " ON CONFLICT (store_hash, scope, hash) DO NOTHING \
-             RETURNING id, store_hash, scope, hash",
-        );
-        let inserted = conn.query_all(self.stmt(&sql, values)).await?;
-        record_inserted(&inserted, first, outcomes)
+                let mut txn = conn.begin().await.map_err(query_error)?;
+                for chunk in unique.chunks(INSERT_CHUNK) {
+                    insert_chunk(&mut txn, &rows, chunk, &first, &mut outcomes).await?;
+                }
+                txn.commit().await.map_err(query_error)
+            })
+            .await?;
+        Ok((outcomes, Vec::new()))
     }
 
     /// The PostgreSQL insert: the batch as arrays, unnested into rows; with the rows `done`
@@ -649,10 +608,25 @@ impl Store {
             let mut values: Vec<Value> = vec![owner.into(), expires.into()];
             values.extend(chunk.iter().map(|d| Value::from(d.id)));
             values.extend([Value::from(now), Value::from(now)]);
-            let rows = inbox::Entity::find()
-                .from_raw_sql(self.stmt(&sql, values))
-                .all(&self.inbox_db)
-                .await?;
+            let stmt = self.stmt(&sql, values);
+            let rows = if self.is_postgres() {
+                inbox::Entity::find()
+                    .from_raw_sql(stmt)
+                    .all(&self.inbox_db)
+                    .await?
+            } else {
+                let rows = self
+                    .inbox_conn
+                    .with(&self.inbox_db, async |conn| {
+                        inbox_connection::query(conn, stmt).await
+                    })
+                    .await?;
+                rows.iter()
+                    .map(|row| {
+                        <inbox::Model as sea_orm::FromQueryResult>::from_query_result(row, "")
+                    })
+                    .collect::<std::result::Result<Vec<_>, _>>()?
+            };
             for row in rows {
                 let mut event = InboxEvent::try_from(row)?;
                 event.recovered = chunk.iter().any(|d| d.id == event.id && d.recovered);
@@ -677,10 +651,9 @@ impl Store {
     /// Writes and deletes a row in one transaction: whether the database takes writes now (a
     /// full disk, a read-only or unreachable database fail it). The row is never visible.
     pub async fn inbox_write_probe(&self) -> Result<()> {
-        let txn = self.inbox_db.begin().await?;
         let now = self.now_ms();
         let hash = format!("probe-{:016x}", rand::random::<u64>());
-        txn.execute(self.stmt(
+        let insert = self.stmt(
             "INSERT INTO bcapp_inbox (store_hash, scope, hash, body, received_at, status, \
              attempts, next_attempt_at) VALUES ('-', 'probe', ?, ?, ?, 'done', 0, ?)",
             vec![
@@ -690,29 +663,43 @@ impl Store {
                 now.into(),
                 now.into(),
             ],
-        ))
-        .await?;
-        txn.execute(self.stmt(
+        );
+        let delete = self.stmt(
             "DELETE FROM bcapp_inbox WHERE store_hash = '-' AND hash = ?",
             vec![hash.into()],
-        ))
-        .await?;
-        txn.commit().await?;
-        Ok(())
+        );
+        if self.is_postgres() {
+            let txn = self.inbox_db.begin().await?;
+            txn.execute(insert).await?;
+            txn.execute(delete).await?;
+            return Ok(txn.commit().await?);
+        }
+        self.inbox_conn
+            .with(&self.inbox_db, async |conn| {
+                let mut txn = conn.begin().await.map_err(query_error)?;
+                inbox_connection::execute(&mut txn, insert).await?;
+                inbox_connection::execute(&mut txn, delete).await?;
+                txn.commit().await.map_err(query_error)
+            })
+            .await
     }
 
     /// Extends every claim `owner` holds to now + `lease` (it is still working on them).
     /// Returns how many.
     pub async fn inbox_extend_claims(&self, owner: &str, lease: Duration) -> Result<u64> {
         let expires = self.now_ms().saturating_add(duration_ms(lease));
-        let res = self
-            .inbox_db
-            .execute(self.stmt(
-                "UPDATE bcapp_inbox SET claim_expires_at = ? WHERE status = 'claimed' AND claim_owner = ?",
-                vec![expires.into(), owner.into()],
-            ))
-            .await?;
-        Ok(res.rows_affected())
+        let extend = self.stmt(
+            "UPDATE bcapp_inbox SET claim_expires_at = ? WHERE status = 'claimed' AND claim_owner = ?",
+            vec![expires.into(), owner.into()],
+        );
+        if self.is_postgres() {
+            return Ok(self.inbox_db.execute(extend).await?.rows_affected());
+        }
+        self.inbox_conn
+            .with(&self.inbox_db, async |conn| {
+                inbox_connection::execute(conn, extend).await
+            })
+            .await
     }
 
     /// Writes the outcomes of many attempts in one transaction (on PostgreSQL committed without
@@ -731,126 +718,130 @@ impl Store {
             .filter(|(_, s)| matches!(s, Settlement::Done { .. }))
             .map(|(i, s)| (i, s.id()))
             .collect();
-        let postgres = self.db.get_database_backend() == DbBackend::Postgres;
-        if !postgres && done.len() == settlements.len() && done.len() <= SETTLE_CHUNK {
-            // The usual batch: one statement, atomic on its own, and no transaction round
-            // trips through SQLite's connection thread.
-            self.settle_done(&self.inbox_db, owner, now, &done, &mut applied)
-                .await?;
-            return Ok(applied);
-        }
-        let txn = self.inbox_db.begin().await?;
-        if postgres {
+        // The others (retries, dead letters, unstarted), one statement each.
+        let others: Vec<(usize, sea_orm::Statement)> = settlements
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| Some((i, self.settle_other(owner, now, s)?)))
+            .collect();
+        if self.is_postgres() {
+            let txn = self.inbox_db.begin().await?;
             // An outcome lost in a database crash only makes its event run again (handlers
             // run at least once), so its commit need not wait for the disk: this halves the
             // commits that do.
             txn.execute_unprepared("SET LOCAL synchronous_commit TO OFF")
                 .await?;
+            self.settle_done_postgres(&txn, owner, now, &done, &mut applied)
+                .await?;
+            for (i, stmt) in others {
+                applied[i] = txn.execute(stmt).await?.rows_affected() == 1;
+            }
+            txn.commit().await?;
+            return Ok(applied);
         }
-        self.settle_done(&txn, owner, now, &done, &mut applied)
+        self.inbox_conn
+            .with(&self.inbox_db, async |conn| {
+                if others.is_empty() && done.len() <= SETTLE_CHUNK {
+                    // The usual batch: one statement, atomic on its own, and no transaction
+                    // round trips through SQLite's connection thread.
+                    return settle_done_sqlite(conn, owner, now, &done, &mut applied).await;
+                }
+                let mut txn = conn.begin().await.map_err(query_error)?;
+                settle_done_sqlite(&mut txn, owner, now, &done, &mut applied).await?;
+                for (i, stmt) in others {
+                    applied[i] = inbox_connection::execute(&mut txn, stmt).await? == 1;
+                }
+                txn.commit().await.map_err(query_error)
+            })
             .await?;
-        for (i, settlement) in settlements.iter().enumerate() {
-            let (sql, values): (&str, Vec<Value>) = match settlement {
-                Settlement::Done { .. } => continue,
-                Settlement::Retry {
-                    id,
-                    error,
-                    next_attempt_at,
-                    done_handlers,
-                } => (
-                    "UPDATE bcapp_inbox SET status = 'pending', last_error = ?, next_attempt_at = ?, \
-                     done_handlers = ?, claim_owner = NULL, claim_expires_at = NULL \
-                     WHERE id = ? AND status = 'claimed' AND claim_owner = ?",
-                    vec![
-                        error.clone().into(),
-                        to_millis(*next_attempt_at).into(),
-                        join_handlers(done_handlers).into(),
-                        (*id).into(),
-                        owner.into(),
-                    ],
-                ),
-                Settlement::Dead {
-                    id,
-                    error,
-                    done_handlers,
-                } => (
-                    "UPDATE bcapp_inbox SET status = 'dead', last_error = ?, finished_at = ?, \
-                     done_handlers = ?, claim_owner = NULL, claim_expires_at = NULL \
-                     WHERE id = ? AND status = 'claimed' AND claim_owner = ?",
-                    vec![
-                        error.clone().into(),
-                        now.into(),
-                        join_handlers(done_handlers).into(),
-                        (*id).into(),
-                        owner.into(),
-                    ],
-                ),
-                Settlement::Unstarted { id, counted } => (
-                    "UPDATE bcapp_inbox SET status = 'pending', next_attempt_at = ?, \
-                     attempts = CASE WHEN ? AND attempts > 0 THEN attempts - 1 ELSE attempts END, \
-                     claim_owner = NULL, claim_expires_at = NULL \
-                     WHERE id = ? AND status = 'claimed' AND claim_owner = ?",
-                    vec![now.into(), (*counted).into(), (*id).into(), owner.into()],
-                ),
-            };
-            applied[i] = txn.execute(self.stmt(sql, values)).await?.rows_affected() == 1;
-        }
-        txn.commit().await?;
         Ok(applied)
     }
 
-    /// The `Done` outcomes of a settlement: `applied[i]` set for the ones `owner` still held.
-    async fn settle_done<C: ConnectionTrait>(
+    /// The statement of an outcome other than `Done`; `None` for `Done`.
+    fn settle_other(
         &self,
-        conn: &C,
+        owner: &str,
+        now: i64,
+        settlement: &Settlement,
+    ) -> Option<sea_orm::Statement> {
+        let (sql, values): (&str, Vec<Value>) = match settlement {
+            Settlement::Done { .. } => return None,
+            Settlement::Retry {
+                id,
+                error,
+                next_attempt_at,
+                done_handlers,
+            } => (
+                "UPDATE bcapp_inbox SET status = 'pending', last_error = ?, next_attempt_at = ?, \
+                 done_handlers = ?, claim_owner = NULL, claim_expires_at = NULL \
+                 WHERE id = ? AND status = 'claimed' AND claim_owner = ?",
+                vec![
+                    error.clone().into(),
+                    to_millis(*next_attempt_at).into(),
+                    join_handlers(done_handlers).into(),
+                    (*id).into(),
+                    owner.into(),
+                ],
+            ),
+            Settlement::Dead {
+                id,
+                error,
+                done_handlers,
+            } => (
+                "UPDATE bcapp_inbox SET status = 'dead', last_error = ?, finished_at = ?, \
+                 done_handlers = ?, claim_owner = NULL, claim_expires_at = NULL \
+                 WHERE id = ? AND status = 'claimed' AND claim_owner = ?",
+                vec![
+                    error.clone().into(),
+                    now.into(),
+                    join_handlers(done_handlers).into(),
+                    (*id).into(),
+                    owner.into(),
+                ],
+            ),
+            Settlement::Unstarted { id, counted } => (
+                "UPDATE bcapp_inbox SET status = 'pending', next_attempt_at = ?, \
+                 attempts = CASE WHEN ? AND attempts > 0 THEN attempts - 1 ELSE attempts END, \
+                 claim_owner = NULL, claim_expires_at = NULL \
+                 WHERE id = ? AND status = 'claimed' AND claim_owner = ?",
+                vec![now.into(), (*counted).into(), (*id).into(), owner.into()],
+            ),
+        };
+        Some(self.stmt(sql, values))
+    }
+
+    /// PostgreSQL: the `Done` outcomes of a settlement in one statement, `applied[i]` set for
+    /// the ones `owner` still held. Each id is looked up in the primary key. The claim is
+    /// checked by its owner alone (a row has an owner only while claimed): with
+    /// `status = 'claimed'` the planner scanned the claimed index instead, whose entries of rows
+    /// settled since the last vacuum it counts as live, at 6 to 10 ms for 64 rows under load.
+    async fn settle_done_postgres(
+        &self,
+        txn: &sea_orm::DatabaseTransaction,
         owner: &str,
         now: i64,
         done: &[(usize, i64)],
         applied: &mut [bool],
     ) -> Result<()> {
-        let postgres = self.db.get_database_backend() == DbBackend::Postgres;
-        for chunk in done.chunks(if postgres { usize::MAX } else { SETTLE_CHUNK }) {
-            let ids: Vec<i64> = chunk.iter().map(|&(_, id)| id).collect();
-            let (sql, values) = if postgres {
-                // Each id looked up in the primary key. The claim is checked by its owner
-                // alone (a row has an owner only while claimed): with `status = 'claimed'` the
-                // planner scanned the claimed index instead, whose entries of rows settled
-                // since the last vacuum it counts as live, at 6 to 10 ms for 64 rows under load.
-                let ids = ids.into_iter().map(Value::from).collect();
-                (
-                    "UPDATE bcapp_inbox SET status = 'done', finished_at = ?, claim_owner = NULL, \
-                     claim_expires_at = NULL FROM UNNEST(?::bigint[]) AS settled(id) \
-                     WHERE bcapp_inbox.id = settled.id AND bcapp_inbox.claim_owner = ? \
-                     RETURNING bcapp_inbox.id"
-                        .to_owned(),
-                    vec![
-                        now.into(),
-                        Value::Array(sea_orm::sea_query::ArrayType::BigInt, Some(Box::new(ids))),
-                        owner.into(),
-                    ],
-                )
-            } else {
-                let (ids, ids_values) = self.id_list(&ids);
-                let mut values: Vec<Value> = vec![now.into(), owner.into()];
-                values.extend(ids_values);
-                (
-                    format!(
-                        "UPDATE bcapp_inbox SET status = 'done', finished_at = ?, claim_owner = NULL, \
-                         claim_expires_at = NULL WHERE status = 'claimed' AND claim_owner = ? \
-                         AND id {ids} RETURNING id"
-                    ),
-                    values,
-                )
-            };
-            let done_ids: std::collections::HashSet<i64> = conn
-                .query_all(self.stmt(&sql, values))
-                .await?
-                .iter()
-                .map(|row| row.try_get::<i64>("", "id"))
-                .collect::<std::result::Result<_, _>>()?;
-            for &(i, id) in chunk {
-                applied[i] = done_ids.contains(&id);
-            }
+        let ids = done.iter().map(|&(_, id)| Value::from(id)).collect();
+        let settled = txn
+            .query_all(self.stmt(
+                "UPDATE bcapp_inbox SET status = 'done', finished_at = ?, claim_owner = NULL, \
+                 claim_expires_at = NULL FROM UNNEST(?::bigint[]) AS settled(id) \
+                 WHERE bcapp_inbox.id = settled.id AND bcapp_inbox.claim_owner = ? \
+                 RETURNING bcapp_inbox.id",
+                vec![
+                    now.into(),
+                    Value::Array(sea_orm::sea_query::ArrayType::BigInt, Some(Box::new(ids))),
+                    owner.into(),
+                ],
+            ))
+            .await?
+            .iter()
+            .map(|row| row.try_get::<i64>("", "id"))
+            .collect::<std::result::Result<std::collections::HashSet<i64>, _>>()?;
+        for &(i, id) in done {
+            applied[i] = settled.contains(&id);
         }
         Ok(())
     }
@@ -1168,6 +1159,97 @@ async fn insert_one<C: ConnectionTrait>(
 
 /// Marks as inserted, with their ids, the events an insert returned (`RETURNING id, store_hash,
 /// scope, hash`); the others stay duplicates.
+/// SQLite: the `Done` outcomes of a settlement, `SETTLE_CHUNK` rows per statement; `applied[i]`
+/// set for the ones `owner` still held.
+async fn settle_done_sqlite(
+    conn: &mut SqliteConnection,
+    owner: &str,
+    now: i64,
+    done: &[(usize, i64)],
+    applied: &mut [bool],
+) -> Result<()> {
+    for chunk in done.chunks(SETTLE_CHUNK) {
+        let sql = format!(
+            "UPDATE bcapp_inbox SET status = 'done', finished_at = ?, claim_owner = NULL, \
+             claim_expires_at = NULL WHERE status = 'claimed' AND claim_owner = ? \
+             AND id IN ({}) RETURNING id",
+            vec!["?"; chunk.len()].join(", ")
+        );
+        let mut update = sea_orm::sqlx::query(&sql).bind(now).bind(owner);
+        for &(_, id) in chunk {
+            update = update.bind(id);
+        }
+        let settled = update
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(query_error)?
+            .iter()
+            .map(|row| row.try_get::<i64, _>(0))
+            .collect::<std::result::Result<std::collections::HashSet<i64>, _>>()
+            .map_err(query_error)?;
+        for &(i, id) in chunk {
+            applied[i] = settled.contains(&id);
+        }
+    }
+    Ok(())
+}
+
+/// SQLite: one multi-row `INSERT ... ON CONFLICT DO NOTHING RETURNING`; the rows it returns are
+/// the ones inserted, the others were already stored. Values are bound borrowed and the rows
+/// read by position (see [`inbox_connection`](super::inbox_connection)).
+async fn insert_chunk(
+    conn: &mut SqliteConnection,
+    rows: &Rows<'_>,
+    chunk: &[usize],
+    first: &HashMap<(&str, &str, &str), usize>,
+    outcomes: &mut [InsertOutcome],
+) -> Result<()> {
+    let claimed = |i: usize| rows.claim.filter(|_| (rows.claimed)(i));
+    let mut sql = String::with_capacity(200 + chunk.len() * 48);
+    sql.push_str(
+        "INSERT INTO bcapp_inbox (store_hash, scope, hash, body, received_at, status, \
+         attempts, next_attempt_at, claim_owner, claim_expires_at) VALUES ",
+    );
+    for (j, &i) in chunk.iter().enumerate() {
+        if j > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(match claimed(i) {
+            Some(_) => "(?, ?, ?, ?, ?, 'claimed', 1, ?, ?, ?)",
+            None => "(?, ?, ?, ?, ?, 'pending', 0, ?, NULL, NULL)",
+        });
+    }
+    sql.push_str(
+        " ON CONFLICT (store_hash, scope, hash) DO NOTHING RETURNING id, store_hash, scope, hash",
+    );
+    let mut insert = sea_orm::sqlx::query(&sql);
+    for &i in chunk {
+        let e = &rows.events[i];
+        insert = insert
+            .bind(e.store_hash.as_str())
+            .bind(e.scope.as_str())
+            .bind(e.hash.as_str())
+            .bind(e.body.as_slice())
+            .bind(rows.now)
+            .bind(rows.now);
+        if let Some((owner, expires)) = claimed(i) {
+            insert = insert.bind(owner).bind(expires);
+        }
+    }
+    let inserted = insert.fetch_all(conn).await.map_err(query_error)?;
+    for row in &inserted {
+        let key: (&str, &str, &str) = (
+            row.try_get(1).map_err(query_error)?,
+            row.try_get(2).map_err(query_error)?,
+            row.try_get(3).map_err(query_error)?,
+        );
+        if let Some(&i) = first.get(&key) {
+            outcomes[i] = InsertOutcome::Inserted(row.try_get(0).map_err(query_error)?);
+        }
+    }
+    Ok(())
+}
+
 fn record_inserted(
     rows: &[sea_orm::QueryResult],
     first: &HashMap<(&str, &str, &str), usize>,

@@ -19,6 +19,7 @@ use crate::migrations::Migrator;
 
 mod checkpoint;
 mod inbox;
+mod inbox_connection;
 mod sessions;
 mod subscriptions;
 mod tenants;
@@ -44,12 +45,14 @@ const MIGRATION_LOCK_KEY: i64 = 0x6263_6170_705f_6d67; // "bcapp_mg"
 #[derive(Clone)]
 pub struct Store {
     db: DatabaseConnection,
-    /// The connection of the inbox's writes (group commits, outcomes, claims). On a SQLite
-    /// file, one connection of its own: a connection that did not make the last commit throws
-    /// its whole page cache away when its next statement starts, and the writer commits many
-    /// times a second, so writes taking turns over the pool re-read the table's pages for
+    /// Where the inbox's writes (group commits, outcomes, claims) get their connection. On a
+    /// SQLite file, a pool of one of its own: a connection that did not make the last commit
+    /// throws its whole page cache away when its next statement starts, and the writer commits
+    /// many times a second, so writes taking turns over the pool re-read the table's pages for
     /// nearly every statement. Elsewhere, the pool.
     inbox_db: DatabaseConnection,
+    /// On SQLite, the connection taken out of `inbox_db` that every inbox write holds.
+    inbox_conn: std::sync::Arc<inbox_connection::InboxConnection>,
     /// On a SQLite file, the task that checkpoints in the inbox writer's stead.
     checkpointer: Option<std::sync::Arc<checkpoint::Checkpointer>>,
     keys: KeyRing,
@@ -170,6 +173,7 @@ impl Store {
     pub fn from_connection(db: DatabaseConnection, keys: KeyRing) -> Store {
         Store {
             inbox_db: db.clone(),
+            inbox_conn: std::sync::Arc::default(),
             checkpointer: None,
             db,
             keys,
@@ -224,9 +228,14 @@ impl Store {
         if let Some(checkpointer) = &self.checkpointer {
             checkpointer.stop().await.map_err(StoreError::from)?;
         }
+        self.inbox_conn.close().await?;
         // On PostgreSQL the inbox's handle is the same pool, closed with `db`.
         self.inbox_db.close().await.map_err(StoreError::from)?;
         self.db.close().await.map_err(StoreError::from)
+    }
+
+    pub(crate) fn is_postgres(&self) -> bool {
+        self.db.get_database_backend() == DbBackend::Postgres
     }
 
     pub(crate) fn stmt(&self, sql: &str, values: Vec<Value>) -> Statement {
