@@ -105,3 +105,73 @@ pub(crate) async fn execute(conn: &mut SqliteConnection, stmt: Statement) -> Res
         .map_err(query_error)?;
     Ok(done.rows_affected())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::{Claim, KeyRing, NewInboxEvent, Settlement, Store, StoreConfig};
+
+    /// Every inbox write on a SQLite file runs on the one connection taken out of the inbox's
+    /// pool: the pool is left with none, so nothing took turns with it.
+    #[tokio::test]
+    async fn inbox_writes_share_one_held_connection() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("app.db").display());
+        let store = Store::connect(&StoreConfig::new(
+            &url,
+            KeyRing::generate("k").expect("key"),
+        ))
+        .await
+        .expect("connect");
+        let events: Vec<NewInboxEvent> = (0..3)
+            .map(|i| NewInboxEvent {
+                store_hash: "abc123".into(),
+                scope: "store/order/created".into(),
+                hash: format!("{i:040}"),
+                body: b"{}".to_vec(),
+            })
+            .collect();
+        let claim = Claim {
+            owner: "me",
+            lease: std::time::Duration::from_secs(60),
+        };
+        let (inserted, _) = store
+            .inbox_insert_settling(&events, claim, |_| true, &[])
+            .await
+            .expect("insert");
+        let ids: Vec<i64> = inserted
+            .iter()
+            .map(|outcome| match outcome {
+                crate::InsertOutcome::Inserted(id) => *id,
+                crate::InsertOutcome::Duplicate => panic!("a fresh event was a duplicate"),
+            })
+            .collect();
+        assert_eq!(
+            store
+                .inbox_extend_claims("me", claim.lease)
+                .await
+                .expect("extend"),
+            3
+        );
+        store.inbox_write_probe().await.expect("probe");
+        let settled = store
+            .inbox_settle(
+                "me",
+                &[
+                    Settlement::Done { id: ids[0] },
+                    Settlement::Dead {
+                        id: ids[1],
+                        error: "no".into(),
+                        done_handlers: Vec::new(),
+                    },
+                    Settlement::Done { id: ids[2] + 1000 },
+                ],
+            )
+            .await
+            .expect("settle");
+        assert_eq!(settled, vec![true, true, false]);
+
+        assert!(store.inbox_conn.conn.lock().await.is_some());
+        assert_eq!(store.inbox_db.get_sqlite_connection_pool().size(), 0);
+        store.close().await.expect("close");
+    }
+}
