@@ -5,13 +5,12 @@ use std::fmt;
 use std::time::Duration;
 
 use sea_orm::sea_query::Expr;
+use sea_orm::sqlx::{Connection as _, Row as _, SqliteConnection};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     TransactionTrait, Value,
 };
 use time::OffsetDateTime;
-
-use sea_orm::sqlx::{Connection as _, Row as _, SqliteConnection};
 
 use super::inbox_connection::{self, query_error};
 use super::{duration_ms, from_millis, opt_from_millis, to_millis, Store};
@@ -731,8 +730,10 @@ impl Store {
             // commits that do.
             txn.execute_unprepared("SET LOCAL synchronous_commit TO OFF")
                 .await?;
-            self.settle_done_postgres(&txn, owner, now, &done, &mut applied)
-                .await?;
+            if !done.is_empty() {
+                self.settle_done_postgres(&txn, owner, now, &done, &mut applied)
+                    .await?;
+            }
             for (i, stmt) in others {
                 applied[i] = txn.execute(stmt).await?.rows_affected() == 1;
             }
