@@ -76,11 +76,11 @@ impl Store {
     pub async fn connect(cfg: &StoreConfig) -> Result<Store> {
         cfg.validate()?;
         migrate(cfg).await?;
-        let db = open(cfg, None, Checkpoints::Automatic, true).await?;
+        let db = open(cfg, None, PoolRole::Shared, true).await?;
         let mut store = Store::from_connection(db, cfg.key_ring.clone());
         if cfg.backend()? == Backend::Sqlite && sqlite_file_path(&cfg.database_url).is_some() {
-            store.inbox_db = open(cfg, Some(1), Checkpoints::Elsewhere, true).await?;
-            let own = open(cfg, Some(1), Checkpoints::Checkpointer, true).await?;
+            store.inbox_db = open(cfg, Some(1), PoolRole::InboxWriter, true).await?;
+            let own = open(cfg, Some(1), PoolRole::Checkpointer, true).await?;
             store.checkpointer = Some(std::sync::Arc::new(checkpoint::Checkpointer::start(own)));
         }
         match store.check_keys().await {
@@ -99,7 +99,7 @@ impl Store {
     /// older than this version (start the app or run `bcapp migrate` first).
     pub async fn open_existing(cfg: &StoreConfig) -> Result<Store> {
         cfg.validate()?;
-        let db = open(cfg, None, Checkpoints::Automatic, false).await?;
+        let db = open(cfg, None, PoolRole::Shared, false).await?;
         let store = Store::from_connection(db, cfg.key_ring.clone());
         let applied = store.applied_migrations().await?;
         let Some(applied) = applied else {
@@ -253,7 +253,7 @@ impl Store {
 pub async fn migrate(cfg: &StoreConfig) -> Result<()> {
     cfg.validate()?;
     // One connection, so the advisory lock and the migration share a session.
-    let db = open(cfg, Some(1), Checkpoints::Automatic, true).await?;
+    let db = open(cfg, Some(1), PoolRole::Shared, true).await?;
     let result = migrate_connection(&db).await;
     let _ = db.close().await;
     result
@@ -290,13 +290,15 @@ pub async fn migrate_connection(db: &DatabaseConnection) -> Result<()> {
     result
 }
 
-/// What a pool's SQLite connections are for: they differ in checkpoints and lock waits.
+/// What a pool's connections are for. On SQLite they differ in checkpoints and lock waits.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Checkpoints {
-    /// SQLite's automatic checkpoints, and [`SQLITE_BUSY_TIMEOUT`].
-    Automatic,
-    /// None: the inbox's writer, for which [`checkpoint::Checkpointer`] does them.
-    Elsewhere,
+enum PoolRole {
+    /// Everything but the two below: SQLite's automatic checkpoints, and
+    /// [`SQLITE_BUSY_TIMEOUT`].
+    Shared,
+    /// The inbox's writes on a SQLite file: no checkpoints, [`checkpoint::Checkpointer`] does
+    /// them.
+    InboxWriter,
     /// The checkpointer's own: a restarting checkpoint holds the writer while it waits for
     /// readers, so it waits at most [`CHECKPOINTER_BUSY_TIMEOUT`].
     Checkpointer,
@@ -309,7 +311,7 @@ const CHECKPOINTER_BUSY_TIMEOUT: Duration = Duration::from_millis(100);
 async fn open(
     cfg: &StoreConfig,
     max_connections: Option<u32>,
-    checkpoints: Checkpoints,
+    role: PoolRole,
     create: bool,
 ) -> Result<DatabaseConnection> {
     let backend = cfg.backend()?;
@@ -367,14 +369,14 @@ async fn open(
             } else {
                 o
             };
-            let o = if checkpoints == Checkpoints::Elsewhere {
+            let o = if role == PoolRole::InboxWriter {
                 o.pragma("wal_autocheckpoint", "0")
             } else {
                 o
             };
             o.journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
-                .busy_timeout(if checkpoints == Checkpoints::Checkpointer {
+                .busy_timeout(if role == PoolRole::Checkpointer {
                     CHECKPOINTER_BUSY_TIMEOUT
                 } else {
                     SQLITE_BUSY_TIMEOUT
