@@ -82,12 +82,9 @@ pub(crate) fn query_error(error: sea_orm::sqlx::Error) -> StoreError {
 /// Runs `stmt` and returns its rows as sea-orm reads them.
 pub(crate) async fn query(
     conn: &mut SqliteConnection,
-    stmt: Statement,
+    mut stmt: Statement,
 ) -> Result<Vec<QueryResult>> {
-    let values = stmt
-        .values
-        .unwrap_or(sea_orm::sea_query::Values(Vec::new()));
-    let rows = sea_orm::sqlx::query_with(&stmt.sql, SqlxValues(values))
+    let rows = bound(&mut stmt)
         .fetch_all(conn)
         .await
         .map_err(query_error)?;
@@ -95,15 +92,18 @@ pub(crate) async fn query(
 }
 
 /// Runs `stmt`; returns the rows it changed.
-pub(crate) async fn execute(conn: &mut SqliteConnection, stmt: Statement) -> Result<u64> {
+pub(crate) async fn execute(conn: &mut SqliteConnection, mut stmt: Statement) -> Result<u64> {
+    let done = bound(&mut stmt).execute(conn).await.map_err(query_error)?;
+    Ok(done.rows_affected())
+}
+
+/// `stmt` as a sqlx query, its values moved out.
+fn bound(stmt: &mut Statement) -> sea_orm::sqlx::query::Query<'_, Sqlite, SqlxValues> {
     let values = stmt
         .values
+        .take()
         .unwrap_or(sea_orm::sea_query::Values(Vec::new()));
-    let done = sea_orm::sqlx::query_with(&stmt.sql, SqlxValues(values))
-        .execute(conn)
-        .await
-        .map_err(query_error)?;
-    Ok(done.rows_affected())
+    sea_orm::sqlx::query_with(&stmt.sql, SqlxValues(values))
 }
 
 #[cfg(test)]
