@@ -14,6 +14,7 @@ use time::OffsetDateTime;
 
 use super::inbox_connection::{self, query_error};
 use super::{duration_ms, from_millis, opt_from_millis, to_millis, Store};
+use crate::config::Backend;
 use crate::entities::inbox::{self, InboxStatus};
 use crate::error::{Result, StoreError};
 
@@ -608,7 +609,7 @@ impl Store {
             values.extend(chunk.iter().map(|d| Value::from(d.id)));
             values.extend([Value::from(now), Value::from(now)]);
             let stmt = self.stmt(&sql, values);
-            let rows = if self.is_postgres() {
+            let rows = if self.backend() == Backend::Postgres {
                 inbox::Entity::find()
                     .from_raw_sql(stmt)
                     .all(&self.inbox_db)
@@ -667,7 +668,7 @@ impl Store {
             "DELETE FROM bcapp_inbox WHERE store_hash = '-' AND hash = ?",
             vec![hash.into()],
         );
-        if self.is_postgres() {
+        if self.backend() == Backend::Postgres {
             let txn = self.inbox_db.begin().await?;
             txn.execute(insert).await?;
             txn.execute(delete).await?;
@@ -691,7 +692,7 @@ impl Store {
             "UPDATE bcapp_inbox SET claim_expires_at = ? WHERE status = 'claimed' AND claim_owner = ?",
             vec![expires.into(), owner.into()],
         );
-        if self.is_postgres() {
+        if self.backend() == Backend::Postgres {
             return Ok(self.inbox_db.execute(extend).await?.rows_affected());
         }
         self.inbox_conn
@@ -723,7 +724,7 @@ impl Store {
             .enumerate()
             .filter_map(|(i, s)| Some((i, self.settle_other(owner, now, s)?)))
             .collect();
-        if self.is_postgres() {
+        if self.backend() == Backend::Postgres {
             let txn = self.inbox_db.begin().await?;
             // An outcome lost in a database crash only makes its event run again (handlers
             // run at least once), so its commit need not wait for the disk: this halves the

@@ -40,7 +40,8 @@ impl InboxConnection {
                     .get_sqlite_connection_pool()
                     .acquire()
                     .await
-                    .map_err(|e| StoreError::from(DbErr::ConnectionAcquire(conn_acquire(e))))?;
+                    // Reported as unavailable, with sqlx's cause kept.
+                    .map_err(|e| StoreError::from(DbErr::Conn(RuntimeErr::SqlxError(e))))?;
                 // Out of the pool for good: nothing else takes turns on it, and it is never
                 // pinged.
                 held.insert(conn.detach())
@@ -63,13 +64,6 @@ impl InboxConnection {
             conn.close().await.map_err(query_error)?;
         }
         Ok(())
-    }
-}
-
-fn conn_acquire(error: sea_orm::sqlx::Error) -> sea_orm::ConnAcquireErr {
-    match error {
-        sea_orm::sqlx::Error::PoolTimedOut => sea_orm::ConnAcquireErr::Timeout,
-        _ => sea_orm::ConnAcquireErr::ConnectionClosed,
     }
 }
 

@@ -234,10 +234,6 @@ impl Store {
         self.db.close().await.map_err(StoreError::from)
     }
 
-    pub(crate) fn is_postgres(&self) -> bool {
-        self.db.get_database_backend() == DbBackend::Postgres
-    }
-
     pub(crate) fn stmt(&self, sql: &str, values: Vec<Value>) -> Statement {
         stmt(self.db.get_database_backend(), sql, values)
     }
