@@ -2,10 +2,10 @@
 //! insert, the outcomes of many events in one transaction, claims and claim extensions.
 //!
 //! One writer task does all of it (configurable, see `Config::group_commit_writers`): on SQLite
-//! ingest and settlement never wait on each other for the database's single write lock, and on
-//! PostgreSQL the outcomes of handled events ride in the statement that inserts the next
-//! callbacks (one round trip and one commit for both; if it fails, both are retried). A request
-//! is answered only after the insert holding its row has committed. A settlement that cannot be
+//! ingest and settlement never wait on each other for the database's single write lock. The
+//! outcomes of handled events ride in the commit that inserts the next callbacks (on PostgreSQL
+//! one statement, on SQLite one transaction; if it fails, both are retried). A request is
+//! answered only after the insert holding its row has committed. A settlement that cannot be
 //! written (the database is briefly down) is kept and written again, with backoff, instead of
 //! being left to the claim's lease.
 
@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bigcommerce_app_store::{
-    Backend, Claim, Due, InboxEvent, InsertOutcome, NewInboxEvent, Settlement, Store, StoreError,
+    Claim, Due, InboxEvent, InsertOutcome, NewInboxEvent, Settlement, Store, StoreError,
 };
 use tokio::sync::{mpsc, oneshot, Notify};
 
@@ -324,10 +324,9 @@ async fn write_loop(setup: Arc<WriterSetup>, mut rx: mpsc::Receiver<Op>) {
             }
         }
         if !round.inserts.is_empty() {
-            // PostgreSQL: the outcomes of handled events are written with the callbacks, in one
-            // statement; the rarer ones (retries, dead letters) below. SQLite writes them apart
-            // (no round trip to save), so a failed settlement never fails the callbacks.
-            let done = if unsettled.is_due() && setup.store.backend() == Backend::Postgres {
+            // The outcomes of handled events are written with the callbacks, in one commit;
+            // the rarer ones (retries, dead letters) below.
+            let done = if unsettled.is_due() {
                 unsettled.take_done()
             } else {
                 Vec::new()

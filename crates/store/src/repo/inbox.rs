@@ -5,14 +5,13 @@ use std::fmt;
 use std::time::Duration;
 
 use sea_orm::sea_query::Expr;
-use sea_orm::sqlx::{Connection as _, Row as _, SqliteConnection};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     TransactionTrait, Value,
 };
 use time::OffsetDateTime;
 
-use super::inbox_connection::{self, query_error};
+use super::inbox_connection::{self, sqlite_error};
 use super::{duration_ms, from_millis, opt_from_millis, to_millis, Store};
 use crate::config::Backend;
 use crate::entities::inbox::{self, InboxStatus};
@@ -25,10 +24,6 @@ pub const DEFAULT_INBOX_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600)
 /// Rows deleted per statement by the purge, so a large purge does not hold SQLite's write
 /// lock (and block webhook inserts) for long.
 const PURGE_BATCH: i64 = 5_000;
-
-/// Rows per multi-row insert: 6 parameters each stays far below SQLite's and PostgreSQL's
-/// parameter limits.
-const INSERT_CHUNK: usize = 500;
 
 /// A verified callback to store.
 #[derive(Clone, PartialEq, Eq)]
@@ -286,7 +281,7 @@ impl Store {
     /// Stores many callbacks at once (group commit: one statement and one disk sync for the
     /// batch) and returns one outcome per input, in input order. A repeated event within the
     /// batch is a `Duplicate` of its first occurrence. Either all rows are stored or, on error,
-    /// none. Row ids within one batch follow key order, not input order.
+    /// none. Row ids within one batch follow input order on SQLite, key order on PostgreSQL.
     pub async fn inbox_insert_many(&self, events: &[NewInboxEvent]) -> Result<Vec<InsertOutcome>> {
         self.inbox_insert_claimed(events, None, |_| false).await
     }
@@ -309,11 +304,9 @@ impl Store {
     /// done as [`Settlement::Done`] does. Returns the insert outcomes and, per id of `done`,
     /// whether it applied (see [`Store::inbox_settle`]).
     ///
-    /// On PostgreSQL it is one statement: one round trip and one commit for both, where
-    /// separate writes took five round trips, which limited the whole app's ingest. Either
-    /// all of it is written or none. On SQLite, where a statement costs no round trip, the
-    /// insert and then the settlement: an error of the settlement is returned although the
-    /// callbacks were stored (the framework's writer settles apart on SQLite).
+    /// One commit for both, and either all of it is written or none. On PostgreSQL it is one
+    /// statement (one round trip, where separate writes took five, which limited the whole
+    /// app's ingest); on SQLite one transaction of prepared single-row statements.
     pub async fn inbox_insert_settling(
         &self,
         events: &[NewInboxEvent],
@@ -321,20 +314,11 @@ impl Store {
         claimed: impl Fn(usize) -> bool + Sync,
         done: &[i64],
     ) -> Result<(Vec<InsertOutcome>, Vec<bool>)> {
-        if self.db.get_database_backend() == DbBackend::Postgres {
-            return self
-                .insert_settling(events, Some(claim), &claimed, done)
-                .await;
-        }
-        let (outcomes, _) = self
-            .insert_settling(events, Some(claim), &claimed, &[])
-            .await?;
-        let done: Vec<Settlement> = done.iter().map(|&id| Settlement::Done { id }).collect();
-        let applied = self.inbox_settle(claim.owner, &done).await?;
-        Ok((outcomes, applied))
+        self.insert_settling(events, Some(claim), &claimed, done)
+            .await
     }
 
-    /// The insert of [`Store::inbox_insert_settling`]; `done` must be empty on SQLite.
+    /// The insert of [`Store::inbox_insert_settling`].
     async fn insert_settling(
         &self,
         events: &[NewInboxEvent],
@@ -346,19 +330,35 @@ impl Store {
             return Ok((Vec::new(), Vec::new()));
         }
         let now = self.now_ms();
+        let claim = claim.map(|c| (c.owner, now.saturating_add(duration_ms(c.lease))));
+        if self.backend() == Backend::Sqlite {
+            // The thread needs values of its own.
+            let batch = SqliteBatch {
+                claimed: (0..events.len())
+                    .map(|i| claim.is_some() && claimed(i))
+                    .collect(),
+                events: events.to_vec(),
+                now,
+                claim: claim.map(|(owner, expires)| (owner.to_owned(), expires)),
+                done: done.to_vec(),
+            };
+            return self
+                .inbox_conn
+                .run(&self.inbox_db, move |db| batch.write(db))
+                .await;
+        }
         // The first occurrence of each key is the one inserted; later ones are duplicates.
         let mut first: HashMap<(&str, &str, &str), usize> = HashMap::with_capacity(events.len());
         for (i, e) in events.iter().enumerate() {
             first.entry((&e.store_hash, &e.scope, &e.hash)).or_insert(i);
         }
         // Key order: two concurrent batches holding the same keys then wait on each other in
-        // the same order instead of deadlocking (PostgreSQL).
+        // the same order instead of deadlocking.
         let mut unique: Vec<usize> = first.values().copied().collect();
         unique.sort_by(|&a, &b| {
             let (a, b) = (&events[a], &events[b]);
             (&a.store_hash, &a.scope, &a.hash).cmp(&(&b.store_hash, &b.scope, &b.hash))
         });
-        let claim = claim.map(|c| (c.owner, now.saturating_add(duration_ms(c.lease))));
         let rows = Rows {
             events,
             now,
@@ -366,29 +366,12 @@ impl Store {
             claimed,
         };
         let mut outcomes = vec![InsertOutcome::Duplicate; events.len()];
-        if self.db.get_database_backend() == DbBackend::Postgres {
-            // One statement text whatever the batch: arrays instead of a VALUES list, so the
-            // server plans it once per connection instead of once per batch.
-            let applied = self
-                .insert_unnest(&rows, &unique, &first, &mut outcomes, done)
-                .await?;
-            return Ok((outcomes, applied));
-        }
-        debug_assert!(done.is_empty(), "SQLite settles apart");
-        self.inbox_conn
-            .with(&self.inbox_db, async |conn| {
-                if unique.len() <= INSERT_CHUNK {
-                    // One statement is atomic on its own: no transaction round trips needed.
-                    return insert_chunk(conn, &rows, &unique, &first, &mut outcomes).await;
-                }
-                let mut txn = conn.begin().await.map_err(query_error)?;
-                for chunk in unique.chunks(INSERT_CHUNK) {
-                    insert_chunk(&mut txn, &rows, chunk, &first, &mut outcomes).await?;
-                }
-                txn.commit().await.map_err(query_error)
-            })
+        // One statement text whatever the batch: arrays instead of a VALUES list, so the
+        // server plans it once per connection instead of once per batch.
+        let applied = self
+            .insert_unnest(&rows, &unique, &first, &mut outcomes, done)
             .await?;
-        Ok((outcomes, Vec::new()))
+        Ok((outcomes, applied))
     }
 
     /// The PostgreSQL insert: the batch as arrays, unnested into rows; with the rows `done`
@@ -602,8 +585,10 @@ impl Store {
                 "UPDATE bcapp_inbox SET status = 'claimed', claim_owner = ?, claim_expires_at = ?, \
                  attempts = attempts + CASE WHEN status = 'pending' THEN 1 ELSE 0 END \
                  WHERE id IN ({}) AND ((status = 'pending' AND next_attempt_at <= ?) \
-                 OR (status = 'claimed' AND claim_expires_at <= ?)) RETURNING *",
-                vec!["?"; chunk.len()].join(", ")
+                 OR (status = 'claimed' AND claim_expires_at <= ?)) RETURNING {}",
+                vec!["?"; chunk.len()].join(", "),
+                // SQLite reads the rows after (below).
+                if self.backend() == Backend::Postgres { "*" } else { "id" },
             );
             let mut values: Vec<Value> = vec![owner.into(), expires.into()];
             values.extend(chunk.iter().map(|d| Value::from(d.id)));
@@ -615,17 +600,21 @@ impl Store {
                     .all(&self.inbox_db)
                     .await?
             } else {
-                let rows = self
+                // Claimed on the inbox's connection, then read: the rows are this owner's now,
+                // so nothing changes them in between.
+                let claimed: Vec<i64> = self
                     .inbox_conn
-                    .with(&self.inbox_db, async |conn| {
-                        inbox_connection::query(conn, stmt).await
+                    .run(&self.inbox_db, move |db| {
+                        inbox_connection::query_ids(db, &stmt)
                     })
                     .await?;
-                rows.iter()
-                    .map(|row| {
-                        <inbox::Model as sea_orm::FromQueryResult>::from_query_result(row, "")
-                    })
-                    .collect::<std::result::Result<Vec<_>, _>>()?
+                if claimed.is_empty() {
+                    continue;
+                }
+                inbox::Entity::find()
+                    .filter(inbox::Column::Id.is_in(claimed))
+                    .all(&self.db)
+                    .await?
             };
             for row in rows {
                 let mut event = InboxEvent::try_from(row)?;
@@ -675,11 +664,13 @@ impl Store {
             return Ok(txn.commit().await?);
         }
         self.inbox_conn
-            .with(&self.inbox_db, async |conn| {
-                let mut txn = conn.begin().await.map_err(query_error)?;
-                inbox_connection::execute(&mut txn, insert).await?;
-                inbox_connection::execute(&mut txn, delete).await?;
-                txn.commit().await.map_err(query_error)
+            .run(&self.inbox_db, move |db| {
+                let txn = db
+                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                    .map_err(sqlite_error)?;
+                inbox_connection::execute(&txn, &insert)?;
+                inbox_connection::execute(&txn, &delete)?;
+                txn.commit().map_err(sqlite_error)
             })
             .await
     }
@@ -696,8 +687,8 @@ impl Store {
             return Ok(self.inbox_db.execute(extend).await?.rows_affected());
         }
         self.inbox_conn
-            .with(&self.inbox_db, async |conn| {
-                inbox_connection::execute(conn, extend).await
+            .run(&self.inbox_db, move |db| {
+                Ok(inbox_connection::execute(db, &extend)? as u64)
             })
             .await
     }
@@ -741,22 +732,24 @@ impl Store {
             txn.commit().await?;
             return Ok(applied);
         }
+        let owner = owner.to_owned();
         self.inbox_conn
-            .with(&self.inbox_db, async |conn| {
-                if others.is_empty() && done.len() <= SETTLE_CHUNK {
-                    // The usual batch: one statement, atomic on its own, and no transaction
-                    // round trips through SQLite's connection thread.
-                    return settle_done_sqlite(conn, owner, now, &done, &mut applied).await;
+            .run(&self.inbox_db, move |db| {
+                let txn = db
+                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                    .map_err(sqlite_error)?;
+                let ids: Vec<i64> = done.iter().map(|&(_, id)| id).collect();
+                let settled = settle_done_sqlite(&txn, &owner, now, &ids)?;
+                for (&(i, _), settled) in done.iter().zip(settled) {
+                    applied[i] = settled;
                 }
-                let mut txn = conn.begin().await.map_err(query_error)?;
-                settle_done_sqlite(&mut txn, owner, now, &done, &mut applied).await?;
-                for (i, stmt) in others {
-                    applied[i] = inbox_connection::execute(&mut txn, stmt).await? == 1;
+                for (i, stmt) in &others {
+                    applied[*i] = inbox_connection::execute(&txn, stmt)? == 1;
                 }
-                txn.commit().await.map_err(query_error)
+                txn.commit().map_err(sqlite_error)?;
+                Ok(applied)
             })
-            .await?;
-        Ok(applied)
+            .await
     }
 
     /// The statement of an outcome other than `Done`; `None` for `Done`.
@@ -1159,99 +1152,93 @@ async fn insert_one<C: ConnectionTrait>(
     }
 }
 
-/// Marks as inserted, with their ids, the events an insert returned (`RETURNING id, store_hash,
-/// scope, hash`); the others stay duplicates.
-/// SQLite: the `Done` outcomes of a settlement, `SETTLE_CHUNK` rows per statement; `applied[i]`
-/// set for the ones `owner` still held.
-async fn settle_done_sqlite(
-    conn: &mut SqliteConnection,
+/// SQLite: one group commit, written on the inbox's connection thread.
+struct SqliteBatch {
+    events: Vec<NewInboxEvent>,
+    /// Per event, whether it is inserted claimed.
+    claimed: Vec<bool>,
+    now: i64,
+    /// Owner and lease expiry of the claimed rows.
+    claim: Option<(String, i64)>,
+    /// Rows to mark done, held by the claim's owner.
+    done: Vec<i64>,
+}
+
+impl SqliteBatch {
+    /// One transaction: the outcomes, then one prepared insert per event, in input order. A
+    /// repeated event is a duplicate of its first occurrence, as of a stored one.
+    fn write(self, db: &mut rusqlite::Connection) -> Result<(Vec<InsertOutcome>, Vec<bool>)> {
+        let txn = db
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(sqlite_error)?;
+        let owner = self.claim.as_ref().map_or("", |(owner, _)| owner.as_str());
+        let applied = settle_done_sqlite(&txn, owner, self.now, &self.done)?;
+        let mut outcomes = Vec::with_capacity(self.events.len());
+        let mut insert_pending = txn.prepare_cached(INSERT_SQL).map_err(sqlite_error)?;
+        let mut insert_claimed = txn
+            .prepare_cached(
+                "INSERT INTO bcapp_inbox (store_hash, scope, hash, body, received_at, status, \
+                 attempts, next_attempt_at, claim_owner, claim_expires_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'claimed', 1, ?5, ?6, ?7) \
+                 ON CONFLICT (store_hash, scope, hash) DO NOTHING RETURNING id",
+            )
+            .map_err(sqlite_error)?;
+        for (e, &claimed) in self.events.iter().zip(&self.claimed) {
+            let (store_hash, scope, hash, body) = (
+                e.store_hash.as_str(),
+                e.scope.as_str(),
+                e.hash.as_str(),
+                e.body.as_slice(),
+            );
+            let now = self.now;
+            let id = match (&self.claim, claimed) {
+                (Some((owner, expires)), true) => insert_claimed.query_row(
+                    (store_hash, scope, hash, body, now, owner, expires),
+                    |row| row.get(0),
+                ),
+                _ => insert_pending
+                    .query_row((store_hash, scope, hash, body, now, now), |row| row.get(0)),
+            };
+            outcomes.push(match id {
+                Ok(id) => InsertOutcome::Inserted(id),
+                Err(rusqlite::Error::QueryReturnedNoRows) => InsertOutcome::Duplicate,
+                Err(e) => return Err(sqlite_error(e)),
+            });
+        }
+        drop((insert_pending, insert_claimed));
+        txn.commit().map_err(sqlite_error)?;
+        Ok((outcomes, applied))
+    }
+}
+
+/// SQLite: marks done the rows `done` that `owner` holds; per row, whether it did.
+fn settle_done_sqlite(
+    db: &rusqlite::Connection,
     owner: &str,
     now: i64,
-    done: &[(usize, i64)],
-    applied: &mut [bool],
-) -> Result<()> {
-    for chunk in done.chunks(SETTLE_CHUNK) {
-        let sql = format!(
-            "UPDATE bcapp_inbox SET status = 'done', finished_at = ?, claim_owner = NULL, \
-             claim_expires_at = NULL WHERE status = 'claimed' AND claim_owner = ? \
-             AND id IN ({}) RETURNING id",
-            vec!["?"; chunk.len()].join(", ")
-        );
-        let mut update = sea_orm::sqlx::query(&sql).bind(now).bind(owner);
-        for &(_, id) in chunk {
-            update = update.bind(id);
-        }
-        let settled = update
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(query_error)?
-            .iter()
-            .map(|row| row.try_get::<i64, _>(0))
-            .collect::<std::result::Result<std::collections::HashSet<i64>, _>>()
-            .map_err(query_error)?;
-        for &(i, id) in chunk {
-            applied[i] = settled.contains(&id);
-        }
+    done: &[i64],
+) -> Result<Vec<bool>> {
+    if done.is_empty() {
+        return Ok(Vec::new());
     }
-    Ok(())
+    let mut update = db
+        .prepare_cached(
+            "UPDATE bcapp_inbox SET status = 'done', finished_at = ?1, claim_owner = NULL, \
+             claim_expires_at = NULL WHERE id = ?2 AND status = 'claimed' AND claim_owner = ?3",
+        )
+        .map_err(sqlite_error)?;
+    done.iter()
+        .map(|&id| {
+            update
+                .execute((now, id, owner))
+                .map(|changed| changed == 1)
+                .map_err(sqlite_error)
+        })
+        .collect()
 }
 
-/// SQLite: one multi-row `INSERT ... ON CONFLICT DO NOTHING RETURNING`; the rows it returns are
-/// the ones inserted, the others were already stored. Values are bound borrowed and the rows
-/// read by position (see [`inbox_connection`](super::inbox_connection)).
-async fn insert_chunk(
-    conn: &mut SqliteConnection,
-    rows: &Rows<'_>,
-    chunk: &[usize],
-    first: &HashMap<(&str, &str, &str), usize>,
-    outcomes: &mut [InsertOutcome],
-) -> Result<()> {
-    let claimed = |i: usize| rows.claim.filter(|_| (rows.claimed)(i));
-    let mut sql = String::with_capacity(200 + chunk.len() * 48);
-    sql.push_str(
-        "INSERT INTO bcapp_inbox (store_hash, scope, hash, body, received_at, status, \
-         attempts, next_attempt_at, claim_owner, claim_expires_at) VALUES ",
-    );
-    for (j, &i) in chunk.iter().enumerate() {
-        if j > 0 {
-            sql.push_str(", ");
-        }
-        sql.push_str(match claimed(i) {
-            Some(_) => "(?, ?, ?, ?, ?, 'claimed', 1, ?, ?, ?)",
-            None => "(?, ?, ?, ?, ?, 'pending', 0, ?, NULL, NULL)",
-        });
-    }
-    sql.push_str(
-        " ON CONFLICT (store_hash, scope, hash) DO NOTHING RETURNING id, store_hash, scope, hash",
-    );
-    let mut insert = sea_orm::sqlx::query(&sql);
-    for &i in chunk {
-        let e = &rows.events[i];
-        insert = insert
-            .bind(e.store_hash.as_str())
-            .bind(e.scope.as_str())
-            .bind(e.hash.as_str())
-            .bind(e.body.as_slice())
-            .bind(rows.now)
-            .bind(rows.now);
-        if let Some((owner, expires)) = claimed(i) {
-            insert = insert.bind(owner).bind(expires);
-        }
-    }
-    let inserted = insert.fetch_all(conn).await.map_err(query_error)?;
-    for row in &inserted {
-        let key: (&str, &str, &str) = (
-            row.try_get(1).map_err(query_error)?,
-            row.try_get(2).map_err(query_error)?,
-            row.try_get(3).map_err(query_error)?,
-        );
-        if let Some(&i) = first.get(&key) {
-            outcomes[i] = InsertOutcome::Inserted(row.try_get(0).map_err(query_error)?);
-        }
-    }
-    Ok(())
-}
-
+/// Marks as inserted, with their ids, the events an insert returned (`RETURNING id, store_hash,
+/// scope, hash`); the others stay duplicates.
 fn record_inserted(
     rows: &[sea_orm::QueryResult],
     first: &HashMap<(&str, &str, &str), usize>,

@@ -1,69 +1,198 @@
-//! SQLite: the connection the inbox's writes hold, and how statements run on it.
+//! SQLite: the connection every inbox write runs on, and the thread that runs them.
 //!
-//! The inbox's writer commits hundreds of times a second, and on SQLite every statement it ran
-//! through the pool paid for more than the statement: the connection was pinged when it went
-//! back to the pool (a round trip to sqlx's connection thread), and sea-orm copied every value
-//! into its own type and every returned row into its own. Holding one connection and running
-//! the frequent statements (the group commit's insert, the outcomes' update) with sqlx
-//! directly, values borrowed and rows read by position, took the whole app from 17.6k to 19.7k
-//! acknowledged callbacks a second (means of five A/B pairs, BENCHMARKS.md). The rarer
-//! statements share their text with PostgreSQL and run here through [`query`] and [`execute`].
+//! The inbox's writer commits hundreds of times a second. Through sqlx, every statement was a
+//! message to sqlx's connection thread and every returned row a message back, each waking a
+//! thread; the multi-row statements changed text with the batch size, so SQLite parsed them
+//! again and again; and each returned value was copied twice. Measured under load, sqlx's
+//! connection thread alone took 31% of the whole app's CPU.
+//!
+//! So the inbox's writes run in a thread of their own, on the same SQLite connection handle
+//! (taken out of the inbox's pool and locked away from sqlx's thread, as sqlx allows for direct
+//! calls), with rusqlite's cached prepared statements: one hand-off to the thread per group
+//! commit, whatever it holds. The connection is the pool's, so it is configured as the store
+//! configures every connection (busy timeout, WAL, no automatic checkpoints on a file) and an
+//! in-memory database is the one the pool's other connections see.
 
-use sea_orm::sqlx::pool::PoolConnection;
-use sea_orm::sqlx::{Sqlite, SqliteConnection};
-use sea_orm::{DatabaseConnection, DbErr, QueryResult, RuntimeErr, Statement};
-use sea_query_binder::SqlxValues;
-use tokio::sync::Mutex;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::mpsc;
+
+use sea_orm::sea_query::Value;
+use sea_orm::sqlx::error::{DatabaseError, ErrorKind};
+use sea_orm::sqlx::{Connection as _, SqliteConnection};
+use sea_orm::{DatabaseConnection, DbErr, RuntimeErr, Statement};
+use tokio::sync::{oneshot, Mutex};
 
 use crate::error::{Result, StoreError};
 
-/// The connection, taken out of its pool at the first write and kept.
+/// Work for the connection's thread.
+type Work = Box<dyn FnOnce(&mut rusqlite::Connection) + Send>;
+
+enum Job {
+    Run(Work),
+    /// Ends the thread and closes the connection; answered once it is closed.
+    Close(oneshot::Sender<Result<()>>),
+}
+
+/// The connection's thread, started at the first write and kept.
 #[derive(Debug, Default)]
 pub(crate) struct InboxConnection {
-    conn: Mutex<Option<SqliteConnection>>,
+    thread: Mutex<Option<mpsc::Sender<Job>>>,
 }
 
 impl InboxConnection {
-    /// Runs `work` on the connection, taken from `pool` first if there is none yet. A
-    /// connection that fails in a way that may have broken it (sqlx's connection thread
-    /// stopped, an I/O error) is dropped, and the next write takes a new one.
-    pub(crate) async fn with<T>(
+    /// Runs `work` on the connection's thread, starting it (with a connection taken from
+    /// `pool`) if there is none. A connection whose thread stopped, or that reported an I/O
+    /// error, is given up, and the next write takes a new one.
+    pub(crate) async fn run<T: Send + 'static>(
         &self,
         pool: &DatabaseConnection,
-        work: impl AsyncFnOnce(&mut SqliteConnection) -> Result<T>,
+        work: impl FnOnce(&mut rusqlite::Connection) -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        let mut held = self.conn.lock().await;
-        let conn = match &mut *held {
-            Some(conn) => conn,
-            None => {
-                let conn: PoolConnection<Sqlite> = pool
-                    .get_sqlite_connection_pool()
-                    .acquire()
-                    .await
-                    // Reported as unavailable, with sqlx's cause kept.
-                    .map_err(|e| StoreError::from(DbErr::Conn(RuntimeErr::SqlxError(e))))?;
-                // Out of the pool for good: nothing else takes turns on it, and it is never
-                // pinged.
-                held.insert(conn.detach())
-            }
+        // One caller at a time: the thread would run them in turn anyway, and a caller that
+        // finds it stopped replaces it alone.
+        let mut held = self.thread.lock().await;
+        let jobs = match &*held {
+            Some(jobs) => jobs,
+            None => held.insert(start(pool).await?),
         };
-        let result = work(conn).await;
-        if let Err(StoreError::Unavailable(DbErr::Query(RuntimeErr::SqlxError(
-            sea_orm::sqlx::Error::WorkerCrashed | sea_orm::sqlx::Error::Io(_),
-        )))) = &result
-        {
+        let (reply, answer) = oneshot::channel();
+        let job = Job::Run(Box::new(move |db| {
+            let _ = reply.send(work(db));
+        }));
+        if jobs.send(job).is_err() {
             held.take();
+            return Err(stopped());
         }
-        result
+        match answer.await {
+            Ok(result) => {
+                if result.as_ref().err().is_some_and(breaks_connection) {
+                    held.take();
+                }
+                result
+            }
+            // The work panicked: the thread closed the connection and stopped.
+            Err(_) => {
+                held.take();
+                Err(stopped())
+            }
+        }
     }
 
-    /// Closes the connection, if one was taken.
+    /// Closes the connection, if one was taken, and waits for it.
     pub(crate) async fn close(&self) -> Result<()> {
-        if let Some(conn) = self.conn.lock().await.take() {
-            use sea_orm::sqlx::Connection;
-            conn.close().await.map_err(query_error)?;
+        let Some(jobs) = self.thread.lock().await.take() else {
+            return Ok(());
+        };
+        let (reply, answer) = oneshot::channel();
+        if jobs.send(Job::Close(reply)).is_err() {
+            return Ok(());
         }
-        Ok(())
+        answer.await.unwrap_or(Ok(()))
+    }
+}
+
+fn stopped() -> StoreError {
+    StoreError::Unavailable(DbErr::Conn(RuntimeErr::Internal(
+        "the inbox's SQLite connection thread stopped".into(),
+    )))
+}
+
+/// Whether the connection may be broken (the database file was removed or cannot be read).
+fn breaks_connection(error: &StoreError) -> bool {
+    let StoreError::Unavailable(DbErr::Query(RuntimeErr::SqlxError(
+        sea_orm::sqlx::Error::Database(e),
+    ))) = error
+    else {
+        return false;
+    };
+    e.try_downcast_ref::<SqliteFailure>().is_some_and(|e| {
+        matches!(
+            e.code(),
+            Some(rusqlite::ErrorCode::SystemIoFailure | rusqlite::ErrorCode::CannotOpen)
+        )
+    })
+}
+
+/// Takes a connection out of `pool` for good (nothing else takes turns on it, and it is never
+/// pinged) and starts its thread; returns once the thread holds the connection's handle.
+async fn start(pool: &DatabaseConnection) -> Result<mpsc::Sender<Job>> {
+    let conn = pool
+        .get_sqlite_connection_pool()
+        .acquire()
+        .await
+        // Reported as unavailable, with sqlx's cause kept.
+        .map_err(|e| StoreError::from(DbErr::Conn(RuntimeErr::SqlxError(e))))?
+        .detach();
+    let (jobs, queue) = mpsc::channel();
+    let (ready, started) = oneshot::channel();
+    let runtime = tokio::runtime::Handle::current();
+    std::thread::Builder::new()
+        .name("bcapp-inbox-sqlite".into())
+        .spawn(move || serve(runtime, conn, queue, ready))
+        .map_err(|e| {
+            StoreError::Unavailable(DbErr::Conn(RuntimeErr::Internal(format!(
+                "cannot start the inbox's SQLite thread: {e}"
+            ))))
+        })?;
+    match started.await {
+        Ok(Ok(())) => Ok(jobs),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(stopped()),
+    }
+}
+
+/// The thread: holds the handle, locked away from sqlx's own thread, and runs the jobs in
+/// order until the store closes or drops its side.
+fn serve(
+    runtime: tokio::runtime::Handle,
+    mut conn: SqliteConnection,
+    queue: mpsc::Receiver<Job>,
+    ready: oneshot::Sender<Result<()>>,
+) {
+    let mut locked = match runtime.block_on(conn.lock_handle()) {
+        Ok(locked) => locked,
+        Err(e) => {
+            let _ = ready.send(Err(query_error(e)));
+            return;
+        }
+    };
+    // SAFETY: the handle is open for as long as `conn` is, which outlives `db`; while `locked`
+    // is held (until after `db` is dropped) sqlx's thread waits for it and makes no call on
+    // the handle, so this thread is its only user. `from_handle` leaves it open when dropped.
+    let db = unsafe { rusqlite::Connection::from_handle(locked.as_raw_handle().as_ptr()) };
+    let mut db = match db {
+        Ok(db) => db,
+        Err(e) => {
+            let _ = ready.send(Err(sqlite_error(e)));
+            return;
+        }
+    };
+    let _ = ready.send(Ok(()));
+    let mut close = None;
+    while let Ok(job) = queue.recv() {
+        match job {
+            Job::Run(work) => {
+                // A panic drops the job's reply (its caller gives this connection up) and ends
+                // the thread; an open transaction is rolled back as `db` is dropped.
+                if catch_unwind(AssertUnwindSafe(|| work(&mut db))).is_err() {
+                    break;
+                }
+            }
+            Job::Close(reply) => {
+                close = Some(reply);
+                break;
+            }
+        }
+    }
+    drop(db);
+    drop(locked);
+    match close {
+        Some(reply) => {
+            let closed = runtime.block_on(conn.close()).map_err(query_error);
+            let _ = reply.send(closed);
+        }
+        // Dropping it closes it on sqlx's thread; the runtime may be gone.
+        None => drop(conn),
     }
 }
 
@@ -73,39 +202,147 @@ pub(crate) fn query_error(error: sea_orm::sqlx::Error) -> StoreError {
     StoreError::from(DbErr::Query(RuntimeErr::SqlxError(error)))
 }
 
-/// Runs `stmt` and returns its rows as sea-orm reads them.
-pub(crate) async fn query(
-    conn: &mut SqliteConnection,
-    mut stmt: Statement,
-) -> Result<Vec<QueryResult>> {
-    let rows = bound(&mut stmt)
-        .fetch_all(conn)
-        .await
-        .map_err(query_error)?;
-    Ok(rows.into_iter().map(QueryResult::from).collect())
+/// A rusqlite error as the store reports a failed statement: as sqlx reports one of SQLite's,
+/// so it is told transient or not by the same codes, and the error is kept as its source.
+pub(crate) fn sqlite_error(error: rusqlite::Error) -> StoreError {
+    let message = error.to_string();
+    query_error(sea_orm::sqlx::Error::Database(Box::new(SqliteFailure {
+        error,
+        message,
+    })))
 }
 
-/// Runs `stmt`; returns the rows it changed.
-pub(crate) async fn execute(conn: &mut SqliteConnection, mut stmt: Statement) -> Result<u64> {
-    let done = bound(&mut stmt).execute(conn).await.map_err(query_error)?;
-    Ok(done.rows_affected())
+/// A failed rusqlite call, in the shape of a sqlx database error.
+#[derive(Debug)]
+struct SqliteFailure {
+    error: rusqlite::Error,
+    message: String,
 }
 
-/// `stmt` as a sqlx query, its values moved out.
-fn bound(stmt: &mut Statement) -> sea_orm::sqlx::query::Query<'_, Sqlite, SqlxValues> {
-    let values = stmt
-        .values
-        .take()
-        .unwrap_or(sea_orm::sea_query::Values(Vec::new()));
-    sea_orm::sqlx::query_with(&stmt.sql, SqlxValues(values))
+impl SqliteFailure {
+    fn code(&self) -> Option<rusqlite::ErrorCode> {
+        self.error.sqlite_error_code()
+    }
+}
+
+impl std::fmt::Display for SqliteFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for SqliteFailure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}
+
+impl DatabaseError for SqliteFailure {
+    fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// SQLite's extended result code, in decimal, as sqlx gives it.
+    fn code(&self) -> Option<std::borrow::Cow<'_, str>> {
+        self.error
+            .sqlite_error()
+            .map(|e| e.extended_code.to_string().into())
+    }
+
+    fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        self
+    }
+
+    fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+        self
+    }
+
+    fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+        self
+    }
+
+    fn kind(&self) -> ErrorKind {
+        match self.error.sqlite_error().map(|e| e.extended_code) {
+            Some(
+                rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY,
+            ) => ErrorKind::UniqueViolation,
+            Some(rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY) => ErrorKind::ForeignKeyViolation,
+            Some(rusqlite::ffi::SQLITE_CONSTRAINT_NOTNULL) => ErrorKind::NotNullViolation,
+            Some(rusqlite::ffi::SQLITE_CONSTRAINT_CHECK) => ErrorKind::CheckViolation,
+            _ => ErrorKind::Other,
+        }
+    }
+}
+
+/// Runs `stmt` (a statement shared with PostgreSQL, `?` placeholders); returns the rows it
+/// changed.
+pub(crate) fn execute(db: &rusqlite::Connection, stmt: &Statement) -> Result<usize> {
+    let mut prepared = db.prepare_cached(&stmt.sql).map_err(sqlite_error)?;
+    bind(&mut prepared, stmt)?;
+    prepared.raw_execute().map_err(sqlite_error)
+}
+
+/// A sea-query value bound to a rusqlite statement.
+struct Bind<'a>(&'a Value);
+
+impl rusqlite::ToSql for Bind<'_> {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::{ToSqlOutput, ValueRef};
+        let null = ToSqlOutput::Borrowed(ValueRef::Null);
+        let int = |v: Option<i64>| v.map_or(ToSqlOutput::Borrowed(ValueRef::Null), |v| v.into());
+        Ok(match self.0 {
+            Value::Bool(v) => int(v.map(i64::from)),
+            Value::TinyInt(v) => int(v.map(i64::from)),
+            Value::SmallInt(v) => int(v.map(i64::from)),
+            Value::Int(v) => int(v.map(i64::from)),
+            Value::BigInt(v) => int(*v),
+            Value::TinyUnsigned(v) => int(v.map(i64::from)),
+            Value::SmallUnsigned(v) => int(v.map(i64::from)),
+            Value::Unsigned(v) => int(v.map(i64::from)),
+            Value::String(Some(v)) => ToSqlOutput::Borrowed(ValueRef::Text(v.as_bytes())),
+            Value::Bytes(Some(v)) => ToSqlOutput::Borrowed(ValueRef::Blob(v.as_slice())),
+            Value::String(None) | Value::Bytes(None) => null,
+            // The inbox's statements bind none of the others.
+            other => {
+                return Err(rusqlite::Error::ToSqlConversionFailure(
+                    format!("the inbox binds no value of this type: {other:?}").into(),
+                ))
+            }
+        })
+    }
+}
+
+/// Runs `stmt`, which returns one integer column (`RETURNING id`); returns its values.
+pub(crate) fn query_ids(db: &rusqlite::Connection, stmt: &Statement) -> Result<Vec<i64>> {
+    let mut prepared = db.prepare_cached(&stmt.sql).map_err(sqlite_error)?;
+    bind(&mut prepared, stmt)?;
+    let mut rows = prepared.raw_query();
+    let mut ids = Vec::new();
+    while let Some(row) = rows.next().map_err(sqlite_error)? {
+        ids.push(row.get(0).map_err(sqlite_error)?);
+    }
+    Ok(ids)
+}
+
+/// Binds the values of `stmt` to `prepared`, in order.
+fn bind(prepared: &mut rusqlite::Statement<'_>, stmt: &Statement) -> Result<()> {
+    let values = stmt.values.as_ref().map_or(&[][..], |v| v.0.as_slice());
+    for (i, value) in values.iter().enumerate() {
+        prepared
+            .raw_bind_parameter(i + 1, Bind(value))
+            .map_err(sqlite_error)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
+    use super::*;
     use crate::{Claim, KeyRing, NewInboxEvent, Settlement, Store, StoreConfig};
 
     /// Every inbox write on a SQLite file runs on the one connection taken out of the inbox's
-    /// pool: the pool is left with none, so nothing took turns with it.
+    /// pool, in its thread: the pool is left with none, so nothing took turns with it.
     #[tokio::test]
     async fn inbox_writes_share_one_held_connection() {
         let dir = tempfile::tempdir().expect("temp dir");
@@ -164,8 +401,85 @@ mod tests {
             .expect("settle");
         assert_eq!(settled, vec![true, true, false]);
 
-        assert!(store.inbox_conn.conn.lock().await.is_some());
+        assert!(store.inbox_conn.thread.lock().await.is_some());
         assert_eq!(store.inbox_db.get_sqlite_connection_pool().size(), 0);
+        store.close().await.expect("close");
+    }
+
+    /// A statement's failure keeps SQLite's code and is told transient by it, as sqlx's are.
+    #[test]
+    fn sqlite_errors_are_classified_by_their_code() {
+        let failure = |code| {
+            sqlite_error(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(code),
+                Some("from the test".into()),
+            ))
+        };
+        let busy = failure(rusqlite::ffi::SQLITE_BUSY);
+        assert!(busy.is_unavailable(), "{busy:?}");
+        let full = failure(rusqlite::ffi::SQLITE_FULL);
+        assert!(full.is_unavailable(), "{full:?}");
+        let unique = failure(rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE);
+        assert!(!unique.is_unavailable(), "{unique:?}");
+        assert!(unique.to_string().contains("from the test"), "{unique}");
+        // The rusqlite error is kept, as sqlx keeps a driver's.
+        let StoreError::Database(DbErr::Query(RuntimeErr::SqlxError(
+            sea_orm::sqlx::Error::Database(kept),
+        ))) = &unique
+        else {
+            panic!("not a database error: {unique:?}");
+        };
+        let kept = kept
+            .try_downcast_ref::<SqliteFailure>()
+            .and_then(|e| std::error::Error::source(e))
+            .and_then(|e| e.downcast_ref::<rusqlite::Error>());
+        assert!(
+            kept.is_some_and(
+                |e| e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation)
+            ),
+            "{unique:?}"
+        );
+    }
+
+    /// Work that panics costs its caller an error, not the store: the connection is given up
+    /// and the next write runs on a new one, seeing what was committed before.
+    #[tokio::test]
+    async fn a_panicking_write_leaves_the_next_one_working() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("app.db").display());
+        let store = Store::connect(&StoreConfig::new(
+            &url,
+            KeyRing::generate("k").expect("key"),
+        ))
+        .await
+        .expect("connect");
+        let event = |hash: &str| NewInboxEvent {
+            store_hash: "abc123".into(),
+            scope: "store/order/created".into(),
+            hash: hash.into(),
+            body: b"{}".to_vec(),
+        };
+        store
+            .inbox_insert_many(&[event("before")])
+            .await
+            .expect("insert");
+        let failed = store
+            .inbox_conn
+            .run(&store.inbox_db, |_| -> crate::Result<()> {
+                panic!("a bug in a statement")
+            })
+            .await
+            .expect_err("the work panicked");
+        assert!(failed.is_unavailable(), "{failed:?}");
+        assert!(store.inbox_conn.thread.lock().await.is_none());
+
+        let outcomes = store
+            .inbox_insert_many(&[event("before"), event("after")])
+            .await
+            .expect("insert after the panic");
+        assert!(outcomes[0].is_duplicate());
+        assert!(!outcomes[1].is_duplicate());
+        assert_eq!(store.inbox_depth().await.expect("depth"), 2);
         store.close().await.expect("close");
     }
 }
