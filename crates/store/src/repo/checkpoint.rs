@@ -8,22 +8,30 @@
 //! acknowledgement p99 of 11 to 154 ms with it, 9.7 to 12.9 ms with this task (BENCHMARKS.md).
 //!
 //! So the writer's connection never checkpoints (`wal_autocheckpoint=0`) and this task does,
-//! from a connection of its own. Its passive checkpoints never block the writer. They cannot
-//! restart the log while the writer keeps appending to it, though, so once the log holds
-//! [`RESTART_AT_PAGES`] the task runs one checkpoint that waits for the writer's current
-//! transaction and restarts the log: one pause of the writer per 64 MiB of log (every few
-//! seconds at full load), instead of one per 4 MiB, and most pages are already copied by then.
+//! from a connection of its own. Its passive checkpoints never block the writer, but while the
+//! writer keeps appending they cannot start the log over. So once the log holds
+//! [`RESTART_AT_PAGES`], right after a pass of its own, the task has the writer's thread restart
+//! the log between two group commits: it copies the pages appended since, syncs, and waits at
+//! most [`READER_WAIT`] for readers of the old log. One pause of the writer per 64 MiB of log.
+//! The same restart from the task's own connection paused the writer longer: it had to wait for
+//! a gap between the writer's transactions, and waited up to 100 ms for readers while holding
+//! the writer (acknowledgement p99 of 20 to 80 ms with a growing backlog, against 6 to 7 ms with
+//! no restart at all; BENCHMARKS.md).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement};
 use tokio::task::AbortHandle;
 
+use super::inbox_connection::{sqlite_error, InboxConnection};
+use crate::error::StoreError;
+
 /// How often the log is copied back into the database file.
 pub(crate) const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 
 /// Log pages (64 MiB at 4 KiB, the `journal_size_limit` the log file is cut back to) from which
-/// the checkpointer restarts the log, pausing the writer once.
+/// the writer restarts the log.
 const RESTART_AT_PAGES: i64 = 16 * 1024;
 
 /// Stops the checkpointer when the last handle of the store goes.
@@ -33,10 +41,16 @@ pub(crate) struct Checkpointer {
     db: DatabaseConnection,
 }
 
+/// The inbox's writer: its connection and the pool it comes from.
+pub(crate) struct Writer {
+    pub(crate) conn: Arc<InboxConnection>,
+    pub(crate) pool: DatabaseConnection,
+}
+
 impl Checkpointer {
-    /// Starts checkpointing through `db`, a pool of its own.
-    pub(crate) fn start(db: DatabaseConnection) -> Checkpointer {
-        let task = tokio::spawn(run(db.clone())).abort_handle();
+    /// Starts checkpointing through `db`, a pool of its own, with `writer` restarting the log.
+    pub(crate) fn start(db: DatabaseConnection, writer: Writer) -> Checkpointer {
+        let task = tokio::spawn(run(db.clone(), writer)).abort_handle();
         Checkpointer { task, db }
     }
 
@@ -53,23 +67,23 @@ impl Drop for Checkpointer {
     }
 }
 
-async fn run(db: DatabaseConnection) {
+async fn run(db: DatabaseConnection, writer: Writer) {
     let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut warned = false;
     let mut grown = false;
-    // A restart that found readers in the way waits longer before the next try: each try holds
-    // the writer up to the connection's busy timeout.
+    // A restart that found readers in the way waits longer before the next try: each try
+    // pauses the writer.
     let mut restart_after = tokio::time::Instant::now();
     let mut restart_backoff = CHECKPOINT_EVERY;
     loop {
         tick.tick().await;
-        let done = match checkpoint(&db, "PASSIVE").await {
+        let done = match checkpoint(&db).await.map_err(StoreError::from) {
             Ok(pass)
                 if pass.log >= RESTART_AT_PAGES && tokio::time::Instant::now() >= restart_after =>
             {
-                let restart = checkpoint(&db, "RESTART").await;
-                if matches!(restart, Ok(Pass { busy: true, .. })) {
+                let restart = writer.conn.run(&writer.pool, restart).await;
+                if matches!(&restart, Ok(Pass { busy: true, .. })) {
                     restart_backoff = (restart_backoff * 2).min(MAX_RESTART_BACKOFF);
                     tracing::debug!(pages = pass.log, retry_in = ?restart_backoff, "SQLite's write-ahead log not restarted: readers still use it");
                 } else {
@@ -84,11 +98,15 @@ async fn run(db: DatabaseConnection) {
             Ok(pass) => {
                 warned = false;
                 if pass.log >= GROWN_PAGES && !grown {
-                    tracing::warn!(pages = pass.log, "SQLite's write-ahead log keeps growing: readers hold it (a long query?) and it cannot be restarted");
+                    tracing::warn!(pages = pass.log, "SQLite's write-ahead log keeps growing: readers hold it (a long query?) and it cannot start over");
                 }
                 grown = pass.log >= GROWN_PAGES;
             }
-            Err(DbErr::ConnectionAcquire(_)) if db.ping().await.is_err() => return,
+            Err(StoreError::Unavailable(DbErr::ConnectionAcquire(_)))
+                if db.ping().await.is_err() =>
+            {
+                return
+            }
             Err(e) => {
                 // A checkpoint left undone is done by the next one; one warning per streak.
                 if !warned {
@@ -100,25 +118,30 @@ async fn run(db: DatabaseConnection) {
     }
 }
 
-/// Log pages (256 MiB) from which a log that restarts keep missing is reported.
+/// Log pages (256 MiB) from which a log that keeps not starting over is reported.
 const GROWN_PAGES: i64 = 4 * RESTART_AT_PAGES;
 
 /// Longest wait between two restarts that found readers in the way.
 const MAX_RESTART_BACKOFF: Duration = Duration::from_secs(8);
 
+/// How long a restart waits for readers of the old log, the writer paused.
+const READER_WAIT: Duration = Duration::from_millis(10);
+
 /// What one checkpoint saw.
+#[derive(Debug)]
 struct Pass {
-    /// It could not finish: a writer or readers were in the way.
+    /// It could not finish: readers were in the way.
     busy: bool,
     /// Pages in the log.
     log: i64,
 }
 
-async fn checkpoint(db: &DatabaseConnection, mode: &str) -> Result<Pass, DbErr> {
+/// A passive pass on the checkpointer's connection.
+async fn checkpoint(db: &DatabaseConnection) -> Result<Pass, DbErr> {
     let row = db
         .query_one(Statement::from_string(
             DbBackend::Sqlite,
-            format!("PRAGMA wal_checkpoint({mode})"),
+            "PRAGMA wal_checkpoint(PASSIVE)",
         ))
         .await?;
     // (busy, pages in the log, pages copied); -1 for both when the database is not in WAL mode.
@@ -132,6 +155,22 @@ async fn checkpoint(db: &DatabaseConnection, mode: &str) -> Result<Pass, DbErr> 
         busy: row.try_get_by_index::<i64>(0)? != 0,
         log: row.try_get_by_index(1)?,
     })
+}
+
+/// A restart on the writer's connection, between two of its transactions, waiting at most
+/// [`READER_WAIT`] for readers.
+fn restart(db: &mut rusqlite::Connection) -> crate::Result<Pass> {
+    db.busy_timeout(READER_WAIT).map_err(sqlite_error)?;
+    let pass = db.query_row("PRAGMA wal_checkpoint(RESTART)", [], |row| {
+        Ok(Pass {
+            busy: row.get::<_, i64>(0)? != 0,
+            log: row.get(1)?,
+        })
+    });
+    // The writer's own statements wait as long as every connection's.
+    db.busy_timeout(super::SQLITE_BUSY_TIMEOUT)
+        .map_err(sqlite_error)?;
+    pass.map_err(sqlite_error)
 }
 
 #[cfg(test)]
@@ -195,6 +234,66 @@ mod tests {
         assert!(
             grown > before + 4 * 1024 * 1024,
             "the database file holds the rows: {before} -> {grown} bytes"
+        );
+        store.close().await.expect("close");
+    }
+
+    /// The writer's thread restarts the log between two of its writes: the next write starts
+    /// it over, and the writer's statements wait for locks as long as before.
+    #[tokio::test]
+    async fn the_writer_restarts_the_log() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("app.db");
+        let url = format!("sqlite://{}", file.display());
+        let store = Store::connect(&StoreConfig::new(
+            &url,
+            KeyRing::generate("k").expect("key"),
+        ))
+        .await
+        .expect("connect");
+        if let Some(checkpointer) = &store.checkpointer {
+            // This test checkpoints on its own.
+            checkpointer.task.abort();
+        }
+        // The log's header counts its restarts (SQLite's file format: a big-endian u32 at 12),
+        // written with the first page appended after one.
+        let restarts = || {
+            let wal = std::fs::read(dir.path().join("app.db-wal")).expect("log file");
+            u32::from_be_bytes(wal[12..16].try_into().expect("a header"))
+        };
+        let events: Vec<NewInboxEvent> = (0..500).map(event).collect();
+        store.inbox_insert_many(&events).await.expect("insert");
+        let before = restarts();
+        store
+            .inbox_insert_many(&[event(500)])
+            .await
+            .expect("insert");
+        assert_eq!(restarts(), before, "nothing else restarts the log");
+
+        let restart = store
+            .inbox_conn
+            .run(&store.inbox_db, super::restart)
+            .await
+            .expect("restart");
+        assert!(!restart.busy, "{restart:?}");
+        assert!(restart.log > 250, "the rows were in the log: {restart:?}");
+        store
+            .inbox_insert_many(&[event(501)])
+            .await
+            .expect("insert");
+        assert_eq!(restarts(), before + 1, "the log started over");
+
+        let busy_timeout = store
+            .inbox_conn
+            .run(&store.inbox_db, |db| {
+                db.query_row("PRAGMA busy_timeout", [], |row| row.get::<_, i64>(0))
+                    .map_err(crate::repo::inbox_connection::sqlite_error)
+            })
+            .await
+            .expect("busy timeout");
+        assert_eq!(
+            u128::try_from(busy_timeout).expect("positive"),
+            crate::repo::SQLITE_BUSY_TIMEOUT.as_millis()
         );
         store.close().await.expect("close");
     }

@@ -80,8 +80,14 @@ impl Store {
         let mut store = Store::from_connection(db, cfg.key_ring.clone());
         if cfg.backend()? == Backend::Sqlite && sqlite_file_path(&cfg.database_url).is_some() {
             store.inbox_db = open(cfg, Some(1), PoolRole::InboxWriter, true).await?;
-            let own = open(cfg, Some(1), PoolRole::Checkpointer, true).await?;
-            store.checkpointer = Some(std::sync::Arc::new(checkpoint::Checkpointer::start(own)));
+            let own = open(cfg, Some(1), PoolRole::Shared, true).await?;
+            let writer = checkpoint::Writer {
+                conn: store.inbox_conn.clone(),
+                pool: store.inbox_db.clone(),
+            };
+            store.checkpointer = Some(std::sync::Arc::new(checkpoint::Checkpointer::start(
+                own, writer,
+            )));
         }
         match store.check_keys().await {
             Ok(()) => Ok(store),
@@ -286,22 +292,16 @@ pub async fn migrate_connection(db: &DatabaseConnection) -> Result<()> {
     result
 }
 
-/// What a pool's connections are for. On SQLite they differ in checkpoints and lock waits.
+/// What a pool's connections are for. On SQLite they differ in checkpoints.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum PoolRole {
-    /// Everything but the two below: SQLite's automatic checkpoints, and
-    /// [`SQLITE_BUSY_TIMEOUT`].
+    /// Everything but the inbox's writes (the checkpointer's connection too): SQLite's
+    /// automatic checkpoints.
     Shared,
-    /// The inbox's writes on a SQLite file: no checkpoints, [`checkpoint::Checkpointer`] does
-    /// them.
+    /// The inbox's writes on a SQLite file: no automatic checkpoints,
+    /// [`checkpoint::Checkpointer`] does them.
     InboxWriter,
-    /// The checkpointer's own: a restarting checkpoint holds the writer while it waits for
-    /// readers, so it waits at most [`CHECKPOINTER_BUSY_TIMEOUT`].
-    Checkpointer,
 }
-
-/// How long a restarting checkpoint may hold the inbox's writer waiting for readers.
-const CHECKPOINTER_BUSY_TIMEOUT: Duration = Duration::from_millis(100);
 
 /// Opens a connection pool. A failure names the URL with the password removed.
 async fn open(
@@ -372,11 +372,7 @@ async fn open(
             };
             o.journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
-                .busy_timeout(if role == PoolRole::Checkpointer {
-                    CHECKPOINTER_BUSY_TIMEOUT
-                } else {
-                    SQLITE_BUSY_TIMEOUT
-                })
+                .busy_timeout(SQLITE_BUSY_TIMEOUT)
                 .foreign_keys(true)
                 // Under sustained load the write-ahead log can grow past what a checkpoint
                 // resets; once it does reset, the file is cut back to this (64 MiB).
