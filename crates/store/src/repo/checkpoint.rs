@@ -179,7 +179,7 @@ mod tests {
 
     use sea_orm::ConnectionTrait;
 
-    use crate::{KeyRing, NewInboxEvent, Store, StoreConfig};
+    use crate::NewInboxEvent;
 
     fn event(i: usize) -> NewInboxEvent {
         NewInboxEvent {
@@ -205,15 +205,8 @@ mod tests {
     /// The writer never checkpoints; the checkpointer copies its pages into the database file.
     #[tokio::test]
     async fn the_log_is_copied_back_without_the_writer() {
-        let dir = tempfile::tempdir().expect("temp dir");
+        let (dir, store) = crate::repo::sqlite_file_store().await;
         let file = dir.path().join("app.db");
-        let url = format!("sqlite://{}", file.display());
-        let store = Store::connect(&StoreConfig::new(
-            &url,
-            KeyRing::generate("k").expect("key"),
-        ))
-        .await
-        .expect("connect");
         assert_eq!(pragma(&store.inbox_db, "wal_autocheckpoint").await, 0);
         assert_eq!(pragma(&store.db, "wal_autocheckpoint").await, 1000);
 
@@ -242,15 +235,7 @@ mod tests {
     /// it over, and the writer's statements wait for locks as long as before.
     #[tokio::test]
     async fn the_writer_restarts_the_log() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let file = dir.path().join("app.db");
-        let url = format!("sqlite://{}", file.display());
-        let store = Store::connect(&StoreConfig::new(
-            &url,
-            KeyRing::generate("k").expect("key"),
-        ))
-        .await
-        .expect("connect");
+        let (dir, store) = crate::repo::sqlite_file_store().await;
         if let Some(checkpointer) = &store.checkpointer {
             // This test checkpoints on its own.
             checkpointer.task.abort();

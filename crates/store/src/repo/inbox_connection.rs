@@ -339,20 +339,13 @@ fn bind(prepared: &mut rusqlite::Statement<'_>, stmt: &Statement) -> Result<()> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Claim, KeyRing, NewInboxEvent, Settlement, Store, StoreConfig};
+    use crate::{Claim, NewInboxEvent, Settlement};
 
     /// Every inbox write on a SQLite file runs on the one connection taken out of the inbox's
     /// pool, in its thread: the pool is left with none, so nothing took turns with it.
     #[tokio::test]
     async fn inbox_writes_share_one_held_connection() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let url = format!("sqlite://{}", dir.path().join("app.db").display());
-        let store = Store::connect(&StoreConfig::new(
-            &url,
-            KeyRing::generate("k").expect("key"),
-        ))
-        .await
-        .expect("connect");
+        let (_dir, store) = crate::repo::sqlite_file_store().await;
         let events: Vec<NewInboxEvent> = (0..3)
             .map(|i| NewInboxEvent {
                 store_hash: "abc123".into(),
@@ -445,14 +438,7 @@ mod tests {
     /// and the next write runs on a new one, seeing what was committed before.
     #[tokio::test]
     async fn a_panicking_write_leaves_the_next_one_working() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let url = format!("sqlite://{}", dir.path().join("app.db").display());
-        let store = Store::connect(&StoreConfig::new(
-            &url,
-            KeyRing::generate("k").expect("key"),
-        ))
-        .await
-        .expect("connect");
+        let (_dir, store) = crate::repo::sqlite_file_store().await;
         let event = |hash: &str| NewInboxEvent {
             store_hash: "abc123".into(),
             scope: "store/order/created".into(),

@@ -501,6 +501,21 @@ fn is_fk_violation(err: &DbErr) -> bool {
     }
 }
 
+/// A store on a new SQLite file, for the tests of this module's parts; the directory goes
+/// with the returned guard.
+#[cfg(test)]
+pub(crate) async fn sqlite_file_store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("app.db").display());
+    let store = Store::connect(&crate::StoreConfig::new(
+        &url,
+        KeyRing::generate("k").expect("key"),
+    ))
+    .await
+    .expect("connect");
+    (dir, store)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
