@@ -468,4 +468,37 @@ mod tests {
         assert_eq!(store.inbox_depth().await.expect("depth"), 2);
         store.close().await.expect("close");
     }
+
+    /// A store wrapped around an in-memory pool (its connections share one database through
+    /// SQLite's shared cache): the inbox's thread writes on one of the pool's connections while
+    /// the others read, and waits for their table locks instead of failing.
+    #[tokio::test]
+    async fn an_in_memory_pool_shares_its_database_with_the_inbox() {
+        let pool = sea_orm::Database::connect("sqlite::memory:")
+            .await
+            .expect("connect");
+        crate::migrate_connection(&pool).await.expect("migrate");
+        let store =
+            crate::Store::from_connection(pool, crate::KeyRing::generate("k").expect("key"));
+        let event = |i: usize| NewInboxEvent {
+            store_hash: "abc123".into(),
+            scope: "store/order/created".into(),
+            hash: format!("{i:040}"),
+            body: vec![b'x'; 512],
+        };
+        let reads = async {
+            for _ in 0..50 {
+                store.inbox_counts().await.expect("counts");
+                tokio::task::yield_now().await;
+            }
+        };
+        let writes = async {
+            for chunk in (0..1_000).collect::<Vec<_>>().chunks(50) {
+                let events: Vec<NewInboxEvent> = chunk.iter().map(|&i| event(i)).collect();
+                store.inbox_insert_many(&events).await.expect("insert");
+            }
+        };
+        tokio::join!(reads, writes);
+        assert_eq!(store.inbox_counts().await.expect("counts").pending, 1_000);
+    }
 }
