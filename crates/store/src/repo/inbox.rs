@@ -11,11 +11,12 @@ use sea_orm::{
 };
 use time::OffsetDateTime;
 
-use super::inbox_connection::{self, sqlite_error};
+use super::inbox_connection::{self, query_error, sqlite_error};
 use super::{duration_ms, from_millis, opt_from_millis, to_millis, Store};
 use crate::config::Backend;
 use crate::entities::inbox::{self, InboxStatus};
 use crate::error::{Result, StoreError};
+use sea_orm::sqlx::Row as _;
 
 /// Default retention of done rows: 7 days, well past BigCommerce's 48-hour retry window, so a
 /// late redelivery of an event is still recognised as a duplicate.
@@ -385,16 +386,17 @@ impl Store {
         outcomes: &mut [InsertOutcome],
         done: &[i64],
     ) -> Result<Vec<bool>> {
-        let pick = |f: &dyn Fn(&NewInboxEvent) -> Value| -> Vec<Value> {
+        // Bound borrowed and read back by position: sea-orm's values would copy every field.
+        let column = |f: fn(&NewInboxEvent) -> &str| -> Vec<&str> {
             unique.iter().map(|&i| f(&rows.events[i])).collect()
         };
-        let array = |ty: sea_orm::sea_query::ArrayType, items: Vec<Value>| {
-            Value::Array(ty, Some(Box::new(items)))
-        };
-        use sea_orm::sea_query::ArrayType;
-        let claimed: Vec<Value> = unique
+        let bodies: Vec<&[u8]> = unique
             .iter()
-            .map(|&i| Value::from(rows.claim.is_some() && (rows.claimed)(i)))
+            .map(|&i| rows.events[i].body.as_slice())
+            .collect();
+        let claimed: Vec<bool> = unique
+            .iter()
+            .map(|&i| rows.claim.is_some() && (rows.claimed)(i))
             .collect();
         let (owner, expires) = rows.claim.unwrap_or(("", 0));
         // The settlement is the `UPDATE` of `settle_done` (see there why it names no status); an
@@ -416,32 +418,39 @@ impl Store {
                RETURNING id, store_hash, scope, hash) \
              SELECT id, store_hash, scope, hash FROM inserted \
              UNION ALL SELECT id, NULL, NULL, NULL FROM settled";
-        let values = vec![
-            array(ArrayType::String, pick(&|e| e.store_hash.clone().into())),
-            array(ArrayType::String, pick(&|e| e.scope.clone().into())),
-            array(ArrayType::String, pick(&|e| e.hash.clone().into())),
-            array(ArrayType::Bytes, pick(&|e| e.body.clone().into())),
-            rows.now.into(),
-            owner.into(),
-            expires.into(),
-            array(ArrayType::Bool, claimed),
-            array(
-                ArrayType::BigInt,
-                done.iter().map(|&id| Value::from(id)).collect(),
-            ),
-        ];
-        let stmt = sea_orm::Statement::from_sql_and_values(DbBackend::Postgres, sql, values);
-        let answered = self.inbox_db.query_all(stmt).await?;
+        let answered = sea_orm::sqlx::query(sql)
+            .bind(column(|e| &e.store_hash))
+            .bind(column(|e| &e.scope))
+            .bind(column(|e| &e.hash))
+            .bind(bodies)
+            .bind(rows.now)
+            .bind(owner)
+            .bind(expires)
+            .bind(claimed)
+            .bind(done)
+            .fetch_all(self.inbox_db.get_postgres_connection_pool())
+            .await
+            .map_err(query_error)?;
         let mut settled = std::collections::HashSet::new();
-        let mut inserted = Vec::with_capacity(answered.len());
-        for row in answered {
-            if row.try_get::<Option<String>>("", "store_hash")?.is_some() {
-                inserted.push(row);
-            } else {
-                settled.insert(row.try_get::<i64>("", "id")?);
+        for row in &answered {
+            let id: i64 = row.try_get(0).map_err(query_error)?;
+            let key: (Option<&str>, Option<&str>, Option<&str>) = (
+                row.try_get(1).map_err(query_error)?,
+                row.try_get(2).map_err(query_error)?,
+                row.try_get(3).map_err(query_error)?,
+            );
+            match key {
+                (Some(store_hash), Some(scope), Some(hash)) => {
+                    if let Some(&i) = first.get(&(store_hash, scope, hash)) {
+                        outcomes[i] = InsertOutcome::Inserted(id);
+                    }
+                }
+                // A settled row (the `UNION ALL` part).
+                _ => {
+                    settled.insert(id);
+                }
             }
         }
-        record_inserted(&inserted, first, outcomes)?;
         Ok(done.iter().map(|id| settled.contains(id)).collect())
     }
 
@@ -1235,25 +1244,6 @@ fn settle_done_sqlite(
                 .map_err(sqlite_error)
         })
         .collect()
-}
-
-/// Marks as inserted, with their ids, the events an insert returned (`RETURNING id, store_hash,
-/// scope, hash`); the others stay duplicates.
-fn record_inserted(
-    rows: &[sea_orm::QueryResult],
-    first: &HashMap<(&str, &str, &str), usize>,
-    outcomes: &mut [InsertOutcome],
-) -> Result<()> {
-    for row in rows {
-        let store_hash: String = row.try_get("", "store_hash")?;
-        let scope: String = row.try_get("", "scope")?;
-        let hash: String = row.try_get("", "hash")?;
-        let key = (store_hash.as_str(), scope.as_str(), hash.as_str());
-        if let Some(&i) = first.get(&key) {
-            outcomes[i] = InsertOutcome::Inserted(row.try_get("", "id")?);
-        }
-    }
-    Ok(())
 }
 
 /// ` AND store_hash NOT IN (?, ...)` for `n` stores, or nothing.
