@@ -5,6 +5,7 @@ use std::fmt;
 use std::time::Duration;
 
 use sea_orm::sea_query::Expr;
+use sea_orm::sqlx::Row as _;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     TransactionTrait, Value,
@@ -16,7 +17,6 @@ use super::{duration_ms, from_millis, opt_from_millis, to_millis, Store};
 use crate::config::Backend;
 use crate::entities::inbox::{self, InboxStatus};
 use crate::error::{Result, StoreError};
-use sea_orm::sqlx::Row as _;
 
 /// Default retention of done rows: 7 days, well past BigCommerce's 48-hour retry window, so a
 /// late redelivery of an event is still recognised as a duplicate.
@@ -332,12 +332,13 @@ impl Store {
         }
         let now = self.now_ms();
         let claim = claim.map(|c| (c.owner, now.saturating_add(duration_ms(c.lease))));
+        let claimed: Vec<bool> = (0..events.len())
+            .map(|i| claim.is_some() && claimed(i))
+            .collect();
         if self.backend() == Backend::Sqlite {
             // The thread needs values of its own.
             let batch = SqliteBatch {
-                claimed: (0..events.len())
-                    .map(|i| claim.is_some() && claimed(i))
-                    .collect(),
+                claimed,
                 events: events.to_vec(),
                 now,
                 claim: claim.map(|(owner, expires)| (owner.to_owned(), expires)),
@@ -364,7 +365,7 @@ impl Store {
             events,
             now,
             claim,
-            claimed,
+            claimed: &claimed,
         };
         let mut outcomes = vec![InsertOutcome::Duplicate; events.len()];
         // One statement text whatever the batch: arrays instead of a VALUES list, so the
@@ -394,13 +395,10 @@ impl Store {
             .iter()
             .map(|&i| rows.events[i].body.as_slice())
             .collect();
-        let claimed: Vec<bool> = unique
-            .iter()
-            .map(|&i| rows.claim.is_some() && (rows.claimed)(i))
-            .collect();
+        let claimed: Vec<bool> = unique.iter().map(|&i| rows.claimed[i]).collect();
         let (owner, expires) = rows.claim.unwrap_or(("", 0));
-        // The settlement is the `UPDATE` of `settle_done` (see there why it names no status); an
-        // empty `$9` settles nothing.
+        // The settlement is the `UPDATE` of `settle_done_postgres` (see there why it names no
+        // status); an empty `$9` settles nothing.
         let sql = "WITH settled AS (\
                UPDATE bcapp_inbox SET status = 'done', finished_at = $5, claim_owner = NULL, \
                claim_expires_at = NULL FROM UNNEST($9::bigint[]) AS settled(id) \
@@ -1268,5 +1266,6 @@ struct Rows<'a> {
     now: i64,
     /// Owner and lease expiry for rows inserted claimed.
     claim: Option<(&'a str, i64)>,
-    claimed: &'a (dyn Fn(usize) -> bool + Sync),
+    /// Per event, whether it is inserted claimed.
+    claimed: &'a [bool],
 }

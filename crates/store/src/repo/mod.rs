@@ -51,7 +51,8 @@ pub struct Store {
     /// many times a second, so writes taking turns over the pool re-read the table's pages for
     /// nearly every statement. Elsewhere, the pool.
     inbox_db: DatabaseConnection,
-    /// On SQLite, the connection taken out of `inbox_db` that every inbox write holds.
+    /// On SQLite, the thread that every inbox write runs on, with the connection it took out
+    /// of `inbox_db`.
     inbox_conn: std::sync::Arc<inbox_connection::InboxConnection>,
     /// On a SQLite file, the task that checkpoints in the inbox writer's stead.
     checkpointer: Option<std::sync::Arc<checkpoint::Checkpointer>>,
