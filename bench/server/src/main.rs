@@ -217,6 +217,17 @@ async fn naive(AxumState(store): AxumState<Arc<Store>>, body: Bytes) -> StatusCo
     }
 }
 
+/// A unique hash shaped like BigCommerce's (40 hex digits of a SHA-1): `n` scrambled by odd
+/// multipliers, one-to-one for `n` below 2^32. The same as `bench/post.lua`'s.
+fn sha1_like(n: u64) -> String {
+    // Truncation intended: the counter's low 32 bits, unique in every run here.
+    let n = n as u32;
+    [2654435761u32, 2246822519, 3266489917, 668265263, 374761393]
+        .iter()
+        .map(|m| format!("{:08x}", n.wrapping_mul(*m)))
+        .collect()
+}
+
 fn callback(store: &str, hash: &str, id: u64) -> String {
     format!(
         r#"{{"created_at":1763800000,"store_id":"1","producer":"stores/{store}","scope":"store/order/created","hash":"{hash}","data":{{"type":"order","id":{id}}}}}"#
@@ -230,7 +241,8 @@ async fn probe(port: u16, secret: String, every: Duration) {
     let mut tick = tokio::time::interval(every);
     for n in 0u64.. {
         tick.tick().await;
-        let hash = format!("probe{n:035}");
+        // Out of the range the load's counters use.
+        let hash = sha1_like(3_000_000_000 + n);
         stats()
             .probes_in_flight
             .lock()
@@ -290,11 +302,14 @@ async fn drain(url: &str, events: usize) -> Result<(), Error> {
     // In chunks, so the backlog is in the database, not in this process's memory.
     for start in (0..events).step_by(5_000) {
         let chunk: Vec<NewInboxEvent> = (start..events.min(start + 5_000))
-            .map(|n| NewInboxEvent {
-                store_hash: "bench".into(),
-                scope: "store/order/created".into(),
-                hash: format!("{n:040}"),
-                body: callback("bench", &format!("{n:040}"), n as u64).into_bytes(),
+            .map(|n| {
+                let hash = sha1_like(n as u64);
+                NewInboxEvent {
+                    store_hash: "bench".into(),
+                    scope: "store/order/created".into(),
+                    body: callback("bench", &hash, n as u64).into_bytes(),
+                    hash,
+                }
             })
             .collect();
         store.inbox_insert_many(&chunk).await?;
