@@ -10,9 +10,10 @@
 //! So the writer's connection never checkpoints (`wal_autocheckpoint=0`) and this task does,
 //! from a connection of its own. Its passive checkpoints never block the writer, but while the
 //! writer keeps appending they cannot start the log over. So once the log holds
-//! [`RESTART_AT_PAGES`], right after a pass of its own, the task has the writer's thread restart
-//! the log between two group commits: it copies the pages appended since, syncs, and waits at
-//! most [`READER_WAIT`] for readers of the old log. One pause of the writer per 64 MiB of log.
+//! [`RESTART_AT_PAGES`], after passes of its own that leave little to copy
+//! ([`CATCH_UP_PAGES`]), the task has the writer's thread restart the log between two group
+//! commits: it copies the pages appended since, syncs, and waits at most [`READER_WAIT`] for
+//! readers of the old log. One pause of the writer per 128 MiB of log.
 //! The same restart from the task's own connection paused the writer longer: it had to wait for
 //! a gap between the writer's transactions, and waited up to 100 ms for readers while holding
 //! the writer (acknowledgement p99 of 20 to 80 ms with a growing backlog, against 6 to 7 ms with
@@ -30,9 +31,11 @@ use crate::error::StoreError;
 /// How often the log is copied back into the database file.
 pub(crate) const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 
-/// Log pages (64 MiB at 4 KiB, the `journal_size_limit` the log file is cut back to) from which
-/// the writer restarts the log.
-const RESTART_AT_PAGES: i64 = 16 * 1024;
+/// Log pages (128 MiB at 4 KiB) from which the writer restarts the log. Half the
+/// `journal_size_limit` (256 MiB) the log file is cut back to when it restarts: a log restarted
+/// past that limit was truncated in the writer's next commit, 9 to 17 ms on the machine of
+/// BENCHMARKS.md, each time.
+const RESTART_AT_PAGES: i64 = 32 * 1024;
 
 /// Stops the checkpointer when the last handle of the store goes.
 #[derive(Debug)]
@@ -79,9 +82,23 @@ async fn run(db: DatabaseConnection, writer: Writer) {
     loop {
         tick.tick().await;
         let done = match checkpoint(&db).await.map_err(StoreError::from) {
-            Ok(pass)
+            Ok(mut pass)
                 if pass.log >= RESTART_AT_PAGES && tokio::time::Instant::now() >= restart_after =>
             {
+                // Catch up first, without the writer: the restart pauses it while it copies
+                // what the writer appended since the last pass. Passes follow each other until
+                // one finds little new (each copies what was appended during the one before).
+                for _ in 0..CATCH_UP_PASSES {
+                    let Ok(next) = checkpoint(&db).await else {
+                        // The restart runs into the same failure and reports it.
+                        break;
+                    };
+                    let appended = next.log - pass.log;
+                    pass = next;
+                    if appended <= CATCH_UP_PAGES {
+                        break;
+                    }
+                }
                 let restart = writer.conn.run(&writer.pool, restart).await;
                 if matches!(&restart, Ok(Pass { busy: true, .. })) {
                     restart_backoff = (restart_backoff * 2).min(MAX_RESTART_BACKOFF);
@@ -118,7 +135,16 @@ async fn run(db: DatabaseConnection, writer: Writer) {
     }
 }
 
-/// Log pages (256 MiB) from which a log that keeps not starting over is reported.
+/// Most passive passes before a restart; see [`CATCH_UP_PAGES`].
+const CATCH_UP_PASSES: usize = 8;
+
+/// Log pages appended during a pass (1 MiB at 4 KiB) few enough for a restart: copying them
+/// (and syncing) pauses the writer. Under full load with real (random) payload hashes, whose
+/// index entries land on a different page each, a pass takes 30 to 60 ms; acknowledgement p99
+/// was 35 to 41 ms restarting right after one pass, 28 to 32 ms after these.
+const CATCH_UP_PAGES: i64 = 256;
+
+/// Log pages (512 MiB) from which a log that keeps not starting over is reported.
 const GROWN_PAGES: i64 = 4 * RESTART_AT_PAGES;
 
 /// Longest wait between two restarts that found readers in the way.
