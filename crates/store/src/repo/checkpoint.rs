@@ -13,7 +13,7 @@
 //! [`RESTART_AT_PAGES`], after passes of its own that leave little to copy
 //! ([`CATCH_UP_PAGES`]), the task has the writer's thread restart the log between two group
 //! commits: it copies the pages appended since, syncs, and waits at most [`READER_WAIT`] for
-//! readers of the old log. One pause of the writer per 128 MiB of log.
+//! readers of the old log. One pause of the writer per 256 MiB of log.
 //! The same restart from the task's own connection paused the writer longer: it had to wait for
 //! a gap between the writer's transactions, and waited up to 100 ms for readers while holding
 //! the writer (acknowledgement p99 of 20 to 80 ms with a growing backlog, against 6 to 7 ms with
@@ -31,11 +31,14 @@ use crate::error::StoreError;
 /// How often the log is copied back into the database file.
 pub(crate) const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 
-/// Log pages (128 MiB at 4 KiB) from which the writer restarts the log. Half the
-/// `journal_size_limit` (256 MiB) the log file is cut back to when it restarts: a log restarted
-/// past that limit was truncated in the writer's next commit, 9 to 17 ms on the machine of
-/// BENCHMARKS.md, each time.
-const RESTART_AT_PAGES: i64 = 32 * 1024;
+/// Log pages (256 MiB at 4 KiB) from which the writer restarts the log. Each restart costs
+/// more than its pause: for a while the writer's commits, now overwriting the old log, wait
+/// on the disk, which appending never did. Under full load with real payload hashes, ack p99
+/// was 33 to 40 ms restarting every 8 to 32 MiB, 24 to 41 ms every 128 MiB, 21 ms every
+/// 256 MiB (the machine of BENCHMARKS.md, 20 s runs). Half the `journal_size_limit` (512
+/// MiB) the log file is cut back to when it restarts: a log restarted past that limit was
+/// truncated in the writer's next commit, 9 to 17 ms each time.
+const RESTART_AT_PAGES: i64 = 64 * 1024;
 
 /// Stops the checkpointer when the last handle of the store goes.
 #[derive(Debug)]
@@ -144,7 +147,7 @@ const CATCH_UP_PASSES: usize = 8;
 /// was 35 to 41 ms restarting right after one pass, 28 to 32 ms after these.
 const CATCH_UP_PAGES: i64 = 256;
 
-/// Log pages (512 MiB) from which a log that keeps not starting over is reported.
+/// Log pages (1 GiB) from which a log that keeps not starting over is reported.
 const GROWN_PAGES: i64 = 4 * RESTART_AT_PAGES;
 
 /// Longest wait between two restarts that found readers in the way.

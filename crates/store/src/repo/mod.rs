@@ -376,8 +376,9 @@ async fn open(
                 .busy_timeout(SQLITE_BUSY_TIMEOUT)
                 .foreign_keys(true)
                 // Under sustained load the write-ahead log can grow past what a checkpoint
-                // resets; once it does reset, the file is cut back to this (256 MiB).
-                .pragma("journal_size_limit", "268435456")
+                // resets; once it does reset, the file is cut back to this (512 MiB, twice
+                // where the inbox's writer restarts it; see `checkpoint`).
+                .pragma("journal_size_limit", "536870912")
         });
     Database::connect(opts)
         .await
