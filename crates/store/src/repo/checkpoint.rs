@@ -28,8 +28,11 @@ use tokio::task::AbortHandle;
 use super::inbox_connection::{sqlite_error, InboxConnection};
 use crate::error::StoreError;
 
-/// How often the log is copied back into the database file.
-pub(crate) const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+/// How often the log is copied back into the database file. A pass copies each page once,
+/// however often it changed since the last: every second instead of every 250 ms, 18% fewer
+/// bytes written per callback and 8 to 12% more callbacks acknowledged per second under full
+/// load with real payload hashes (A/B, BENCHMARKS.md), the ack p99 unchanged.
+pub(crate) const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 
 /// Log pages (256 MiB at 4 KiB) from which the writer restarts the log. Each restart costs
 /// more than its pause: for a while the writer's commits, now overwriting the old log, wait
