@@ -265,9 +265,18 @@ const DUE_KINDS: [(&str, &str, bool); 2] = [
 /// Rows per `UPDATE ... WHERE id IN (...)` of a settlement.
 const SETTLE_CHUNK: usize = 500;
 
-const INSERT_SQL: &str = "INSERT INTO bcapp_inbox (store_hash, scope, hash, body, received_at, \
-     status, attempts, next_attempt_at) VALUES (?, ?, ?, ?, ?, 'pending', 0, ?) \
-     ON CONFLICT (store_hash, scope, hash) DO NOTHING RETURNING id";
+/// A new pending row unless its key is stored; binds store, scope, hash, body, received at and
+/// first attempt at. The SQLite writer runs it as is (see `SqliteBatch::write`), the others
+/// with [`INSERT_SQL`]'s `RETURNING`.
+macro_rules! insert_pending_sql {
+    () => {
+        "INSERT INTO bcapp_inbox (store_hash, scope, hash, body, received_at, status, attempts, \
+         next_attempt_at) VALUES (?, ?, ?, ?, ?, 'pending', 0, ?) \
+         ON CONFLICT (store_hash, scope, hash) DO NOTHING"
+    };
+}
+
+const INSERT_SQL: &str = concat!(insert_pending_sql!(), " RETURNING id");
 
 impl Store {
     /// Stores a verified callback unless the same (store, scope, hash) is already stored.
@@ -1187,11 +1196,7 @@ impl SqliteBatch {
         let applied = settle_done_sqlite(&txn, owner, self.now, &self.done)?;
         let mut outcomes = Vec::with_capacity(self.events.len());
         let mut insert_pending = txn
-            .prepare_cached(
-                "INSERT INTO bcapp_inbox (store_hash, scope, hash, body, received_at, status, \
-                 attempts, next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 0, ?5) \
-                 ON CONFLICT (store_hash, scope, hash) DO NOTHING",
-            )
+            .prepare_cached(insert_pending_sql!())
             .map_err(sqlite_error)?;
         let mut insert_claimed = txn
             .prepare_cached(
@@ -1213,7 +1218,7 @@ impl SqliteBatch {
                 (Some((owner, expires)), true) => {
                     insert_claimed.execute((store_hash, scope, hash, body, now, owner, expires))
                 }
-                _ => insert_pending.execute((store_hash, scope, hash, body, now)),
+                _ => insert_pending.execute((store_hash, scope, hash, body, now, now)),
             }
             .map_err(sqlite_error)?;
             // No row changed: the key was already there (`DO NOTHING`).
