@@ -18,7 +18,15 @@
 //! a gap between the writer's transactions, and waited up to 100 ms for readers while holding
 //! the writer (acknowledgement p99 of 20 to 80 ms with a growing backlog, against 6 to 7 ms with
 //! no restart at all; BENCHMARKS.md).
+//!
+//! SQLite syncs the database file only in a checkpoint that copies the whole log: under load,
+//! only in the restart. So the restart's sync wrote every page the passes had copied since the
+//! last restart, 22 to 34 ms of the writer's pause, measured. The catch-up passes before a
+//! restart sync the database file themselves, and the restart's sync writes little. (Syncing
+//! after every pass wrote 10% more per callback: a page copied again before the kernel wrote it
+//! out is written once.)
 
+use std::fs::File;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,13 +42,13 @@ use crate::error::StoreError;
 /// load with real payload hashes (A/B, BENCHMARKS.md), the ack p99 unchanged.
 pub(crate) const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 
-/// Log pages (256 MiB at 4 KiB) from which the writer restarts the log. Each restart costs
-/// more than its pause: for a while the writer's commits, now overwriting the old log, wait
-/// on the disk, which appending never did. Under full load with real payload hashes, ack p99
-/// was 33 to 40 ms restarting every 8 to 32 MiB, 24 to 41 ms every 128 MiB, 21 ms every
-/// 256 MiB (the machine of BENCHMARKS.md, 20 s runs). Half the `journal_size_limit` (512
-/// MiB) the log file is cut back to when it restarts: a log restarted past that limit was
-/// truncated in the writer's next commit, 9 to 17 ms each time.
+/// Log pages (256 MiB at 4 KiB) from which the writer restarts the log. Under full load with
+/// real payload hashes, before the catch-up passes synced the database file, ack p99 was 33
+/// to 40 ms restarting every 8 to 32 MiB, 24 to 41 ms every 128 MiB, 21 ms every 256 MiB;
+/// since, 6.5 to 8 ms at 128 or 256 MiB (20 s runs, BENCHMARKS.md). Half the
+/// `journal_size_limit` (512 MiB) the log file is cut back to when it restarts: a log
+/// restarted past that limit was truncated in the writer's next commit, 9 to 17 ms each time
+/// (restarting at 64 MiB with a 128 MiB limit: p99 95 to 103 ms).
 const RESTART_AT_PAGES: i64 = 64 * 1024;
 
 /// Stops the checkpointer when the last handle of the store goes.
@@ -77,6 +85,7 @@ impl Drop for Checkpointer {
 }
 
 async fn run(db: DatabaseConnection, writer: Writer) {
+    let mut database_file = DatabaseFile::default();
     let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut warned = false;
@@ -93,12 +102,14 @@ async fn run(db: DatabaseConnection, writer: Writer) {
             {
                 // Catch up first, without the writer: the restart pauses it while it copies
                 // what the writer appended since the last pass. Passes follow each other until
-                // one finds little new (each copies what was appended during the one before).
+                // one finds little new (each copies what was appended during the one before),
+                // each followed by a sync of what it copied.
                 for _ in 0..CATCH_UP_PASSES {
                     let Ok(next) = checkpoint(&db).await else {
                         // The restart runs into the same failure and reports it.
                         break;
                     };
+                    database_file.sync(&db).await;
                     let appended = next.log - pass.log;
                     pass = next;
                     if appended <= CATCH_UP_PAGES {
@@ -166,6 +177,61 @@ struct Pass {
     busy: bool,
     /// Pages in the log.
     log: i64,
+}
+
+/// The database file, synced by the task before a restart.
+#[derive(Default)]
+struct DatabaseFile {
+    /// Opened at the first sync.
+    file: Option<Arc<File>>,
+    /// A failed sync was reported; reset by the next that succeeds.
+    warned: bool,
+}
+
+impl DatabaseFile {
+    /// Syncs the file. A failure only leaves more for the restart's own sync to write, which
+    /// is what keeps the data safe and reports its failures: it is reported once per streak.
+    async fn sync(&mut self, db: &DatabaseConnection) {
+        match self.try_sync(db).await {
+            Ok(()) => self.warned = false,
+            Err(e) if !self.warned => {
+                tracing::warn!(error = %e, "cannot sync the SQLite database file before restarting the log; the restart will");
+                self.warned = true;
+            }
+            Err(_) => {}
+        }
+    }
+
+    async fn try_sync(&mut self, db: &DatabaseConnection) -> std::io::Result<()> {
+        let file = match &self.file {
+            Some(file) => file.clone(),
+            None => {
+                let path = main_file(db).await.map_err(std::io::Error::other)?;
+                // Open for writing (some systems sync only such files), never written through.
+                let file = Arc::new(std::fs::OpenOptions::new().write(true).open(path)?);
+                self.file.insert(file).clone()
+            }
+        };
+        tokio::task::spawn_blocking(move || file.sync_data())
+            .await
+            .map_err(std::io::Error::other)?
+    }
+}
+
+/// The path of the main database's file, as SQLite opened it.
+async fn main_file(db: &DatabaseConnection) -> Result<String, DbErr> {
+    let row = db
+        .query_one(Statement::from_string(
+            DbBackend::Sqlite,
+            "SELECT file FROM pragma_database_list WHERE name = 'main'",
+        ))
+        .await?
+        .ok_or_else(|| DbErr::Custom("SQLite lists no main database".into()))?;
+    let path: String = row.try_get_by_index(0)?;
+    if path.is_empty() {
+        return Err(DbErr::Custom("the database is not in a file".into()));
+    }
+    Ok(path)
 }
 
 /// A passive pass on the checkpointer's connection.
@@ -261,6 +327,30 @@ mod tests {
             "the database file holds the rows: {before} -> {grown} bytes"
         );
         store.close().await.expect("close");
+    }
+
+    /// The database file the task syncs is the store's; a database without a file is reported.
+    #[tokio::test]
+    async fn the_task_syncs_the_database_file() {
+        let (dir, store) = crate::repo::sqlite_file_store().await;
+        let path = super::main_file(&store.db).await.expect("the main file");
+        assert_eq!(
+            std::fs::canonicalize(path).expect("exists"),
+            std::fs::canonicalize(dir.path().join("app.db")).expect("exists")
+        );
+        let mut file = super::DatabaseFile::default();
+        file.sync(&store.db).await;
+        assert!(file.file.is_some() && !file.warned);
+        store.close().await.expect("close");
+
+        let memory = sea_orm::Database::connect("sqlite::memory:")
+            .await
+            .expect("in memory");
+        let error = super::main_file(&memory).await.expect_err("no file");
+        assert!(error.to_string().contains("not in a file"), "{error}");
+        let mut file = super::DatabaseFile::default();
+        file.sync(&memory).await;
+        assert!(file.file.is_none() && file.warned);
     }
 
     /// The writer's thread restarts the log between two of its writes: the next write starts
