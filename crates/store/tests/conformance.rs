@@ -3,7 +3,7 @@
 //! PostgreSQL in a fresh database `bcapp_test_<random>` created through that URL and dropped
 //! afterwards. Without the variable the PostgreSQL variants print a "skipped" line and pass.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::time::Duration;
 
@@ -176,6 +176,7 @@ conformance!(
     sessions_open_check_and_end,
     signed_payloads_are_used_once,
     inbox_claimed_inserts_fair_claims_and_batch_settlement,
+    inbox_claims_leave_out_several_stores,
     inbox_insert_settling_and_purge_by_arrival,
     inbox_statistics_follow_a_young_table,
 );
@@ -1234,6 +1235,77 @@ async fn signed_payloads_are_used_once(ctx: Ctx) {
     // Kept until the token's expiry, then purged.
     ctx.clock.advance(Duration::from_secs(3601));
     assert_eq!(s.sessions_purge_expired().await.unwrap(), 3);
+}
+
+/// A claim leaving out several stores finds the due rows of the stores before, between and
+/// after them (SQLite reads each run as one index range), stops at its limit, and leaves a
+/// retry that is not due yet.
+async fn inbox_claims_leave_out_several_stores(ctx: Ctx) {
+    let s = &ctx.store;
+    let lease = Duration::from_secs(60);
+    let rows = [("a1", 2), ("b2", 3), ("c3", 2), ("d4", 2), ("e5", 1)];
+    let mut ids: HashMap<i64, &str> = HashMap::new();
+    for (store, count) in rows {
+        for i in 0..count {
+            let outcome = s
+                .inbox_insert(&event(
+                    store,
+                    "store/order/created",
+                    &format!("{store}-{i}"),
+                ))
+                .await
+                .unwrap();
+            let InsertOutcome::Inserted(id) = outcome else {
+                panic!("fresh row");
+            };
+            ids.insert(id, store);
+        }
+    }
+    let skip = ["d4", "b2", "b2"];
+    let first = s.inbox_claim_skipping("p1", 3, lease, &skip).await.unwrap();
+    let second = s
+        .inbox_claim_skipping("p1", 10, lease, &skip)
+        .await
+        .unwrap();
+    assert_eq!((first.len(), second.len()), (3, 2));
+    let mut stores: Vec<&str> = first.iter().chain(&second).map(|e| ids[&e.id]).collect();
+    stores.sort_unstable();
+    assert_eq!(stores, ["a1", "a1", "c3", "c3", "e5"]);
+    assert!(s
+        .inbox_claim_skipping("p1", 10, lease, &skip)
+        .await
+        .unwrap()
+        .is_empty());
+
+    // A retry in 30 s is not due yet; then it is, still leaving out the same stores.
+    let retried = first[0].id;
+    let retry_at = ctx.clock.now() + time::Duration::seconds(30);
+    let applied = s
+        .inbox_settle(
+            "p1",
+            &[Settlement::Retry {
+                id: retried,
+                error: "failed".into(),
+                next_attempt_at: retry_at,
+                done_handlers: Vec::new(),
+            }],
+        )
+        .await
+        .unwrap();
+    assert_eq!(applied, [true]);
+    assert!(s
+        .inbox_claim_skipping("p2", 10, lease, &skip)
+        .await
+        .unwrap()
+        .is_empty());
+    ctx.clock.advance(Duration::from_secs(30));
+    let again = s
+        .inbox_claim_skipping("p2", 10, lease, &skip)
+        .await
+        .unwrap();
+    assert_eq!(again.iter().map(|e| e.id).collect::<Vec<_>>(), [retried]);
+    // The stores left out still have their rows, for a claim that takes them.
+    assert_eq!(s.inbox_claim("p3", 10, lease).await.unwrap().len(), 5);
 }
 
 async fn inbox_claimed_inserts_fair_claims_and_batch_settlement(ctx: Ctx) {

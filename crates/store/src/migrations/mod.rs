@@ -8,6 +8,7 @@ mod m20261129_000003_inbox_handler_outcomes;
 mod m20261129_000004_tenant_oauth_scopes;
 mod m20261129_000005_inbox_partial_indexes;
 mod m20261130_000006_inbox_key_hash_first;
+mod m20261130_000007_inbox_pending_by_store;
 
 /// Where the framework records which of its migrations ran: a table of its own, so an app's
 /// own sea-orm migrator (with its `seaql_migrations`) never sees the framework's migrations as
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000004_tenant_oauth_scopes::Migration),
             Box::new(m20261129_000005_inbox_partial_indexes::Migration),
             Box::new(m20261130_000006_inbox_key_hash_first::Migration),
+            Box::new(m20261130_000007_inbox_pending_by_store::Migration),
         ]
     }
 }

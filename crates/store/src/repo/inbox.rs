@@ -568,6 +568,12 @@ impl Store {
             if left == 0 {
                 break;
             }
+            if !recovered && !skip_stores.is_empty() && self.backend() == Backend::Sqlite {
+                for id in self.due_pending_around(now, left, skip_stores).await? {
+                    ids.push(Due { id, recovered });
+                }
+                continue;
+            }
             let sql = format!(
                 "SELECT id FROM bcapp_inbox WHERE {due}{skip} ORDER BY {order} LIMIT ?",
                 skip = skip_clause(skip_stores.len()),
@@ -581,6 +587,51 @@ impl Store {
                     recovered,
                 });
             }
+        }
+        Ok(ids)
+    }
+
+    /// SQLite: ids of up to `limit` pending due rows of stores other than `skip_stores`, each
+    /// run of stores between two left out read as one range of `ix_bcapp_inbox_pending_store`
+    /// (migration 000007), in store order. Filtering the stores left out of the due-time order
+    /// instead read every one of their rows, however many were stored.
+    async fn due_pending_around(
+        &self,
+        now: i64,
+        limit: usize,
+        skip_stores: &[&str],
+    ) -> Result<Vec<i64>> {
+        // Rust orders strings as SQLite's default (binary) collation does.
+        let mut skipped = skip_stores.to_vec();
+        skipped.sort_unstable();
+        skipped.dedup();
+        let mut ids = Vec::new();
+        // Each range lies between two neighbours (exclusive): before the first, after the last.
+        let mut after: Option<&str> = None;
+        for before in skipped.into_iter().map(Some).chain([None]) {
+            let left = limit - ids.len();
+            if left == 0 {
+                break;
+            }
+            let mut sql = String::from(
+                "SELECT id FROM bcapp_inbox INDEXED BY ix_bcapp_inbox_pending_store \
+                 WHERE status = 'pending' AND next_attempt_at <= ?",
+            );
+            let mut values: Vec<Value> = vec![now.into()];
+            if let Some(store) = after {
+                sql.push_str(" AND store_hash > ?");
+                values.push(store.into());
+            }
+            if let Some(store) = before {
+                sql.push_str(" AND store_hash < ?");
+                values.push(store.into());
+            }
+            sql.push_str(" ORDER BY store_hash, next_attempt_at, id LIMIT ?");
+            values.push((left as i64).into());
+            for row in self.db.query_all(self.stmt(&sql, values)).await? {
+                ids.push(row.try_get::<i64>("", "id")?);
+            }
+            after = before;
         }
         Ok(ids)
     }
