@@ -58,29 +58,21 @@ enum Inbox {
 
 #[cfg(test)]
 mod tests {
-    use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
     use sea_orm_migration::MigratorTrait;
 
+    use crate::migrations::test_support::{index_columns, one_connection};
     use crate::{InsertOutcome, NewInboxEvent};
 
-    /// The key's columns, in index order.
-    async fn key_columns(db: &DatabaseConnection) -> Vec<String> {
-        db.query_all(Statement::from_string(
-            DbBackend::Sqlite,
-            "SELECT name FROM pragma_index_info('ux_bcapp_inbox_dedup') ORDER BY seqno",
-        ))
-        .await
-        .expect("index info")
-        .iter()
-        .map(|row| row.try_get_by_index(0).expect("a name"))
-        .collect()
-    }
+    const KEY: &str = "ux_bcapp_inbox_dedup";
 
     #[tokio::test]
     async fn the_key_leads_with_the_hash_and_still_refuses_repeats() {
         let (dir, store) = crate::repo::sqlite_file_store().await;
         let db = store.connection();
-        assert_eq!(key_columns(db).await, ["hash", "store_hash", "scope"]);
+        assert_eq!(
+            index_columns(db, KEY).await,
+            ["hash", "store_hash", "scope"]
+        );
         let event = NewInboxEvent {
             store_hash: "abc123".into(),
             scope: "store/order/created".into(),
@@ -98,18 +90,19 @@ mod tests {
 
         store.close().await.expect("close");
 
-        // On one connection: another one of a pool could still hold the schema from before
-        // the drop and refuse the new index as existing.
-        let url = format!("sqlite://{}", dir.path().join("app.db").display());
-        let mut options = sea_orm::ConnectOptions::new(url);
-        options.max_connections(1);
-        let db = &sea_orm::Database::connect(options).await.expect("connect");
+        let db = &one_connection(dir.path()).await;
         // Down to before this migration (and the ones after it).
         crate::migrations::Migrator::down(db, Some(2))
             .await
             .expect("down");
-        assert_eq!(key_columns(db).await, ["store_hash", "scope", "hash"]);
+        assert_eq!(
+            index_columns(db, KEY).await,
+            ["store_hash", "scope", "hash"]
+        );
         crate::migrations::Migrator::up(db, None).await.expect("up");
-        assert_eq!(key_columns(db).await, ["hash", "store_hash", "scope"]);
+        assert_eq!(
+            index_columns(db, KEY).await,
+            ["hash", "store_hash", "scope"]
+        );
     }
 }

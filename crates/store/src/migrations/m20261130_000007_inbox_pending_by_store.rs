@@ -54,40 +54,26 @@ impl MigrationTrait for Migration {
 
 #[cfg(test)]
 mod tests {
-    use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
     use sea_orm_migration::MigratorTrait;
 
-    async fn columns(db: &DatabaseConnection) -> Vec<String> {
-        db.query_all(Statement::from_string(
-            DbBackend::Sqlite,
-            "SELECT name FROM pragma_index_info('ix_bcapp_inbox_pending_store') ORDER BY seqno",
-        ))
-        .await
-        .expect("index info")
-        .iter()
-        .map(|row| row.try_get_by_index(0).expect("a name"))
-        .collect()
-    }
+    use crate::migrations::test_support::{index_columns, one_connection};
 
     #[tokio::test]
     async fn the_index_comes_and_goes_with_the_migration() {
         let (dir, store) = crate::repo::sqlite_file_store().await;
+        let columns = ["store_hash", "next_attempt_at", "id"];
         assert_eq!(
-            columns(store.connection()).await,
-            ["store_hash", "next_attempt_at", "id"]
+            index_columns(store.connection(), super::NAME).await,
+            columns
         );
         store.close().await.expect("close");
 
-        // On one connection, as another of a pool could hold the schema from before the drop.
-        let url = format!("sqlite://{}", dir.path().join("app.db").display());
-        let mut options = sea_orm::ConnectOptions::new(url);
-        options.max_connections(1);
-        let db = &sea_orm::Database::connect(options).await.expect("connect");
+        let db = &one_connection(dir.path()).await;
         crate::migrations::Migrator::down(db, Some(1))
             .await
             .expect("down");
-        assert!(columns(db).await.is_empty());
+        assert!(index_columns(db, super::NAME).await.is_empty());
         crate::migrations::Migrator::up(db, None).await.expect("up");
-        assert_eq!(columns(db).await, ["store_hash", "next_attempt_at", "id"]);
+        assert_eq!(index_columns(db, super::NAME).await, columns);
     }
 }

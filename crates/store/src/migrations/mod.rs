@@ -36,3 +36,33 @@ impl MigratorTrait for Migrator {
         ]
     }
 }
+
+/// What the migrations' tests share.
+#[cfg(test)]
+mod test_support {
+    use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
+
+    /// A SQLite index's columns, in order; none if it does not exist.
+    pub(crate) async fn index_columns(db: &DatabaseConnection, index: &str) -> Vec<String> {
+        db.query_all(Statement::from_sql_and_values(
+            DbBackend::Sqlite,
+            "SELECT name FROM pragma_index_info(?) ORDER BY seqno",
+            [index.into()],
+        ))
+        .await
+        .expect("index info")
+        .iter()
+        .map(|row| row.try_get_by_index(0).expect("a name"))
+        .collect()
+    }
+
+    /// The `app.db` of `dir` on one connection, for migrating down and up: another connection
+    /// of a pool could still hold the schema from before a drop and refuse a new index as
+    /// existing.
+    pub(crate) async fn one_connection(dir: &std::path::Path) -> DatabaseConnection {
+        let url = format!("sqlite://{}", dir.join("app.db").display());
+        let mut options = sea_orm::ConnectOptions::new(url);
+        options.max_connections(1);
+        sea_orm::Database::connect(options).await.expect("connect")
+    }
+}
