@@ -11,9 +11,9 @@
 //! PostgreSQL claims with one locking statement per kind of due row, which does not use it, so
 //! it is not created there.
 //!
-//! The index is built under the table's write lock from the pending rows only: an inbox with a
-//! large backlog makes callbacks wait while it builds (past the ingest timeout they are answered
-//! 503, which BigCommerce retries).
+//! Building it reads the pending rows only, but all of them: with a large backlog the start-up
+//! that migrates takes longer by that much (and an app already running while `bcapp migrate`
+//! builds it waits for the table's write lock meanwhile).
 
 use sea_orm::DbBackend;
 use sea_orm_migration::prelude::*;
