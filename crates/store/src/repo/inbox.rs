@@ -496,7 +496,8 @@ impl Store {
 
     /// Like [`Store::inbox_claim`], leaving the rows of `skip_stores` (stores whose events the
     /// caller already holds plenty of), so one store's backlog does not hide the others'.
-    /// Lapsed claims come first, then pending rows by due time.
+    /// Lapsed claims come first, then pending rows by due time (on SQLite, by store and then
+    /// due time; see [`Store::inbox_due`]).
     pub async fn inbox_claim_skipping(
         &self,
         owner: &str,
@@ -558,8 +559,9 @@ impl Store {
     }
 
     /// Ids of up to `limit` rows due for a claim, leaving `skip_stores`: lapsed claims first,
-    /// then pending rows by due time. Only reads, so on SQLite it does not take the write lock;
-    /// [`Store::inbox_claim_ids`] then claims those still due.
+    /// then pending rows by due time, or, on SQLite when stores are left out, by store and then
+    /// due time (each run of other stores is one index range). Only reads, so on SQLite it does
+    /// not take the write lock; [`Store::inbox_claim_ids`] then claims those still due.
     pub async fn inbox_due(&self, limit: u32, skip_stores: &[&str]) -> Result<Vec<Due>> {
         let now = self.now_ms();
         let mut ids = Vec::new();
